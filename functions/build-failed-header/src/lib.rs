@@ -1,0 +1,1 @@
+//! The `build-failed-header` Lambda: see the README function table for its input, output and errors.

@@ -1,0 +1,1 @@
+//! The `load-order` Lambda: see the README function table for its input, output and errors.

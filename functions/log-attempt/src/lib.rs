@@ -1,0 +1,1 @@
+//! The `log-attempt` Lambda: see the README function table for its input, output and errors.
