@@ -1,2 +1,25 @@
 //! An Amazon States Language interpreter: parses, validates and executes state machines offline,
 //! as AWS Step Functions does, with pluggable task dispatch and a virtual clock for tests.
+//!
+//! API: [`StateMachine::from_json`] → [`Engine::new`]`(dispatcher, clock)` → [`Engine::run`] /
+//! [`Engine::redrive`]; history through [`HistorySink`]; see /work/coord/ENGINE-API.md.
+
+pub mod choice;
+pub mod clock;
+pub mod definition;
+pub mod engine;
+pub mod error;
+pub mod history;
+pub mod intrinsics;
+pub mod jsonata;
+pub mod path;
+pub mod template;
+pub mod test_state;
+
+pub use clock::{Clock, SystemClock, VirtualClock};
+pub use definition::{DefinitionError, QueryLanguage, State, StateMachine, StateType};
+pub use engine::{
+    Checkpoint, Engine, Execution, ExecutionContext, ExecutionStatus, TaskDispatcher, TaskFailure, TaskRequest, MAX_PAYLOAD_BYTES,
+};
+pub use error::Failure;
+pub use history::{HistoryEvent, HistorySink, NoHistory, VecHistory};

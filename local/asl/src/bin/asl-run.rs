@@ -1,1 +1,117 @@
-fn main() {}
+//! Conformance CLI for the `asl` engine: runs one definition on one input (or one state, after
+//! AWS's TestState API) and prints AWS's outcome as one JSON object, as run_cases.py expects.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use asl::engine::{ExecutionContext, ExecutionStatus};
+use asl::{test_state, Engine, StateMachine, VecHistory, VirtualClock};
+use chrono::{TimeZone, Utc};
+use clap::Parser;
+use serde_json::{json, Map, Value};
+
+#[derive(Parser, Debug)]
+#[command(about = "Run an Amazon States Language definition offline and print the outcome as JSON")]
+struct Args {
+    #[arg(long)]
+    definition: PathBuf,
+    #[arg(long)]
+    input: PathBuf,
+    #[arg(long, default_value = "STANDARD")]
+    state_machine_type: String,
+    /// TestState API mode: run a single state.
+    #[arg(long)]
+    test_state: bool,
+    #[arg(long)]
+    state_name: Option<String>,
+    #[arg(long, default_value = "INFO")]
+    inspection_level: String,
+    #[arg(long)]
+    variables: Option<PathBuf>,
+    #[arg(long)]
+    mock: Option<PathBuf>,
+    #[arg(long)]
+    context: Option<PathBuf>,
+    /// Print the execution history (GetExecutionHistory events) to stderr.
+    #[arg(long)]
+    history: bool,
+}
+
+fn read_json(p: &PathBuf) -> Result<Value, String> {
+    let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", p.display()))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(v) => {
+            println!("{v}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("asl-run: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<Value, String> {
+    let def = read_json(&args.definition)?;
+    if !def.is_object() {
+        return Err("the definition is not a JSON object".into());
+    }
+    let input = read_json(&args.input)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    // Fixed identity and start time keep runs deterministic.
+    let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single().ok_or("bad start time")?;
+    let clock = Arc::new(VirtualClock::new(start));
+    let sm_name = "asl-run";
+    let mut ctx = ExecutionContext::new("asl-run-execution", sm_name, start);
+    if args.state_machine_type == "EXPRESS" {
+        ctx.execution_arn = format!("arn:aws:states:us-east-1:111111111111:express:{sm_name}:{}", ctx.execution_name);
+    }
+
+    if args.test_state {
+        let opt = |p: &Option<PathBuf>| p.as_ref().map(read_json).transpose();
+        let vars = match opt(&args.variables)? {
+            Some(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        let req = test_state::TestStateRequest {
+            definition: def,
+            state_name: args.state_name.clone(),
+            input,
+            variables: vars,
+            mock: opt(&args.mock)?,
+            context: opt(&args.context)?,
+            inspection_level: args.inspection_level.clone(),
+        };
+        let engine = Engine::new(Arc::new(test_state::MockDispatcher::new(req.mock.clone())), clock);
+        return Ok(rt.block_on(test_state::test_state(&engine, req, ctx)));
+    }
+
+    let sm = match StateMachine::from_value(def) {
+        Ok(sm) => sm,
+        Err(e) => return Ok(json!({"status": "INVALID_DEFINITION", "error": "States.Runtime", "cause": e.to_string()})),
+    };
+    let engine = Engine::new(Arc::new(test_state::CorpusDispatcher), clock);
+    let sink = VecHistory::new();
+    let ex = rt.block_on(engine.run(&sm, input, ctx, &sink));
+    if args.history {
+        eprintln!("{}", serde_json::to_string_pretty(&sink.events()).unwrap_or_default());
+    }
+    let mut out = Map::new();
+    out.insert("status".into(), serde_json::to_value(ex.status).map_err(|e| e.to_string())?);
+    if ex.status == ExecutionStatus::Succeeded {
+        out.insert("output".into(), ex.output.unwrap_or(Value::Null));
+    }
+    if let Some(e) = ex.error {
+        out.insert("error".into(), Value::String(e));
+    }
+    if let Some(c) = ex.cause {
+        out.insert("cause".into(), Value::String(c));
+    }
+    Ok(Value::Object(out))
+}

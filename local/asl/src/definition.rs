@@ -1,0 +1,412 @@
+//! State machine definitions: parsed once and validated up front, so that a run never meets a
+//! malformed field; unknown fields are refused naming the state and the field, as AWS does.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+use crate::path::Path;
+
+/// A definition AWS would refuse; Display is the AWS-like message.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("Invalid State Machine Definition: '{code}: {message} at {location}'")]
+pub struct DefinitionError {
+    pub code: String,
+    pub message: String,
+    pub location: String,
+}
+
+fn schema(location: &str, message: impl Into<String>) -> DefinitionError {
+    DefinitionError { code: "SCHEMA_VALIDATION_FAILED".into(), message: message.into(), location: location.into() }
+}
+
+/// How a state's fields are evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryLanguage {
+    JsonPath,
+    Jsonata,
+}
+
+/// The state types of ASL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateType {
+    Pass,
+    Task,
+    Choice,
+    Wait,
+    Succeed,
+    Fail,
+    Parallel,
+    Map,
+}
+
+impl StateType {
+    pub fn name(self) -> &'static str {
+        match self {
+            StateType::Pass => "Pass",
+            StateType::Task => "Task",
+            StateType::Choice => "Choice",
+            StateType::Wait => "Wait",
+            StateType::Succeed => "Succeed",
+            StateType::Fail => "Fail",
+            StateType::Parallel => "Parallel",
+            StateType::Map => "Map",
+        }
+    }
+
+    fn allowed_fields(self, ql: QueryLanguage) -> &'static [&'static str] {
+        use QueryLanguage::*;
+        match (self, ql) {
+            (StateType::Pass, JsonPath) => &["Next", "End", "InputPath", "OutputPath", "Parameters", "Result", "ResultPath", "Assign"],
+            (StateType::Pass, Jsonata) => &["Next", "End", "Output", "Assign"],
+            (StateType::Task, JsonPath) => &[
+                "Resource", "Next", "End", "InputPath", "OutputPath", "Parameters", "ResultPath", "ResultSelector", "Retry", "Catch",
+                "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Assign", "Credentials",
+            ],
+            (StateType::Task, Jsonata) => &[
+                "Resource", "Next", "End", "Arguments", "Output", "Retry", "Catch", "TimeoutSeconds", "HeartbeatSeconds", "Assign", "Credentials",
+            ],
+            (StateType::Choice, JsonPath) => &["Choices", "Default", "InputPath", "OutputPath", "Assign"],
+            (StateType::Choice, Jsonata) => &["Choices", "Default", "Output", "Assign"],
+            (StateType::Wait, JsonPath) => &["Next", "End", "Seconds", "SecondsPath", "Timestamp", "TimestampPath", "InputPath", "OutputPath", "Assign"],
+            (StateType::Wait, Jsonata) => &["Next", "End", "Seconds", "Timestamp", "Output", "Assign"],
+            (StateType::Succeed, JsonPath) => &["InputPath", "OutputPath"],
+            (StateType::Succeed, Jsonata) => &["Output"],
+            (StateType::Fail, JsonPath) => &["Error", "ErrorPath", "Cause", "CausePath"],
+            (StateType::Fail, Jsonata) => &["Error", "Cause"],
+            (StateType::Parallel, JsonPath) => &[
+                "Branches", "Next", "End", "InputPath", "OutputPath", "Parameters", "ResultPath", "ResultSelector", "Retry", "Catch", "Assign",
+            ],
+            (StateType::Parallel, Jsonata) => &["Branches", "Next", "End", "Arguments", "Output", "Retry", "Catch", "Assign"],
+            (StateType::Map, JsonPath) => &[
+                "ItemProcessor", "Iterator", "ItemsPath", "ItemSelector", "Parameters", "ItemReader", "ItemBatcher", "ResultWriter",
+                "MaxConcurrency", "MaxConcurrencyPath", "ToleratedFailureCount", "ToleratedFailureCountPath", "ToleratedFailurePercentage",
+                "ToleratedFailurePercentagePath", "Label", "Next", "End", "InputPath", "OutputPath", "ResultPath", "ResultSelector", "Retry",
+                "Catch", "Assign",
+            ],
+            (StateType::Map, Jsonata) => &[
+                "ItemProcessor", "Items", "ItemSelector", "ItemReader", "ItemBatcher", "ResultWriter", "MaxConcurrency",
+                "ToleratedFailureCount", "ToleratedFailurePercentage", "Label", "Next", "End", "Arguments", "Output", "Retry", "Catch",
+                "Assign",
+            ],
+        }
+    }
+}
+
+/// One retrier of a `Retry` list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retrier {
+    pub error_equals: Vec<String>,
+    pub interval_seconds: f64,
+    pub max_attempts: u64,
+    pub backoff_rate: f64,
+    pub max_delay_seconds: Option<f64>,
+    pub jitter_full: bool,
+}
+
+/// One catcher of a `Catch` list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catcher {
+    pub error_equals: Vec<String>,
+    pub next: String,
+    pub result_path: Option<Value>,
+    pub output: Option<Value>,
+    pub assign: Option<Value>,
+}
+
+/// A validated state. Fields that are templates or rules stay as JSON (already checked),
+/// because their evaluation walks them anyway.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub name: String,
+    pub ty: StateType,
+    pub query_language: QueryLanguage,
+    pub raw: Map<String, Value>,
+    pub next: Option<String>,
+    pub end: bool,
+    pub retry: Vec<Retrier>,
+    pub catch: Vec<Catcher>,
+    /// Parallel branches, or the Map item processor as a single element.
+    pub children: Vec<StateMachine>,
+}
+
+impl State {
+    pub fn field(&self, k: &str) -> Option<&Value> {
+        self.raw.get(k)
+    }
+    pub fn str_field(&self, k: &str) -> Option<&str> {
+        self.raw.get(k).and_then(Value::as_str)
+    }
+    pub fn is_jsonata(&self) -> bool {
+        self.query_language == QueryLanguage::Jsonata
+    }
+}
+
+/// A parsed and validated state machine (or a Parallel branch / Map processor).
+#[derive(Debug, Clone)]
+pub struct StateMachine {
+    pub start_at: String,
+    pub states: BTreeMap<String, State>,
+    pub query_language: QueryLanguage,
+    pub timeout_seconds: Option<u64>,
+    pub raw: Value,
+}
+
+impl StateMachine {
+    pub fn from_json(text: &str) -> Result<StateMachine, DefinitionError> {
+        let v: Value = serde_json::from_str(text).map_err(|e| DefinitionError {
+            code: "INVALID_JSON_DESCRIPTION".into(),
+            message: e.to_string(),
+            location: "/".into(),
+        })?;
+        Self::from_value(v)
+    }
+
+    pub fn from_value(v: Value) -> Result<StateMachine, DefinitionError> {
+        let sm = parse_machine(&v, "", None, true)?;
+        Ok(sm)
+    }
+
+    pub fn state(&self, name: &str) -> Option<&State> {
+        self.states.get(name)
+    }
+}
+
+fn parse_ql(v: Option<&Value>, loc: &str, inherited: QueryLanguage) -> Result<QueryLanguage, DefinitionError> {
+    match v {
+        None => Ok(inherited),
+        Some(Value::String(s)) if s == "JSONPath" => Ok(QueryLanguage::JsonPath),
+        Some(Value::String(s)) if s == "JSONata" => Ok(QueryLanguage::Jsonata),
+        Some(other) => Err(schema(loc, format!("Unsupported QueryLanguage {other}"))),
+    }
+}
+
+fn parse_machine(v: &Value, loc: &str, parent_ql: Option<QueryLanguage>, top: bool) -> Result<StateMachine, DefinitionError> {
+    let obj = v.as_object().ok_or_else(|| schema(loc, "Definition must be a valid JSON object"))?;
+    let allowed: &[&str] = if top {
+        &["Comment", "StartAt", "States", "TimeoutSeconds", "Version", "QueryLanguage"]
+    } else {
+        &["Comment", "StartAt", "States", "ProcessorConfig", "QueryLanguage"]
+    };
+    for k in obj.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(schema(loc, format!("The field '{k}' is not supported by Step Functions")));
+        }
+    }
+    let ql = parse_ql(obj.get("QueryLanguage"), loc, parent_ql.unwrap_or(QueryLanguage::JsonPath))?;
+    if !top && parent_ql == Some(QueryLanguage::Jsonata) && ql == QueryLanguage::JsonPath && obj.contains_key("QueryLanguage") {
+        return Err(schema(loc, "Cannot use JSONPath inside a JSONata scope"));
+    }
+    let start_at = obj
+        .get("StartAt")
+        .and_then(Value::as_str)
+        .ok_or_else(|| schema(loc, "The field 'StartAt' should be a string"))?
+        .to_string();
+    let states_v = obj
+        .get("States")
+        .and_then(Value::as_object)
+        .ok_or_else(|| schema(loc, "The field 'States' should be an object"))?;
+    let mut states = BTreeMap::new();
+    for (name, sv) in states_v {
+        let sloc = format!("{loc}/States/{name}");
+        states.insert(name.clone(), parse_state(name, sv, &sloc, ql)?);
+    }
+    if !states.contains_key(&start_at) {
+        return Err(DefinitionError {
+            code: "MISSING_TRANSITION_TARGET".into(),
+            message: format!("Missing 'Next' target: {start_at}"),
+            location: format!("{loc}/StartAt"),
+        });
+    }
+    // Every transition must land on a state of this machine, and every state must be reachable.
+    let mut reach = BTreeSet::new();
+    let mut stack = vec![start_at.clone()];
+    while let Some(n) = stack.pop() {
+        if !reach.insert(n.clone()) {
+            continue;
+        }
+        let st = &states[&n];
+        let mut targets: Vec<&str> = Vec::new();
+        if let Some(x) = &st.next {
+            targets.push(x);
+        }
+        targets.extend(st.catch.iter().map(|c| c.next.as_str()));
+        if st.ty == StateType::Choice {
+            if let Some(d) = st.str_field("Default") {
+                targets.push(d);
+            }
+            for c in st.field("Choices").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(x) = c.get("Next").and_then(Value::as_str) {
+                    targets.push(x);
+                }
+            }
+        }
+        for t in targets {
+            if !states.contains_key(t) {
+                return Err(DefinitionError {
+                    code: "MISSING_TRANSITION_TARGET".into(),
+                    message: format!("Missing 'Next' target: {t}"),
+                    location: format!("{loc}/States/{n}"),
+                });
+            }
+            stack.push(t.to_string());
+        }
+    }
+    for n in states.keys() {
+        if !reach.contains(n) {
+            return Err(DefinitionError {
+                code: "UNREACHABLE_STATE".into(),
+                message: format!("State '{n}' is not reachable"),
+                location: format!("{loc}/States/{n}"),
+            });
+        }
+    }
+    let timeout_seconds = obj.get("TimeoutSeconds").and_then(Value::as_u64);
+    Ok(StateMachine { start_at, states, query_language: ql, timeout_seconds, raw: v.clone() })
+}
+
+fn parse_state(name: &str, v: &Value, loc: &str, parent_ql: QueryLanguage) -> Result<State, DefinitionError> {
+    let obj = v.as_object().ok_or_else(|| schema(loc, "A state must be an object"))?;
+    let ty = match obj.get("Type").and_then(Value::as_str) {
+        Some("Pass") => StateType::Pass,
+        Some("Task") => StateType::Task,
+        Some("Choice") => StateType::Choice,
+        Some("Wait") => StateType::Wait,
+        Some("Succeed") => StateType::Succeed,
+        Some("Fail") => StateType::Fail,
+        Some("Parallel") => StateType::Parallel,
+        Some("Map") => StateType::Map,
+        Some(t) => return Err(schema(loc, format!("The value '{t}' of the field 'Type' is not supported"))),
+        None => return Err(schema(loc, "The field 'Type' is required")),
+    };
+    let ql = parse_ql(obj.get("QueryLanguage"), loc, parent_ql)?;
+    let allowed = ty.allowed_fields(ql);
+    for k in obj.keys() {
+        if k == "Type" || k == "Comment" || k == "QueryLanguage" {
+            continue;
+        }
+        if !allowed.contains(&k.as_str()) {
+            let hint = if ql == QueryLanguage::Jsonata { " when the QueryLanguage is JSONata" } else { "" };
+            return Err(schema(
+                &format!("{loc}/{k}"),
+                format!("The field '{k}' is not supported for the state '{name}' of type {}{hint}", ty.name()),
+            ));
+        }
+    }
+    let next = obj.get("Next").map(|n| n.as_str().map(str::to_string).ok_or_else(|| schema(loc, "Next must be a string"))).transpose()?;
+    let end = obj.get("End").and_then(Value::as_bool).unwrap_or(false);
+    let terminal = matches!(ty, StateType::Choice | StateType::Succeed | StateType::Fail);
+    if !terminal {
+        if next.is_some() && end {
+            return Err(schema(loc, "The fields 'Next' and 'End' are mutually exclusive"));
+        }
+        if next.is_none() && !end {
+            return Err(schema(loc, "The field 'Next' or 'End' is required"));
+        }
+    }
+    // Paths are checked here so a run never meets a malformed one.
+    for k in ["InputPath", "OutputPath", "ResultPath", "ItemsPath", "SecondsPath", "TimestampPath", "ErrorPath", "CausePath",
+        "MaxConcurrencyPath", "ToleratedFailureCountPath", "ToleratedFailurePercentagePath", "TimeoutSecondsPath", "HeartbeatSecondsPath"]
+    {
+        match obj.get(k) {
+            Some(Value::String(p)) if !(p.starts_with("States.") && (k == "ErrorPath" || k == "CausePath")) => {
+                Path::parse(p).map_err(|_| schema(&format!("{loc}/{k}"), format!("The value for the field '{k}' must be a valid JSONPath")))?;
+            }
+            _ => {}
+        }
+    }
+    if ql == QueryLanguage::JsonPath {
+        for k in ["Parameters", "ResultSelector", "ItemSelector"] {
+            if let Some(t) = obj.get(k) {
+                crate::template::validate(t, &format!("{loc}/{k}"))?;
+            }
+        }
+    }
+    let retry = match obj.get("Retry") {
+        None => vec![],
+        Some(Value::Array(rs)) => rs.iter().enumerate().map(|(i, r)| parse_retrier(r, &format!("{loc}/Retry[{i}]"))).collect::<Result<_, _>>()?,
+        Some(_) => return Err(schema(loc, "Retry must be an array")),
+    };
+    let catch = match obj.get("Catch") {
+        None => vec![],
+        Some(Value::Array(cs)) => cs.iter().enumerate().map(|(i, c)| parse_catcher(c, &format!("{loc}/Catch[{i}]"))).collect::<Result<_, _>>()?,
+        Some(_) => return Err(schema(loc, "Catch must be an array")),
+    };
+    let mut children = vec![];
+    match ty {
+        StateType::Parallel => {
+            let bs = obj.get("Branches").and_then(Value::as_array).ok_or_else(|| schema(loc, "The field 'Branches' is required"))?;
+            for (i, b) in bs.iter().enumerate() {
+                children.push(parse_machine(b, &format!("{loc}/Branches[{i}]"), Some(ql), false)?);
+            }
+        }
+        StateType::Map => {
+            let p = obj
+                .get("ItemProcessor")
+                .or_else(|| obj.get("Iterator"))
+                .ok_or_else(|| schema(loc, "The field 'ItemProcessor' is required"))?;
+            children.push(parse_machine(p, &format!("{loc}/ItemProcessor"), Some(ql), false)?);
+        }
+        StateType::Task => {
+            if !obj.get("Resource").is_some_and(Value::is_string) {
+                return Err(schema(loc, "The field 'Resource' is required"));
+            }
+        }
+        StateType::Choice => {
+            let cs = obj.get("Choices").and_then(Value::as_array).ok_or_else(|| schema(loc, "The field 'Choices' is required"))?;
+            if cs.is_empty() {
+                return Err(schema(loc, "The field 'Choices' must not be empty"));
+            }
+            for (i, c) in cs.iter().enumerate() {
+                let cl = format!("{loc}/Choices[{i}]");
+                if !c.get("Next").is_some_and(Value::is_string) {
+                    return Err(schema(&cl, "The field 'Next' is required"));
+                }
+                crate::choice::validate(c, &cl, ql == QueryLanguage::Jsonata, true)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(State { name: name.to_string(), ty, query_language: ql, raw: obj.clone(), next, end, retry, catch, children })
+}
+
+fn string_list(v: Option<&Value>, loc: &str) -> Result<Vec<String>, DefinitionError> {
+    v.and_then(Value::as_array)
+        .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
+        .ok_or_else(|| schema(loc, "The field 'ErrorEquals' must be a list of strings"))
+}
+
+fn parse_retrier(v: &Value, loc: &str) -> Result<Retrier, DefinitionError> {
+    let o = v.as_object().ok_or_else(|| schema(loc, "A retrier must be an object"))?;
+    for k in o.keys() {
+        if !["ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"].contains(&k.as_str()) {
+            return Err(schema(loc, format!("The field '{k}' is not supported by Step Functions")));
+        }
+    }
+    let num = |k: &str, d: f64| o.get(k).and_then(Value::as_f64).unwrap_or(d);
+    Ok(Retrier {
+        error_equals: string_list(o.get("ErrorEquals"), loc)?,
+        interval_seconds: num("IntervalSeconds", 1.0),
+        max_attempts: o.get("MaxAttempts").and_then(Value::as_u64).unwrap_or(3),
+        backoff_rate: num("BackoffRate", 2.0),
+        max_delay_seconds: o.get("MaxDelaySeconds").and_then(Value::as_f64),
+        jitter_full: o.get("JitterStrategy").and_then(Value::as_str) == Some("FULL"),
+    })
+}
+
+fn parse_catcher(v: &Value, loc: &str) -> Result<Catcher, DefinitionError> {
+    let o = v.as_object().ok_or_else(|| schema(loc, "A catcher must be an object"))?;
+    for k in o.keys() {
+        if !["ErrorEquals", "Next", "ResultPath", "Output", "Assign", "Comment"].contains(&k.as_str()) {
+            return Err(schema(loc, format!("The field '{k}' is not supported by Step Functions")));
+        }
+    }
+    Ok(Catcher {
+        error_equals: string_list(o.get("ErrorEquals"), loc)?,
+        next: o.get("Next").and_then(Value::as_str).ok_or_else(|| schema(loc, "The field 'Next' is required"))?.to_string(),
+        result_path: o.get("ResultPath").cloned(),
+        output: o.get("Output").cloned(),
+        assign: o.get("Assign").cloned(),
+    })
+}

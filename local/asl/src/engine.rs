@@ -1,0 +1,1052 @@
+//! The interpreter: runs a validated [`StateMachine`] state by state, applying the JSONPath or
+//! JSONata data flow of each state, Retry/Catch, Map/Parallel, and recording history.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::choice;
+use crate::clock::Clock;
+use crate::definition::{Catcher, State, StateMachine, StateType};
+use crate::error::Failure;
+use crate::history::{HistoryEvent, HistorySink};
+use crate::path::{set_at, Path, PathError};
+use crate::template::{eval_expr, eval_jsonata, eval_jsonata_template, eval_template, jsonata_expr, to_json, Env};
+
+/// AWS's payload quota: 256 KiB.
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// What a Task state asks its dispatcher to do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRequest {
+    pub resource: String,
+    /// The effective input after Parameters/Arguments.
+    pub parameters: Value,
+    pub state_name: String,
+    /// The Context object (`$$`).
+    pub context: Value,
+    pub timeout_seconds: Option<u64>,
+    pub heartbeat_seconds: Option<u64>,
+}
+
+/// A task's failure, named as AWS names it (`Lambda.ServiceException`, a function's errorType, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskFailure {
+    pub error: String,
+    pub cause: Option<String>,
+}
+
+/// Runs Task states' resources; the engine itself knows no AWS service.
+#[async_trait]
+pub trait TaskDispatcher: Send + Sync {
+    async fn invoke(&self, req: TaskRequest) -> Result<Value, TaskFailure>;
+}
+
+/// Identity of one execution, from which the Context object is built.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionContext {
+    pub execution_arn: String,
+    pub execution_name: String,
+    pub start_time: DateTime<Utc>,
+    pub state_machine_arn: String,
+    pub state_machine_name: String,
+    pub role_arn: String,
+    pub redrive_count: u32,
+}
+
+impl ExecutionContext {
+    /// Context for `name` of machine `sm_name` in account 111111111111 / us-east-1.
+    pub fn new(name: &str, sm_name: &str, start_time: DateTime<Utc>) -> Self {
+        let prefix = "arn:aws:states:us-east-1:111111111111";
+        ExecutionContext {
+            execution_arn: format!("{prefix}:execution:{sm_name}:{name}"),
+            execution_name: name.to_string(),
+            start_time,
+            state_machine_arn: format!("{prefix}:stateMachine:{sm_name}"),
+            state_machine_name: sm_name.to_string(),
+            role_arn: "arn:aws:iam::111111111111:role/StepFunctionsRole".to_string(),
+            redrive_count: 0,
+        }
+    }
+}
+
+/// Final status of an execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+}
+
+/// Where a failed execution stopped, enough to redrive it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Checkpoint {
+    pub input: Value,
+    /// The top-level state that failed, with the input it was entered with.
+    pub failed_state: Option<String>,
+    pub failed_state_input: Option<Value>,
+    pub variables: Map<String, Value>,
+    /// For a failed Map/Parallel: the outputs of the iterations/branches that succeeded.
+    pub completed_children: Option<Vec<Option<Value>>>,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    pub status: ExecutionStatus,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub checkpoint: Checkpoint,
+}
+
+type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Per-run shared state.
+struct Run<'a> {
+    ctx: ExecutionContext,
+    input: Value,
+    sink: &'a dyn HistorySink,
+    next_id: AtomicU64,
+    last_id: AtomicU64,
+    /// Completed children of the failing top-level Map/Parallel (for redrive).
+    partial: Mutex<Option<Vec<Option<Value>>>>,
+    /// Children to reuse on redrive (consumed by the first Map/Parallel that runs).
+    reuse: Mutex<Option<Vec<Option<Value>>>>,
+}
+
+impl Run<'_> {
+    fn event(&self, clock: &dyn Clock, ty: &str, details: Value) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst) + 1;
+        let prev = self.last_id.swap(id, Ordering::SeqCst);
+        self.sink.record(HistoryEvent { timestamp: clock.now(), r#type: ty.to_string(), id, previous_event_id: prev, details });
+        id
+    }
+}
+
+/// Where a state transitions next.
+struct Step {
+    output: Value,
+    next: Option<String>,
+}
+
+/// The engine: a dispatcher for Task states and a clock.
+#[derive(Clone)]
+pub struct Engine {
+    dispatcher: Arc<dyn TaskDispatcher>,
+    clock: Arc<dyn Clock>,
+}
+
+pub fn json_type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn error_output(f: &Failure) -> Value {
+    let mut m = Map::new();
+    if let Some(e) = &f.error {
+        m.insert("Error".into(), Value::String(e.clone()));
+    }
+    if let Some(c) = &f.cause {
+        m.insert("Cause".into(), Value::String(c.clone()));
+    }
+    Value::Object(m)
+}
+
+fn matches_error(list: &[String], err: &str, ty: StateType) -> bool {
+    list.iter().any(|e| {
+        e == err
+            || (e == "States.ALL" && err != "States.Runtime" && err != "States.DataLimitExceeded")
+            || (e == "States.TaskFailed" && ty == StateType::Task && err != "States.Timeout" && !err.starts_with("States.Runtime"))
+    })
+}
+
+fn payload_too_big(v: &Value) -> bool {
+    serde_json::to_string(v).map(|s| s.len() > MAX_PAYLOAD_BYTES).unwrap_or(false)
+}
+
+/// Apply a JSONPath InputPath/OutputPath (`null` → `{}`).
+fn apply_io_path(state: &State, field: &str, v: &Value, context: &Value, vars: &Map<String, Value>) -> Result<Value, Failure> {
+    match state.field(field) {
+        None => Ok(v.clone()),
+        Some(Value::Null) => Ok(json!({})),
+        Some(Value::String(p)) => {
+            let path = Path::parse(p).map_err(|e| Failure::runtime(e.to_string()))?;
+            path.evaluate(v, context, vars).map_err(|e| match e {
+                PathError::NotFound { .. } | PathError::UnknownVariable(_) => {
+                    Failure::runtime(format!("Invalid path '{p}' : No results for path: {}", path.normalized()))
+                }
+                other => Failure::runtime(other.to_string()),
+            })
+        }
+        Some(_) => Ok(v.clone()),
+    }
+}
+
+/// Merge a result into the raw input per ResultPath (`null` discards the result).
+fn apply_result_path(rp: Option<&Value>, raw_input: &Value, result: Value) -> Result<Value, Failure> {
+    match rp {
+        None => Ok(result),
+        Some(Value::Null) => Ok(raw_input.clone()),
+        Some(Value::String(p)) => {
+            let path = Path::parse(p).map_err(|e| Failure::runtime(e.to_string()))?;
+            let fields = path.reference_fields().ok_or_else(|| Failure::runtime(format!("Invalid ResultPath '{p}'")))?;
+            if fields.is_empty() {
+                return Ok(result);
+            }
+            let mut out = raw_input.clone();
+            if !out.is_object() {
+                return Err(Failure::runtime(format!(
+                    "Unable to apply ResultPath '{p}' to input '{}'",
+                    to_json(raw_input)
+                )));
+            }
+            set_at(&mut out, &fields, result).map_err(|_| Failure::runtime(format!("Unable to apply ResultPath '{p}' to input '{}'", to_json(raw_input))))?;
+            Ok(out)
+        }
+        Some(_) => Ok(result),
+    }
+}
+
+fn integer_value(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn display_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => to_json(other),
+    }
+}
+
+impl Engine {
+    pub fn new(dispatcher: Arc<dyn TaskDispatcher>, clock: Arc<dyn Clock>) -> Self {
+        Engine { dispatcher, clock }
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Run a whole execution.
+    pub async fn run(&self, sm: &StateMachine, input: Value, ctx: ExecutionContext, sink: &dyn HistorySink) -> Execution {
+        self.run_from(sm, input, ctx, sink, None).await
+    }
+
+    /// Re-run a failed execution from the state that failed, with that state's original input.
+    pub async fn redrive(&self, sm: &StateMachine, checkpoint: &Checkpoint, ctx: ExecutionContext, sink: &dyn HistorySink) -> Execution {
+        self.run_from(sm, checkpoint.input.clone(), ctx, sink, Some(checkpoint)).await
+    }
+
+    async fn run_from(&self, sm: &StateMachine, input: Value, ctx: ExecutionContext, sink: &dyn HistorySink, from: Option<&Checkpoint>) -> Execution {
+        let run = Run {
+            ctx,
+            input: input.clone(),
+            sink,
+            next_id: AtomicU64::new(0),
+            last_id: AtomicU64::new(0),
+            partial: Mutex::new(None),
+            reuse: Mutex::new(from.and_then(|c| c.completed_children.clone())),
+        };
+        let clock = self.clock.as_ref();
+        if from.is_some() {
+            run.event(clock, "ExecutionRedriven", json!({"redriveCount": run.ctx.redrive_count}));
+        } else {
+            run.event(
+                clock,
+                "ExecutionStarted",
+                json!({"input": to_json(&input), "inputDetails": {"truncated": false}, "roleArn": run.ctx.role_arn}),
+            );
+        }
+        let (start, start_input, vars) = match from {
+            Some(Checkpoint { failed_state: Some(s), failed_state_input: Some(i), variables, .. }) => (s.clone(), i.clone(), variables.clone()),
+            Some(c) => (sm.start_at.clone(), c.input.clone(), c.variables.clone()),
+            None => (sm.start_at.clone(), input.clone(), Map::new()),
+        };
+        let mut failed_at: Option<(String, Value, Map<String, Value>)> = None;
+        let result = self.run_machine(&run, sm, &start, start_input, vars, 0, &mut failed_at).await;
+        let mut checkpoint = Checkpoint { input, ..Default::default() };
+        match result {
+            Ok(out) if payload_too_big(&out) => {
+                let f = Failure::raw(
+                    Some("States.DataLimitExceeded".into()),
+                    Some("The state/task 'ExecutionSucceeded' returned a result with a size exceeding the maximum number of bytes service limit.".into()),
+                );
+                self.finish_failed(&run, f, checkpoint)
+            }
+            Ok(out) => {
+                run.event(clock, "ExecutionSucceeded", json!({"output": to_json(&out), "outputDetails": {"truncated": false}}));
+                Execution { status: ExecutionStatus::Succeeded, output: Some(out), error: None, cause: None, checkpoint }
+            }
+            Err(f) => {
+                if let Some((s, i, v)) = failed_at {
+                    checkpoint.failed_state = Some(s);
+                    checkpoint.failed_state_input = Some(i);
+                    checkpoint.variables = v;
+                    checkpoint.completed_children = run.partial.lock().unwrap_or_else(|p| p.into_inner()).take();
+                }
+                if f.error.as_deref() == Some("States.Timeout") && f.cause.is_none() && failed_at_timeout(&f) {
+                    run.event(clock, "ExecutionTimedOut", json!({}));
+                    return Execution { status: ExecutionStatus::TimedOut, output: None, error: f.error, cause: None, checkpoint };
+                }
+                self.finish_failed(&run, f, checkpoint)
+            }
+        }
+    }
+
+    fn finish_failed(&self, run: &Run, f: Failure, checkpoint: Checkpoint) -> Execution {
+        let mut d = Map::new();
+        if let Some(e) = &f.error {
+            d.insert("error".into(), json!(e));
+        }
+        if let Some(c) = &f.cause {
+            d.insert("cause".into(), json!(c));
+        }
+        run.event(self.clock.as_ref(), "ExecutionFailed", Value::Object(d));
+        Execution { status: ExecutionStatus::Failed, output: None, error: f.error, cause: f.cause, checkpoint }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_machine<'a>(
+        &'a self,
+        run: &'a Run<'a>,
+        sm: &'a StateMachine,
+        start: &'a str,
+        input: Value,
+        mut vars: Map<String, Value>,
+        depth: usize,
+        failed_at: &'a mut Option<(String, Value, Map<String, Value>)>,
+    ) -> BoxFut<'a, Result<Value, Failure>> {
+        Box::pin(async move {
+            let deadline = sm.timeout_seconds.filter(|_| depth == 0).map(|s| self.clock.now() + chrono::Duration::seconds(s as i64));
+            let mut cur = start.to_string();
+            let mut input = input;
+            loop {
+                let state = sm.state(&cur).ok_or_else(|| Failure::runtime(format!("Missing state '{cur}'")))?;
+                let state_input = input.clone();
+                let saved_vars = vars.clone();
+                match self.run_state(run, state, input, &mut vars, depth).await {
+                    Ok(step) => {
+                        if deadline.is_some_and(|d| self.clock.now() > d) {
+                            return Err(Failure { error: Some("States.Timeout".into()), cause: None, needs_state_prefix: false });
+                        }
+                        match step.next {
+                            Some(n) => {
+                                cur = n;
+                                input = step.output;
+                            }
+                            None => return Ok(step.output),
+                        }
+                    }
+                    Err(f) => {
+                        if depth == 0 {
+                            *failed_at = Some((cur.clone(), state_input, saved_vars));
+                        }
+                        return Err(f);
+                    }
+                }
+            }
+        })
+    }
+
+    fn context_object(&self, run: &Run, state: &State, entered: DateTime<Utc>, retry_count: Option<u64>) -> Value {
+        let mut st = json!({"Name": state.name, "EnteredTime": ts(entered)});
+        if let Some(r) = retry_count {
+            st["RetryCount"] = json!(r);
+        }
+        json!({
+            "Execution": {
+                "Id": run.ctx.execution_arn,
+                "Input": run.input,
+                "StartTime": ts(run.ctx.start_time),
+                "Name": run.ctx.execution_name,
+                "RoleArn": run.ctx.role_arn,
+                "RedriveCount": run.ctx.redrive_count,
+            },
+            "StateMachine": {"Id": run.ctx.state_machine_arn, "Name": run.ctx.state_machine_name},
+            "State": st,
+        })
+    }
+
+    /// Run one state with its Retry/Catch.
+    async fn run_state(&self, run: &Run<'_>, state: &State, raw_input: Value, vars: &mut Map<String, Value>, depth: usize) -> Result<Step, Failure> {
+        let clock = self.clock.as_ref();
+        let ty = state.ty.name();
+        let entered_id = run.event(
+            clock,
+            &format!("{ty}StateEntered"),
+            json!({"name": state.name, "input": to_json(&raw_input), "inputDetails": {"truncated": false}}),
+        );
+        let entered = clock.now();
+        let prefix = |f: Failure| -> Failure {
+            if f.needs_state_prefix {
+                Failure {
+                    error: f.error,
+                    cause: f.cause.map(|c| {
+                        format!("An error occurred while executing the state '{}' (entered at the event id #{entered_id}). {c}", state.name)
+                    }),
+                    needs_state_prefix: false,
+                }
+            } else {
+                f
+            }
+        };
+        let mut retry_counts = vec![0u64; state.retry.len()];
+        let mut attempt = 0u64;
+        loop {
+            let retry_count = if state.ty == StateType::Task { Some(attempt) } else { None };
+            let context = self.context_object(run, state, entered, retry_count);
+            let res = self.exec_state(run, state, &raw_input, &context, vars, depth).await.map_err(prefix);
+            match res {
+                Ok(step) => {
+                    if payload_too_big(&step.output) {
+                        let f = Failure::raw(
+                            Some("States.DataLimitExceeded".into()),
+                            Some(format!("The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.", state.name)),
+                        );
+                        return Err(f);
+                    }
+                    run.event(
+                        clock,
+                        &format!("{ty}StateExited"),
+                        json!({"name": state.name, "output": to_json(&step.output), "outputDetails": {"truncated": false}}),
+                    );
+                    return Ok(step);
+                }
+                Err(f) => {
+                    let name = f.name().to_string();
+                    // Retry: the first retrier whose ErrorEquals matches decides.
+                    if let Some(i) = state.retry.iter().position(|r| matches_error(&r.error_equals, &name, state.ty)) {
+                        let r = &state.retry[i];
+                        if retry_counts[i] < r.max_attempts {
+                            let mut delay = r.interval_seconds * r.backoff_rate.powi(retry_counts[i] as i32);
+                            if let Some(m) = r.max_delay_seconds {
+                                delay = delay.min(m);
+                            }
+                            if r.jitter_full {
+                                // Deterministic "jitter": half the interval keeps runs reproducible.
+                                delay /= 2.0;
+                            }
+                            retry_counts[i] += 1;
+                            attempt += 1;
+                            clock.sleep(Duration::from_secs_f64(delay.max(0.0))).await;
+                            continue;
+                        }
+                    }
+                    if let Some(c) = state.catch.iter().find(|c| matches_error(&c.error_equals, &name, state.ty)) {
+                        let output = self.apply_catcher(c, state, &raw_input, &context, vars, &f).map_err(prefix)?;
+                        run.event(
+                            clock,
+                            &format!("{ty}StateExited"),
+                            json!({"name": state.name, "output": to_json(&output), "outputDetails": {"truncated": false}}),
+                        );
+                        return Ok(Step { output, next: Some(c.next.clone()) });
+                    }
+                    return Err(f);
+                }
+            }
+        }
+    }
+
+    fn apply_catcher(&self, c: &Catcher, state: &State, raw_input: &Value, context: &Value, vars: &mut Map<String, Value>, f: &Failure) -> Result<Value, Failure> {
+        let err_out = error_output(f);
+        if state.is_jsonata() {
+            let mut b = vars.clone();
+            b.insert("states".into(), json!({"input": raw_input, "context": context, "errorOutput": err_out}));
+            if let Some(a) = &c.assign {
+                let assigned = eval_jsonata_template(a, &b, "Assign")?;
+                merge_vars(vars, assigned);
+            }
+            return match &c.output {
+                Some(o) => eval_jsonata_template(o, &b, "Output"),
+                None => Ok(err_out),
+            };
+        }
+        if let Some(a) = &c.assign {
+            let env = Env { input: &err_out, context, vars };
+            let assigned = eval_template(a, &env)?;
+            merge_vars(vars, assigned);
+        }
+        apply_result_path(c.result_path.as_ref(), raw_input, err_out)
+    }
+
+    /// Evaluate a state's body once (no Retry/Catch).
+    async fn exec_state(&self, run: &Run<'_>, state: &State, raw_input: &Value, context: &Value, vars: &mut Map<String, Value>, depth: usize) -> Result<Step, Failure> {
+        if state.is_jsonata() {
+            return self.exec_jsonata(run, state, raw_input, context, vars, depth).await;
+        }
+        let next = state.next.clone();
+        let effective = apply_io_path(state, "InputPath", raw_input, context, vars)?;
+        let env = Env { input: &effective, context, vars };
+        let finish = |result: Value, vars: &mut Map<String, Value>, assign_input: &Value| -> Result<Value, Failure> {
+            if let Some(a) = state.field("Assign") {
+                let env = Env { input: assign_input, context, vars };
+                let assigned = eval_template(a, &env)?;
+                merge_vars(vars, assigned);
+            }
+            let merged = apply_result_path(state.field("ResultPath"), raw_input, result)?;
+            apply_io_path(state, "OutputPath", &merged, context, vars)
+        };
+        match state.ty {
+            StateType::Pass => {
+                let result = if let Some(r) = state.field("Result") {
+                    r.clone()
+                } else if let Some(p) = state.field("Parameters") {
+                    eval_template(p, &env)?
+                } else {
+                    effective.clone()
+                };
+                let out = finish(result.clone(), vars, &result)?;
+                Ok(Step { output: out, next })
+            }
+            StateType::Succeed => Ok(Step { output: apply_io_path(state, "OutputPath", &effective, context, vars)?, next: None }),
+            StateType::Fail => {
+                let error = match (state.str_field("Error"), state.str_field("ErrorPath")) {
+                    (Some(e), _) => Some(e.to_string()),
+                    (None, Some(p)) => Some(fail_field(p, "ErrorPath", &env)?),
+                    _ => None,
+                };
+                let cause = match (state.str_field("Cause"), state.str_field("CausePath")) {
+                    (Some(c), _) => Some(c.to_string()),
+                    (None, Some(p)) => Some(fail_field(p, "CausePath", &env)?),
+                    _ => None,
+                };
+                Err(Failure::raw(error, cause))
+            }
+            StateType::Choice => {
+                let choices = state.field("Choices").and_then(Value::as_array).cloned().unwrap_or_default();
+                for rule in &choices {
+                    if choice::evaluate(rule, &env)? {
+                        if let Some(a) = rule.get("Assign") {
+                            let assigned = eval_template(a, &env)?;
+                            merge_vars(vars, assigned);
+                        }
+                        let next = rule.get("Next").and_then(Value::as_str).map(str::to_string);
+                        let out = apply_io_path(state, "OutputPath", &effective, context, vars)?;
+                        return Ok(Step { output: out, next });
+                    }
+                }
+                match state.str_field("Default") {
+                    Some(d) => {
+                        if let Some(a) = state.field("Assign") {
+                            let assigned = eval_template(a, &env)?;
+                            merge_vars(vars, assigned);
+                        }
+                        let out = apply_io_path(state, "OutputPath", &effective, context, vars)?;
+                        Ok(Step { output: out, next: Some(d.to_string()) })
+                    }
+                    None => Err(Failure::raw(Some("States.NoChoiceMatched".into()), Some("No Matches!".into()))),
+                }
+            }
+            StateType::Wait => {
+                let until = self.wait_target(state, &env)?;
+                self.sleep_until(until).await;
+                if let Some(a) = state.field("Assign") {
+                    let assigned = eval_template(a, &env)?;
+                    merge_vars(vars, assigned);
+                }
+                Ok(Step { output: apply_io_path(state, "OutputPath", &effective, context, vars)?, next })
+            }
+            StateType::Task => {
+                let params = match state.field("Parameters") {
+                    Some(p) => eval_template(p, &env)?,
+                    None => effective.clone(),
+                };
+                let timeout = self.seconds_field(state, "TimeoutSeconds", &env)?;
+                let heartbeat = self.seconds_field(state, "HeartbeatSeconds", &env)?;
+                let result = self.invoke_task(run, state, params, context, timeout, heartbeat).await?;
+                let result = self.select_result(state, result, context, vars)?;
+                let out = finish(result.clone(), vars, &result)?;
+                Ok(Step { output: out, next })
+            }
+            StateType::Parallel => {
+                let branch_input = match state.field("Parameters") {
+                    Some(p) => eval_template(p, &env)?,
+                    None => effective.clone(),
+                };
+                let result = self.run_parallel(run, state, branch_input, vars, depth).await?;
+                let result = self.select_result(state, result, context, vars)?;
+                let out = finish(result.clone(), vars, &result)?;
+                Ok(Step { output: out, next })
+            }
+            StateType::Map => {
+                let items_v = match state.str_field("ItemsPath") {
+                    Some(p) => {
+                        let path = Path::parse(p).map_err(|e| Failure::runtime(e.to_string()))?;
+                        path.evaluate(&effective, context, vars).map_err(|_| {
+                            Failure::runtime(format!("Invalid path '{p}' : No results for path: {}", path.normalized()))
+                        })?
+                    }
+                    None => effective.clone(),
+                };
+                let items = match items_v {
+                    Value::Array(a) => a,
+                    other => {
+                        return Err(Failure::runtime(format!(
+                            "Map state input must be an array but was: {}",
+                            json_type_name(&other)
+                        )))
+                    }
+                };
+                let selector = state.field("ItemSelector").or_else(|| state.field("Parameters"));
+                let mut inputs = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    inputs.push(match selector {
+                        Some(sel) => {
+                            let mut ctx = context.clone();
+                            ctx["Map"] = json!({"Item": {"Index": i, "Value": item}});
+                            eval_template(sel, &Env { input: &effective, context: &ctx, vars })?
+                        }
+                        None => item.clone(),
+                    });
+                }
+                self.check_max_concurrency(state, &env)?;
+                let tolerated = self.tolerance(state, &env)?;
+                let result = self.run_map(run, state, inputs, vars, depth, tolerated).await?;
+                let result = self.select_result(state, result, context, vars)?;
+                let out = finish(result.clone(), vars, &result)?;
+                Ok(Step { output: out, next })
+            }
+        }
+    }
+
+    fn select_result(&self, state: &State, result: Value, context: &Value, vars: &Map<String, Value>) -> Result<Value, Failure> {
+        match state.field("ResultSelector") {
+            Some(sel) => eval_template(sel, &Env { input: &result, context, vars }),
+            None => Ok(result),
+        }
+    }
+
+    fn seconds_field(&self, state: &State, field: &str, env: &Env) -> Result<Option<u64>, Failure> {
+        if let Some(v) = state.field(field) {
+            if let Some(s) = v.as_str().and_then(jsonata_expr) {
+                let _ = s;
+                return Ok(None);
+            }
+            return Ok(v.as_u64());
+        }
+        if let Some(p) = state.str_field(&format!("{field}Path")) {
+            let v = eval_expr(p, &format!("{field}Path"), env)?;
+            return Ok(v.as_u64());
+        }
+        Ok(None)
+    }
+
+    fn check_max_concurrency(&self, state: &State, env: &Env) -> Result<(), Failure> {
+        if let Some(p) = state.str_field("MaxConcurrencyPath") {
+            let v = eval_expr(p, "MaxConcurrencyPath", env)?;
+            if integer_value(&v).filter(|n| *n >= 0).is_none() || v.is_string() {
+                return Err(Failure::runtime(format!(
+                    "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {p}",
+                    display_value(&v)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// (tolerated failure count, tolerated percentage)
+    fn tolerance(&self, state: &State, env: &Env) -> Result<(Option<i64>, Option<f64>), Failure> {
+        let mut count = state.field("ToleratedFailureCount").and_then(Value::as_i64);
+        if let Some(p) = state.str_field("ToleratedFailureCountPath") {
+            let v = eval_expr(p, "ToleratedFailureCountPath", env)?;
+            match (&v, integer_value(&v)) {
+                (Value::Number(_), Some(n)) => count = Some(n),
+                _ => {
+                    return Err(Failure::runtime(format!(
+                        "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {p}",
+                        display_value(&v)
+                    )))
+                }
+            }
+        }
+        if count.is_some_and(|c| c < 0) {
+            return Err(Failure::runtime("ToleratedFailureCount cannot be negative."));
+        }
+        let mut pct = state.field("ToleratedFailurePercentage").and_then(Value::as_f64);
+        if let Some(p) = state.str_field("ToleratedFailurePercentagePath") {
+            let v = eval_expr(p, "ToleratedFailurePercentagePath", env)?;
+            match v.as_f64() {
+                Some(n) => pct = Some(n),
+                None => {
+                    return Err(Failure::runtime(format!(
+                        "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {p}",
+                        display_value(&v)
+                    )))
+                }
+            }
+        }
+        if pct.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
+            return Err(Failure::runtime("ToleratedFailurePercentage must be between 0 and 100."));
+        }
+        Ok((count, pct))
+    }
+
+    async fn invoke_task(&self, run: &Run<'_>, state: &State, params: Value, context: &Value, timeout: Option<u64>, heartbeat: Option<u64>) -> Result<Value, Failure> {
+        let clock = self.clock.as_ref();
+        let resource = state.str_field("Resource").unwrap_or_default().to_string();
+        run.event(
+            clock,
+            "TaskScheduled",
+            json!({"resource": resource, "parameters": to_json(&params), "region": "us-east-1"}),
+        );
+        run.event(clock, "TaskStarted", json!({"resource": resource}));
+        let req = TaskRequest { resource: resource.clone(), parameters: params, state_name: state.name.clone(), context: context.clone(), timeout_seconds: timeout, heartbeat_seconds: heartbeat };
+        match self.dispatcher.invoke(req).await {
+            Ok(v) => {
+                if payload_too_big(&v) {
+                    return Err(Failure::raw(
+                        Some("States.DataLimitExceeded".into()),
+                        Some(format!("The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.", state.name)),
+                    ));
+                }
+                run.event(clock, "TaskSucceeded", json!({"resource": resource, "output": to_json(&v)}));
+                Ok(v)
+            }
+            Err(tf) => {
+                let mut d = json!({"resource": resource, "error": tf.error});
+                if let Some(c) = &tf.cause {
+                    d["cause"] = json!(c);
+                }
+                run.event(clock, "TaskFailed", d);
+                Err(Failure::raw(Some(tf.error), tf.cause))
+            }
+        }
+    }
+
+    fn take_reuse(&self, run: &Run<'_>, depth: usize, n: usize) -> Vec<Option<Value>> {
+        let reused = if depth == 0 { run.reuse.lock().unwrap_or_else(|p| p.into_inner()).take() } else { None };
+        match reused {
+            Some(v) if v.len() == n => v,
+            _ => vec![None; n],
+        }
+    }
+
+    async fn run_parallel(&self, run: &Run<'_>, state: &State, input: Value, vars: &Map<String, Value>, depth: usize) -> Result<Value, Failure> {
+        let clock = self.clock.as_ref();
+        run.event(clock, "ParallelStateStarted", Value::Null);
+        let mut results = self.take_reuse(run, depth, state.children.len());
+        for (i, branch) in state.children.iter().enumerate() {
+            if results[i].is_some() {
+                continue;
+            }
+            let mut fa = None;
+            match self.run_machine(run, branch, &branch.start_at, input.clone(), vars.clone(), depth + 1, &mut fa).await {
+                Ok(v) => results[i] = Some(v),
+                Err(f) => {
+                    run.event(clock, "ParallelStateFailed", Value::Null);
+                    if depth == 0 {
+                        *run.partial.lock().unwrap_or_else(|p| p.into_inner()) = Some(results);
+                    }
+                    return Err(f);
+                }
+            }
+        }
+        run.event(clock, "ParallelStateSucceeded", Value::Null);
+        Ok(Value::Array(results.into_iter().map(|r| r.unwrap_or(Value::Null)).collect()))
+    }
+
+    async fn run_map(&self, run: &Run<'_>, state: &State, inputs: Vec<Value>, vars: &Map<String, Value>, depth: usize, tolerated: (Option<i64>, Option<f64>)) -> Result<Value, Failure> {
+        let clock = self.clock.as_ref();
+        let n = inputs.len();
+        run.event(clock, "MapStateStarted", json!({"length": n}));
+        let processor = &state.children[0];
+        let mut results = self.take_reuse(run, depth, n);
+        let tolerant = tolerated.0.is_some() || tolerated.1.is_some();
+        let mut failures = 0usize;
+        for (i, item) in inputs.into_iter().enumerate() {
+            if results[i].is_some() {
+                continue;
+            }
+            run.event(clock, "MapIterationStarted", json!({"name": state.name, "index": i}));
+            let mut fa = None;
+            match self.run_machine(run, processor, &processor.start_at, item, vars.clone(), depth + 1, &mut fa).await {
+                Ok(v) => {
+                    run.event(clock, "MapIterationSucceeded", json!({"name": state.name, "index": i}));
+                    results[i] = Some(v);
+                }
+                Err(f) => {
+                    run.event(clock, "MapIterationFailed", json!({"name": state.name, "index": i}));
+                    failures += 1;
+                    if !tolerant {
+                        run.event(clock, "MapStateFailed", Value::Null);
+                        if depth == 0 {
+                            *run.partial.lock().unwrap_or_else(|p| p.into_inner()) = Some(results);
+                        }
+                        return Err(f);
+                    }
+                    results[i] = Some(error_output(&f));
+                }
+            }
+        }
+        if tolerant && failures > 0 {
+            let over_count = tolerated.0.map(|c| failures as i64 > c);
+            let over_pct = tolerated.1.map(|p| (failures as f64) * 100.0 / (n as f64) > p);
+            let exceeded = match (over_count, over_pct) {
+                (Some(a), Some(b)) => a && b,
+                (Some(a), None) => a,
+                (None, Some(b)) => b,
+                (None, None) => true,
+            };
+            if exceeded {
+                run.event(clock, "MapStateFailed", Value::Null);
+                return Err(Failure::raw(
+                    Some("States.ExceedToleratedFailureThreshold".into()),
+                    Some("The specified tolerated failure threshold was exceeded".into()),
+                ));
+            }
+        }
+        run.event(clock, "MapStateSucceeded", Value::Null);
+        Ok(Value::Array(results.into_iter().map(|r| r.unwrap_or(Value::Null)).collect()))
+    }
+
+    fn wait_target(&self, state: &State, env: &Env) -> Result<DateTime<Utc>, Failure> {
+        let now = self.clock.now();
+        if let Some(s) = state.field("Seconds").and_then(Value::as_i64) {
+            return Ok(now + chrono::Duration::seconds(s.max(0)));
+        }
+        if let Some(t) = state.str_field("Timestamp") {
+            return choice::parse_timestamp(t)
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| Failure::runtime(format!("The Timestamp parameter does not reference a valid ISO-8601 extended offset date-time format string: {t}")));
+        }
+        if let Some(p) = state.str_field("SecondsPath") {
+            let v = eval_expr(p, "SecondsPath", env)?;
+            let shown = display_value(&v);
+            return match &v {
+                Value::Number(n) if n.as_i64().is_some() => {
+                    let s = n.as_i64().unwrap_or(0);
+                    if s < 0 {
+                        Err(Failure::runtime(format!("The SecondsPath parameter references a negative value: {p} == {shown}")))
+                    } else {
+                        Ok(now + chrono::Duration::seconds(s))
+                    }
+                }
+                _ => Err(Failure::runtime(format!("The SecondsPath parameter cannot be parsed as a long value: {p} == {shown}"))),
+            };
+        }
+        if let Some(p) = state.str_field("TimestampPath") {
+            let v = eval_expr(p, "TimestampPath", env)?;
+            let shown = display_value(&v);
+            return v
+                .as_str()
+                .and_then(choice::parse_timestamp)
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| {
+                    Failure::runtime(format!(
+                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {shown}"
+                    ))
+                });
+        }
+        Ok(now)
+    }
+
+    async fn sleep_until(&self, until: DateTime<Utc>) {
+        let now = self.clock.now();
+        if until > now {
+            if let Ok(d) = (until - now).to_std() {
+                self.clock.sleep(d).await;
+            }
+        }
+    }
+
+    /// JSONata states: Arguments → task → Output/Assign with `$states`.
+    async fn exec_jsonata(&self, run: &Run<'_>, state: &State, raw_input: &Value, context: &Value, vars: &mut Map<String, Value>, depth: usize) -> Result<Step, Failure> {
+        let mut b = vars.clone();
+        b.insert("states".into(), json!({"input": raw_input, "context": context}));
+        let next = state.next.clone();
+        let eval = |field: &str, b: &Map<String, Value>| -> Result<Option<Value>, Failure> {
+            state.field(field).map(|t| eval_jsonata_template(t, b, field)).transpose()
+        };
+        let finish = |result: Option<Value>, vars: &mut Map<String, Value>, b: &mut Map<String, Value>| -> Result<Value, Failure> {
+            if let Some(r) = &result {
+                b.insert("states".into(), json!({"input": raw_input, "context": context, "result": r}));
+            }
+            let assigned = eval("Assign", b)?;
+            let out = match eval("Output", b)? {
+                Some(o) => o,
+                None => result.unwrap_or_else(|| raw_input.clone()),
+            };
+            if let Some(a) = assigned {
+                merge_vars(vars, a);
+            }
+            Ok(out)
+        };
+        match state.ty {
+            StateType::Pass | StateType::Succeed => {
+                let out = finish(None, vars, &mut b)?;
+                Ok(Step { output: out, next: if state.ty == StateType::Succeed { None } else { next } })
+            }
+            StateType::Fail => {
+                let error = eval("Error", &b)?.map(|v| display_value(&v));
+                let cause = eval("Cause", &b)?.map(|v| display_value(&v));
+                Err(Failure::raw(error, cause))
+            }
+            StateType::Choice => {
+                let choices = state.field("Choices").and_then(Value::as_array).cloned().unwrap_or_default();
+                for rule in &choices {
+                    let cond = rule.get("Condition").cloned().unwrap_or(Value::Bool(false));
+                    let v = eval_jsonata_template(&cond, &b, "Condition")?;
+                    let expr = cond.as_str().and_then(jsonata_expr).unwrap_or("");
+                    if choice::condition_result(expr, &v)? {
+                        let assigned = rule.get("Assign").map(|a| eval_jsonata_template(a, &b, "Assign")).transpose()?;
+                        let out = match rule.get("Output") {
+                            Some(o) => eval_jsonata_template(o, &b, "Output")?,
+                            None => raw_input.clone(),
+                        };
+                        if let Some(a) = assigned {
+                            merge_vars(vars, a);
+                        }
+                        return Ok(Step { output: out, next: rule.get("Next").and_then(Value::as_str).map(str::to_string) });
+                    }
+                }
+                match state.str_field("Default") {
+                    Some(d) => {
+                        let out = finish(None, vars, &mut b)?;
+                        Ok(Step { output: out, next: Some(d.to_string()) })
+                    }
+                    None => Err(Failure::raw(Some("States.NoChoiceMatched".into()), Some("No Matches!".into()))),
+                }
+            }
+            StateType::Wait => {
+                let now = self.clock.now();
+                let until = if let Some(s) = eval("Seconds", &b)? {
+                    match integer_value(&s).filter(|_| s.is_number()) {
+                        Some(n) if n >= 0 => now + chrono::Duration::seconds(n),
+                        _ => {
+                            return Err(Failure::new(
+                                "States.QueryEvaluationError",
+                                format!("The Seconds field cannot be parsed as a non-negative integer: {}", display_value(&s)),
+                            ))
+                        }
+                    }
+                } else if let Some(t) = eval("Timestamp", &b)? {
+                    let s = display_value(&t);
+                    choice::parse_timestamp(&s).map(|t| t.with_timezone(&Utc)).ok_or_else(|| {
+                        Failure::new(
+                            "States.QueryEvaluationError",
+                            format!("The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {s}"),
+                        )
+                    })?
+                } else {
+                    now
+                };
+                self.sleep_until(until).await;
+                let out = finish(None, vars, &mut b)?;
+                Ok(Step { output: out, next })
+            }
+            StateType::Task => {
+                let args = eval("Arguments", &b)?.unwrap_or_else(|| raw_input.clone());
+                let timeout = eval("TimeoutSeconds", &b)?.and_then(|v| v.as_u64());
+                let heartbeat = eval("HeartbeatSeconds", &b)?.and_then(|v| v.as_u64());
+                let result = self.invoke_task(run, state, args, context, timeout, heartbeat).await?;
+                let out = finish(Some(result), vars, &mut b)?;
+                Ok(Step { output: out, next })
+            }
+            StateType::Parallel => {
+                let args = eval("Arguments", &b)?.unwrap_or_else(|| raw_input.clone());
+                let result = self.run_parallel(run, state, args, vars, depth).await?;
+                let out = finish(Some(result), vars, &mut b)?;
+                Ok(Step { output: out, next })
+            }
+            StateType::Map => {
+                let items_v = match state.field("Items") {
+                    Some(t) => eval_jsonata_template(t, &b, "Items")?,
+                    None => raw_input.clone(),
+                };
+                let items = match items_v {
+                    Value::Array(a) => a,
+                    other => {
+                        let expr = state.str_field("Items").and_then(jsonata_expr).unwrap_or("");
+                        return Err(Failure::new(
+                            "States.QueryEvaluationError",
+                            format!(
+                                "The JSONata expression '{expr}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {}",
+                                json_type_name(&other),
+                                to_json(&other)
+                            ),
+                        ));
+                    }
+                };
+                let mut inputs = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    inputs.push(match state.field("ItemSelector") {
+                        Some(sel) => {
+                            let mut ctx = context.clone();
+                            ctx["Map"] = json!({"Item": {"Index": i, "Value": item}});
+                            let mut bi = vars.clone();
+                            bi.insert("states".into(), json!({"input": raw_input, "context": ctx}));
+                            eval_jsonata_template(sel, &bi, "ItemSelector")?
+                        }
+                        None => item.clone(),
+                    });
+                }
+                let count = eval("ToleratedFailureCount", &b)?.and_then(|v| v.as_i64());
+                let pct = eval("ToleratedFailurePercentage", &b)?.and_then(|v| v.as_f64());
+                if count.is_some_and(|c| c < 0) {
+                    return Err(Failure::runtime("ToleratedFailureCount cannot be negative."));
+                }
+                let _ = eval("MaxConcurrency", &b)?;
+                let result = self.run_map(run, state, inputs, vars, depth, (count, pct)).await?;
+                let out = finish(Some(result), vars, &mut b)?;
+                Ok(Step { output: out, next })
+            }
+        }
+    }
+}
+
+fn failed_at_timeout(f: &Failure) -> bool {
+    !f.needs_state_prefix
+}
+
+fn merge_vars(vars: &mut Map<String, Value>, assigned: Value) {
+    if let Value::Object(o) = assigned {
+        for (k, v) in o {
+            vars.insert(k, v);
+        }
+    }
+}
+
+/// Fail state ErrorPath/CausePath: a path or an intrinsic whose value must be a string.
+fn fail_field(expr: &str, field: &str, env: &Env) -> Result<String, Failure> {
+    let v = if expr.starts_with('$') {
+        let p = Path::parse(expr).map_err(|e| Failure::runtime(e.to_string()))?;
+        p.evaluate(env.input, env.context, env.vars).map_err(|_| {
+            Failure::runtime(format!(
+                "The JSONPath '{expr}' specified for the field '{field}' could not be found in the input '{}'",
+                to_json(env.input)
+            ))
+        })?
+    } else {
+        eval_expr(expr, field, env)?
+    };
+    Ok(display_value(&v))
+}
+
+#[allow(dead_code)]
+fn unused(_: &str, b: &Map<String, Value>) -> Result<Option<Value>, String> {
+    eval_jsonata("", b)
+}

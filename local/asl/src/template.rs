@@ -1,0 +1,132 @@
+//! Payload templates (Parameters, ResultSelector, ItemSelector, Assign in JSONPath states: keys
+//! ending in `.$` take a path or intrinsic) and JSONata `{% %}` templates (Arguments, Output, ...).
+
+use serde_json::{Map, Value};
+
+use crate::definition::DefinitionError;
+use crate::error::Failure;
+use crate::path::{Path, PathError};
+
+/// What a template may read.
+pub struct Env<'a> {
+    pub input: &'a Value,
+    pub context: &'a Value,
+    pub vars: &'a Map<String, Value>,
+}
+
+/// Check a JSONPath template at load time: every `.$` value must be a path or an intrinsic.
+pub fn validate(t: &Value, loc: &str) -> Result<(), DefinitionError> {
+    match t {
+        Value::Object(o) => {
+            for (k, v) in o {
+                if k.ends_with(".$") {
+                    let Some(s) = v.as_str() else {
+                        return Err(DefinitionError {
+                            code: "SCHEMA_VALIDATION_FAILED".into(),
+                            message: format!("The value for the field '{k}' must be a STRING that contains a JSONPath or an intrinsic function"),
+                            location: format!("{loc}/{k}"),
+                        });
+                    };
+                    let ok = if s.starts_with('$') { Path::parse(s).is_ok() } else { crate::intrinsics::parse(s).is_ok() };
+                    if !ok {
+                        return Err(DefinitionError {
+                            code: "SCHEMA_VALIDATION_FAILED".into(),
+                            message: format!("The value for the field '{k}' must be a valid JSONPath or a valid intrinsic function call"),
+                            location: format!("{loc}/{k}"),
+                        });
+                    }
+                } else {
+                    validate(v, &format!("{loc}/{k}"))?;
+                }
+            }
+            Ok(())
+        }
+        Value::Array(a) => a.iter().try_for_each(|x| validate(x, loc)),
+        _ => Ok(()),
+    }
+}
+
+/// The compact JSON text AWS prints in causes.
+pub fn to_json(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// Evaluate one `.$` value: a path on input/context/variables or an intrinsic function.
+pub fn eval_expr(expr: &str, field: &str, env: &Env) -> Result<Value, Failure> {
+    if expr.starts_with('$') {
+        let p = Path::parse(expr).map_err(|_| Failure::runtime(format!("Invalid path '{expr}'")))?;
+        p.evaluate(env.input, env.context, env.vars).map_err(|e| match e {
+            PathError::NotFound { .. } => Failure::runtime(format!(
+                "The JSONPath '{expr}' specified for the field '{field}' could not be found in the input '{}'",
+                to_json(env.input)
+            )),
+            PathError::UnknownVariable(_) => Failure::runtime(format!(
+                "The JSONPath '{expr}' specified for the field '{field}' could not be found in the input '{}'",
+                to_json(env.input)
+            )),
+            PathError::Syntax(_) => Failure::runtime(e.to_string()),
+        })
+    } else {
+        let f = crate::intrinsics::parse(expr).map_err(|e| Failure::new(e.error(), e.cause()))?;
+        f.evaluate(&|p: &str| crate::path::evaluate_path(p, env.input, env.context, env.vars))
+            .map_err(|e| Failure::new(e.error(), e.cause()))
+    }
+}
+
+/// Evaluate a JSONPath-style template.
+pub fn eval_template(t: &Value, env: &Env) -> Result<Value, Failure> {
+    match t {
+        Value::Object(o) => {
+            let mut out = Map::new();
+            for (k, v) in o {
+                if let (Some(name), Some(expr)) = (k.strip_suffix(".$"), v.as_str()) {
+                    out.insert(name.to_string(), eval_expr(expr, k, env)?);
+                } else {
+                    out.insert(k.clone(), eval_template(v, env)?);
+                }
+            }
+            Ok(Value::Object(out))
+        }
+        Value::Array(a) => Ok(Value::Array(a.iter().map(|x| eval_template(x, env)).collect::<Result<_, _>>()?)),
+        other => Ok(other.clone()),
+    }
+}
+
+/// The expression of a `{% ... %}` string, if it is one.
+pub fn jsonata_expr(s: &str) -> Option<&str> {
+    s.strip_prefix("{%").and_then(|x| x.strip_suffix("%}")).map(str::trim)
+}
+
+/// Evaluate a JSONata expression; `Ok(None)` means it returned nothing (undefined).
+pub fn eval_jsonata(expr: &str, bindings: &Map<String, Value>) -> Result<Option<Value>, String> {
+    crate::jsonata::evaluate(expr, bindings).map_err(|e| e.to_string())
+}
+
+/// Evaluate a JSONata template: `{% %}` strings anywhere inside objects and arrays.
+/// `field` is the AWS field path used in causes (`Output`, `Arguments/key`, ...).
+pub fn eval_jsonata_template(t: &Value, bindings: &Map<String, Value>, field: &str) -> Result<Value, Failure> {
+    match t {
+        Value::String(s) => match jsonata_expr(s) {
+            Some(expr) => match eval_jsonata(expr, bindings) {
+                Ok(Some(v)) => Ok(v),
+                Ok(None) => Err(Failure::new(
+                    "States.QueryEvaluationError",
+                    format!("The JSONata expression '{expr}' specified for the field '{field}' returned nothing (undefined)."),
+                )),
+                Err(msg) => Err(Failure::new("States.QueryEvaluationError", msg)),
+            },
+            None => Ok(t.clone()),
+        },
+        Value::Object(o) => {
+            let mut out = Map::new();
+            for (k, v) in o {
+                out.insert(k.clone(), eval_jsonata_template(v, bindings, &format!("{field}/{k}"))?);
+            }
+            Ok(Value::Object(out))
+        }
+        Value::Array(a) => Ok(Value::Array(
+            a.iter().enumerate().map(|(i, x)| eval_jsonata_template(x, bindings, &format!("{field}[{i}]"))).collect::<Result<_, _>>()?,
+        )),
+        other => Ok(other.clone()),
+    }
+}
