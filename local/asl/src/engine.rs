@@ -18,7 +18,7 @@ use crate::definition::{Catcher, State, StateMachine, StateType};
 use crate::error::Failure;
 use crate::history::{HistoryEvent, HistorySink};
 use crate::path::{set_at, Path, PathError};
-use crate::template::{eval_expr, eval_jsonata, eval_jsonata_template, eval_template, jsonata_expr, to_json, Env};
+use crate::template::{eval_expr, eval_jsonata_template, eval_template, jsonata_expr, to_json, Env};
 
 /// AWS's payload quota: 256 KiB.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
@@ -122,6 +122,13 @@ struct Run<'a> {
     partial: Mutex<Option<Vec<Option<Value>>>>,
     /// Children to reuse on redrive (consumed by the first Map/Parallel that runs).
     reuse: Mutex<Option<Vec<Option<Value>>>>,
+    /// TestState mode: no retries are performed, the outcome is reported instead.
+    test_mode: bool,
+    /// TestState `mock` (`{"result": "<json>"}` or `{"errorOutput": {...}}`) for the tested state.
+    mock: Option<Value>,
+    test_outcome: Mutex<Option<&'static str>>,
+    /// TestState `context`: replaces parts of the Context object.
+    context_override: Option<Value>,
 }
 
 impl Run<'_> {
@@ -131,6 +138,17 @@ impl Run<'_> {
         self.sink.record(HistoryEvent { timestamp: clock.now(), r#type: ty.to_string(), id, previous_event_id: prev, details });
         id
     }
+}
+
+/// The result of [`Engine::test_state`]: status is SUCCEEDED, FAILED, RETRIABLE or CAUGHT_ERROR.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestStateOutcome {
+    pub status: String,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub next_state: Option<String>,
+    pub variables: Map<String, Value>,
 }
 
 /// Where a state transitions next.
@@ -270,6 +288,10 @@ impl Engine {
             last_id: AtomicU64::new(0),
             partial: Mutex::new(None),
             reuse: Mutex::new(from.and_then(|c| c.completed_children.clone())),
+            test_mode: false,
+            mock: None,
+            test_outcome: Mutex::new(None),
+            context_override: None,
         };
         let clock = self.clock.as_ref();
         if from.is_some() {
@@ -377,7 +399,7 @@ impl Engine {
         if let Some(r) = retry_count {
             st["RetryCount"] = json!(r);
         }
-        json!({
+        let mut ctx = json!({
             "Execution": {
                 "Id": run.ctx.execution_arn,
                 "Input": run.input,
@@ -388,7 +410,13 @@ impl Engine {
             },
             "StateMachine": {"Id": run.ctx.state_machine_arn, "Name": run.ctx.state_machine_name},
             "State": st,
-        })
+        });
+        if let Some(Value::Object(o)) = &run.context_override {
+            for (k, v) in o {
+                ctx[k] = v.clone();
+            }
+        }
+        ctx
     }
 
     /// Run one state with its Retry/Catch.
@@ -441,6 +469,10 @@ impl Engine {
                     // Retry: the first retrier whose ErrorEquals matches decides.
                     if let Some(i) = state.retry.iter().position(|r| matches_error(&r.error_equals, &name, state.ty)) {
                         let r = &state.retry[i];
+                        if retry_counts[i] < r.max_attempts && run.test_mode && depth == 0 {
+                            *run.test_outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some("RETRIABLE");
+                            return Err(f);
+                        }
                         if retry_counts[i] < r.max_attempts {
                             let mut delay = r.interval_seconds * r.backoff_rate.powi(retry_counts[i] as i32);
                             if let Some(m) = r.max_delay_seconds {
@@ -458,6 +490,9 @@ impl Engine {
                     }
                     if let Some(c) = state.catch.iter().find(|c| matches_error(&c.error_equals, &name, state.ty)) {
                         let output = self.apply_catcher(c, state, &raw_input, &context, vars, &f).map_err(prefix)?;
+                        if run.test_mode && depth == 0 {
+                            *run.test_outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some("CAUGHT_ERROR");
+                        }
                         run.event(
                             clock,
                             &format!("{ty}StateExited"),
@@ -577,7 +612,7 @@ impl Engine {
                 };
                 let timeout = self.seconds_field(state, "TimeoutSeconds", &env)?;
                 let heartbeat = self.seconds_field(state, "HeartbeatSeconds", &env)?;
-                let result = self.invoke_task(run, state, params, context, timeout, heartbeat).await?;
+                let result = self.invoke_task(run, depth, state, params, context, timeout, heartbeat).await?;
                 let result = self.select_result(state, result, context, vars)?;
                 let out = finish(result.clone(), vars, &result)?;
                 Ok(Step { output: out, next })
@@ -658,7 +693,7 @@ impl Engine {
     fn check_max_concurrency(&self, state: &State, env: &Env) -> Result<(), Failure> {
         if let Some(p) = state.str_field("MaxConcurrencyPath") {
             let v = eval_expr(p, "MaxConcurrencyPath", env)?;
-            if integer_value(&v).filter(|n| *n >= 0).is_none() || v.is_string() {
+            if integer_value(&v).is_none() {
                 return Err(Failure::runtime(format!(
                     "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {p}",
                     display_value(&v)
@@ -673,9 +708,9 @@ impl Engine {
         let mut count = state.field("ToleratedFailureCount").and_then(Value::as_i64);
         if let Some(p) = state.str_field("ToleratedFailureCountPath") {
             let v = eval_expr(p, "ToleratedFailureCountPath", env)?;
-            match (&v, integer_value(&v)) {
-                (Value::Number(_), Some(n)) => count = Some(n),
-                _ => {
+            match integer_value(&v) {
+                Some(n) => count = Some(n),
+                None => {
                     return Err(Failure::runtime(format!(
                         "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {p}",
                         display_value(&v)
@@ -705,7 +740,7 @@ impl Engine {
         Ok((count, pct))
     }
 
-    async fn invoke_task(&self, run: &Run<'_>, state: &State, params: Value, context: &Value, timeout: Option<u64>, heartbeat: Option<u64>) -> Result<Value, Failure> {
+    async fn invoke_task(&self, run: &Run<'_>, depth: usize, state: &State, params: Value, context: &Value, timeout: Option<u64>, heartbeat: Option<u64>) -> Result<Value, Failure> {
         let clock = self.clock.as_ref();
         let resource = state.str_field("Resource").unwrap_or_default().to_string();
         run.event(
@@ -714,6 +749,9 @@ impl Engine {
             json!({"resource": resource, "parameters": to_json(&params), "region": "us-east-1"}),
         );
         run.event(clock, "TaskStarted", json!({"resource": resource}));
+        if let Some(m) = self.mock_result(run, depth) {
+            return m;
+        }
         let req = TaskRequest { resource: resource.clone(), parameters: params, state_name: state.name.clone(), context: context.clone(), timeout_seconds: timeout, heartbeat_seconds: heartbeat };
         match self.dispatcher.invoke(req).await {
             Ok(v) => {
@@ -737,6 +775,67 @@ impl Engine {
         }
     }
 
+    /// The TestState mock for the tested state (depth 0) as a task outcome.
+    fn mock_result(&self, run: &Run<'_>, depth: usize) -> Option<Result<Value, Failure>> {
+        let m = run.mock.as_ref().filter(|_| depth == 0)?;
+        if let Some(r) = m.get("result") {
+            let text = r.as_str().map(str::to_string).unwrap_or_else(|| r.to_string());
+            return Some(serde_json::from_str(&text).map_err(|e| Failure::raw(Some("States.Runtime".into()), Some(e.to_string()))));
+        }
+        let e = m.get("errorOutput")?;
+        Some(Err(Failure::raw(
+            e.get("error").and_then(Value::as_str).map(str::to_string),
+            e.get("cause").and_then(Value::as_str).map(str::to_string),
+        )))
+    }
+
+    /// AWS's TestState: run one state once (no retries), with optional mock, variables and
+    /// context. Returns (status, output, error, cause, next state).
+    pub async fn test_state(
+        &self,
+        state: &State,
+        input: Value,
+        mut vars: Map<String, Value>,
+        mock: Option<Value>,
+        context: Option<Value>,
+        ctx: ExecutionContext,
+        sink: &dyn HistorySink,
+    ) -> TestStateOutcome {
+        let run = Run {
+            ctx,
+            input: input.clone(),
+            sink,
+            next_id: AtomicU64::new(0),
+            last_id: AtomicU64::new(0),
+            partial: Mutex::new(None),
+            reuse: Mutex::new(None),
+            test_mode: true,
+            mock,
+            test_outcome: Mutex::new(None),
+            context_override: context,
+        };
+        let res = self.run_state(&run, state, input, &mut vars, 0).await;
+        let outcome = run.test_outcome.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match res {
+            Ok(step) => TestStateOutcome {
+                status: outcome.unwrap_or("SUCCEEDED").to_string(),
+                output: Some(step.output),
+                error: None,
+                cause: None,
+                next_state: step.next,
+                variables: vars,
+            },
+            Err(f) => TestStateOutcome {
+                status: outcome.unwrap_or("FAILED").to_string(),
+                output: None,
+                error: f.error,
+                cause: f.cause,
+                next_state: None,
+                variables: vars,
+            },
+        }
+    }
+
     fn take_reuse(&self, run: &Run<'_>, depth: usize, n: usize) -> Vec<Option<Value>> {
         let reused = if depth == 0 { run.reuse.lock().unwrap_or_else(|p| p.into_inner()).take() } else { None };
         match reused {
@@ -748,6 +847,9 @@ impl Engine {
     async fn run_parallel(&self, run: &Run<'_>, state: &State, input: Value, vars: &Map<String, Value>, depth: usize) -> Result<Value, Failure> {
         let clock = self.clock.as_ref();
         run.event(clock, "ParallelStateStarted", Value::Null);
+        if let Some(m) = self.mock_result(run, depth) {
+            return m;
+        }
         let mut results = self.take_reuse(run, depth, state.children.len());
         for (i, branch) in state.children.iter().enumerate() {
             if results[i].is_some() {
@@ -773,6 +875,9 @@ impl Engine {
         let clock = self.clock.as_ref();
         let n = inputs.len();
         run.event(clock, "MapStateStarted", json!({"length": n}));
+        if let Some(m) = self.mock_result(run, depth) {
+            return m;
+        }
         let processor = &state.children[0];
         let mut results = self.take_reuse(run, depth, n);
         let tolerant = tolerated.0.is_some() || tolerated.1.is_some();
@@ -962,7 +1067,7 @@ impl Engine {
                 let args = eval("Arguments", &b)?.unwrap_or_else(|| raw_input.clone());
                 let timeout = eval("TimeoutSeconds", &b)?.and_then(|v| v.as_u64());
                 let heartbeat = eval("HeartbeatSeconds", &b)?.and_then(|v| v.as_u64());
-                let result = self.invoke_task(run, state, args, context, timeout, heartbeat).await?;
+                let result = self.invoke_task(run, depth, state, args, context, timeout, heartbeat).await?;
                 let out = finish(Some(result), vars, &mut b)?;
                 Ok(Step { output: out, next })
             }
@@ -1044,9 +1149,4 @@ fn fail_field(expr: &str, field: &str, env: &Env) -> Result<String, Failure> {
         eval_expr(expr, field, env)?
     };
     Ok(display_value(&v))
-}
-
-#[allow(dead_code)]
-fn unused(_: &str, b: &Map<String, Value>) -> Result<Option<Value>, String> {
-    eval_jsonata("", b)
 }

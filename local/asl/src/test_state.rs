@@ -1,12 +1,14 @@
-//! AWS's TestState API (run one state with optional mocked task result, variables and context),
-//! and the dispatchers the conformance CLI uses.
+//! AWS's TestState API (run one state with an optional mocked result, variables and context),
+//! and the dispatcher the conformance CLI uses for executions.
 
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
+use crate::definition::StateMachine;
 use crate::engine::{Engine, ExecutionContext, TaskDispatcher, TaskFailure, TaskRequest};
+use crate::history::NoHistory;
 
-/// Dispatcher for the conformance corpus: no function is deployed offline, so every Lambda
+/// Dispatcher for the conformance corpus: no Lambda function is deployed offline, so every
 /// invocation fails as AWS does for an unknown function.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CorpusDispatcher;
@@ -14,50 +16,23 @@ pub struct CorpusDispatcher;
 #[async_trait]
 impl TaskDispatcher for CorpusDispatcher {
     async fn invoke(&self, req: TaskRequest) -> Result<Value, TaskFailure> {
+        let name = req
+            .parameters
+            .get("FunctionName")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| req.resource.clone());
         Err(TaskFailure {
-            error: "States.Runtime".into(),
-            cause: Some(format!("No offline handler for resource '{}'", req.resource)),
+            error: "Lambda.ResourceNotFoundException".into(),
+            cause: Some(format!("Function not found: {name} (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException)")),
         })
-    }
-}
-
-/// Returns the TestState `--mock` result (or error).
-#[derive(Debug, Clone)]
-pub struct MockDispatcher {
-    mock: Option<Value>,
-}
-
-impl MockDispatcher {
-    pub fn new(mock: Option<Value>) -> Self {
-        MockDispatcher { mock }
-    }
-}
-
-#[async_trait]
-impl TaskDispatcher for MockDispatcher {
-    async fn invoke(&self, req: TaskRequest) -> Result<Value, TaskFailure> {
-        match &self.mock {
-            Some(m) => {
-                if let Some(r) = m.get("result") {
-                    let text = r.as_str().map(str::to_string).unwrap_or_else(|| r.to_string());
-                    return serde_json::from_str(&text).map_err(|e| TaskFailure { error: "States.Runtime".into(), cause: Some(e.to_string()) });
-                }
-                if let Some(e) = m.get("errorOutput") {
-                    return Err(TaskFailure {
-                        error: e.get("error").and_then(Value::as_str).unwrap_or("").to_string(),
-                        cause: e.get("cause").and_then(Value::as_str).map(str::to_string),
-                    });
-                }
-                Ok(Value::Null)
-            }
-            None => CorpusDispatcher.invoke(req).await,
-        }
     }
 }
 
 /// A TestState call.
 #[derive(Debug, Clone)]
 pub struct TestStateRequest {
+    /// A whole machine (with `state_name`) or one state's definition.
     pub definition: Value,
     pub state_name: Option<String>,
     pub input: Value,
@@ -69,6 +44,88 @@ pub struct TestStateRequest {
 
 /// Run a TestState request; the result is `{status, output|error/cause, nextState}`.
 pub async fn test_state(engine: &Engine, req: TestStateRequest, ctx: ExecutionContext) -> Value {
-    let _ = (engine, ctx);
-    json!({"status": "FAILED", "error": "States.Runtime", "cause": format!("TestState not implemented for {:?}", req.state_name)})
+    // A lone state is wrapped into a one-state machine so it is validated like any definition.
+    let (machine, name) = match (&req.state_name, req.definition.get("States")) {
+        (Some(n), Some(_)) => (req.definition.clone(), n.clone()),
+        (None, Some(_)) => {
+            let start = req.definition.get("StartAt").and_then(Value::as_str).unwrap_or_default().to_string();
+            (req.definition.clone(), start)
+        }
+        _ => {
+            let mut st = req.definition.clone();
+            // Transitions of a lone state point outside it: validate as an End state, keep Next.
+            let next = st.as_object_mut().and_then(|o| o.remove("Next"));
+            if next.is_some() {
+                st["End"] = json!(true);
+            }
+            let mut m = json!({"StartAt": "TestState", "States": {"TestState": st}});
+            if let Some(Value::Array(cs)) = req.definition.get("Catch") {
+                let mut states = Map::new();
+                for c in cs {
+                    if let Some(n) = c.get("Next").and_then(Value::as_str) {
+                        states.insert(n.to_string(), json!({"Type": "Succeed"}));
+                    }
+                }
+                strip_catch_targets(&mut m, states);
+            }
+            if let Some(Value::Array(cs)) = req.definition.get("Choices") {
+                let mut states = Map::new();
+                for c in cs {
+                    if let Some(n) = c.get("Next").and_then(Value::as_str) {
+                        states.insert(n.to_string(), json!({"Type": "Succeed"}));
+                    }
+                }
+                if let Some(d) = req.definition.get("Default").and_then(Value::as_str) {
+                    states.insert(d.to_string(), json!({"Type": "Succeed"}));
+                }
+                strip_catch_targets(&mut m, states);
+            }
+            (m, format!("TestState\u{0}{}", next.and_then(|n| n.as_str().map(str::to_string)).unwrap_or_default()))
+        }
+    };
+    let (name, lone_next) = match name.split_once('\u{0}') {
+        Some((n, next)) => (n.to_string(), if next.is_empty() { None } else { Some(next.to_string()) }),
+        None => (name, None),
+    };
+    let sm = match StateMachine::from_value(machine) {
+        Ok(sm) => sm,
+        Err(e) => return json!({"status": "INVALID_DEFINITION", "error": "States.Runtime", "cause": e.to_string()}),
+    };
+    let Some(state) = find_state(&sm, &name) else {
+        return json!({"status": "INVALID_DEFINITION", "error": "States.Runtime", "cause": format!("State '{name}' not found")});
+    };
+    let out = engine.test_state(&state, req.input, req.variables, req.mock, req.context, ctx, &NoHistory).await;
+    let mut r = Map::new();
+    r.insert("status".into(), json!(out.status));
+    if let Some(o) = out.output {
+        r.insert("output".into(), o);
+    }
+    if let Some(e) = out.error {
+        r.insert("error".into(), json!(e));
+    }
+    if let Some(c) = out.cause {
+        r.insert("cause".into(), json!(c));
+    }
+    let lone_next = lone_next.filter(|_| out.status == "SUCCEEDED");
+    if let Some(n) = out.next_state.or(lone_next) {
+        r.insert("nextState".into(), json!(n));
+    }
+    Value::Object(r)
+}
+
+/// Add placeholder target states so a lone state's Catch/Choice transitions validate.
+fn strip_catch_targets(m: &mut Value, states: Map<String, Value>) {
+    if let Some(o) = m.get_mut("States").and_then(Value::as_object_mut) {
+        for (k, v) in states {
+            o.entry(k).or_insert(v);
+        }
+    }
+}
+
+/// Find a state by name anywhere in the machine (including Map/Parallel children).
+fn find_state(sm: &StateMachine, name: &str) -> Option<crate::definition::State> {
+    if let Some(s) = sm.state(name) {
+        return Some(s.clone());
+    }
+    sm.states.values().flat_map(|s| s.children.iter()).find_map(|c| find_state(c, name))
 }

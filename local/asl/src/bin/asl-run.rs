@@ -88,7 +88,7 @@ fn run(args: &Args) -> Result<Value, String> {
             context: opt(&args.context)?,
             inspection_level: args.inspection_level.clone(),
         };
-        let engine = Engine::new(Arc::new(test_state::MockDispatcher::new(req.mock.clone())), clock);
+        let engine = Engine::new(Arc::new(test_state::CorpusDispatcher), clock);
         return Ok(rt.block_on(test_state::test_state(&engine, req, ctx)));
     }
 
