@@ -724,7 +724,7 @@ impl Engine {
         let mut pct = state.field("ToleratedFailurePercentage").and_then(Value::as_f64);
         if let Some(p) = state.str_field("ToleratedFailurePercentagePath") {
             let v = eval_expr(p, "ToleratedFailurePercentagePath", env)?;
-            match v.as_f64() {
+            match v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {
                 Some(n) => pct = Some(n),
                 None => {
                     return Err(Failure::runtime(format!(
