@@ -12,14 +12,37 @@ use crate::path::{Path, PathError};
 use crate::template::{to_json, Env};
 
 const OPS: &[&str] = &[
-    "StringEquals", "StringLessThan", "StringGreaterThan", "StringLessThanEquals", "StringGreaterThanEquals", "StringMatches",
-    "NumericEquals", "NumericLessThan", "NumericGreaterThan", "NumericLessThanEquals", "NumericGreaterThanEquals",
-    "BooleanEquals", "TimestampEquals", "TimestampLessThan", "TimestampGreaterThan", "TimestampLessThanEquals",
-    "TimestampGreaterThanEquals", "IsNull", "IsPresent", "IsNumeric", "IsString", "IsBoolean", "IsTimestamp",
+    "StringEquals",
+    "StringLessThan",
+    "StringGreaterThan",
+    "StringLessThanEquals",
+    "StringGreaterThanEquals",
+    "StringMatches",
+    "NumericEquals",
+    "NumericLessThan",
+    "NumericGreaterThan",
+    "NumericLessThanEquals",
+    "NumericGreaterThanEquals",
+    "BooleanEquals",
+    "TimestampEquals",
+    "TimestampLessThan",
+    "TimestampGreaterThan",
+    "TimestampLessThanEquals",
+    "TimestampGreaterThanEquals",
+    "IsNull",
+    "IsPresent",
+    "IsNumeric",
+    "IsString",
+    "IsBoolean",
+    "IsTimestamp",
 ];
 
 fn err(loc: &str, msg: impl Into<String>) -> DefinitionError {
-    DefinitionError { code: "SCHEMA_VALIDATION_FAILED".into(), message: msg.into(), location: loc.into() }
+    DefinitionError {
+        code: "SCHEMA_VALIDATION_FAILED".into(),
+        message: msg.into(),
+        location: loc.into(),
+    }
 }
 
 fn operator(o: &Map<String, Value>) -> Option<(&str, bool, &Value)> {
@@ -38,34 +61,52 @@ fn operator(o: &Map<String, Value>) -> Option<(&str, bool, &Value)> {
 
 /// Validate one rule (top-level rules carry `Next`).
 pub fn validate(rule: &Value, loc: &str, jsonata: bool, top: bool) -> Result<(), DefinitionError> {
-    let o = rule.as_object().ok_or_else(|| err(loc, "A choice rule must be an object"))?;
+    let o = rule
+        .as_object()
+        .ok_or_else(|| err(loc, "A choice rule must be an object"))?;
     for k in o.keys() {
-        let known = matches!(k.as_str(), "Variable" | "Comment" | "And" | "Or" | "Not" | "Condition")
-            || (top && matches!(k.as_str(), "Next" | "Assign" | "Output"))
+        let known = matches!(
+            k.as_str(),
+            "Variable" | "Comment" | "And" | "Or" | "Not" | "Condition"
+        ) || (top && matches!(k.as_str(), "Next" | "Assign" | "Output"))
             || OPS.contains(&k.as_str())
-            || k.strip_suffix("Path").is_some_and(|b| OPS.contains(&b) && !b.starts_with("Is"));
+            || k.strip_suffix("Path")
+                .is_some_and(|b| OPS.contains(&b) && !b.starts_with("Is"));
         if !known {
-            return Err(err(loc, format!("The field '{k}' is not supported by Step Functions")));
+            return Err(err(
+                loc,
+                format!("The field '{k}' is not supported by Step Functions"),
+            ));
         }
     }
     if jsonata {
-        if !o.get("Condition").is_some_and(Value::is_string) && !o.get("Condition").is_some_and(Value::is_boolean) {
+        if !o.get("Condition").is_some_and(Value::is_string)
+            && !o.get("Condition").is_some_and(Value::is_boolean)
+        {
             return Err(err(loc, "The field 'Condition' is required"));
         }
         return Ok(());
     }
     if let Some(list) = o.get("And").or_else(|| o.get("Or")) {
-        let a = list.as_array().ok_or_else(|| err(loc, "And/Or must be arrays"))?;
+        let a = list
+            .as_array()
+            .ok_or_else(|| err(loc, "And/Or must be arrays"))?;
         return a.iter().try_for_each(|r| validate(r, loc, jsonata, false));
     }
     if let Some(n) = o.get("Not") {
         return validate(n, loc, jsonata, false);
     }
-    let var = o.get("Variable").and_then(Value::as_str).ok_or_else(|| err(loc, "The field 'Variable' is required"))?;
+    let var = o
+        .get("Variable")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err(loc, "The field 'Variable' is required"))?;
     Path::parse(var).map_err(|_| err(loc, format!("Invalid path '{var}'")))?;
-    let (op, is_path, v) = operator(o).ok_or_else(|| err(loc, "A choice rule needs a comparison operator"))?;
+    let (op, is_path, v) =
+        operator(o).ok_or_else(|| err(loc, "A choice rule needs a comparison operator"))?;
     if is_path {
-        let p = v.as_str().ok_or_else(|| err(loc, format!("{op}Path must be a path")))?;
+        let p = v
+            .as_str()
+            .ok_or_else(|| err(loc, format!("{op}Path must be a path")))?;
         Path::parse(p).map_err(|_| err(loc, format!("Invalid path '{p}'")))?;
     } else {
         let ok = match op {
@@ -74,7 +115,10 @@ pub fn validate(rule: &Value, loc: &str, jsonata: bool, top: bool) -> Result<(),
             _ => v.is_boolean(),
         };
         if !ok {
-            return Err(err(loc, format!("The value of the field '{op}' has an invalid type")));
+            return Err(err(
+                loc,
+                format!("The value of the field '{op}' has an invalid type"),
+            ));
         }
     }
     Ok(())
@@ -164,7 +208,10 @@ fn compare(op: &str, var: &Value, other: &Value) -> bool {
         return ord_ok(num_cmp(var, other), suffix);
     }
     if let Some(suffix) = op.strip_prefix("Timestamp") {
-        let (Some(a), Some(b)) = (var.as_str().and_then(parse_timestamp), other.as_str().and_then(parse_timestamp)) else {
+        let (Some(a), Some(b)) = (
+            var.as_str().and_then(parse_timestamp),
+            other.as_str().and_then(parse_timestamp),
+        ) else {
             return false;
         };
         return ord_ok(Some(a.cmp(&b)), suffix);
@@ -177,14 +224,19 @@ fn compare(op: &str, var: &Value, other: &Value) -> bool {
 
 fn not_found(p: &str) -> Failure {
     match Path::parse(p) {
-        Ok(path) => Failure::runtime(format!("Invalid path '{p}' : No results for path: {}", path.normalized())),
+        Ok(path) => Failure::runtime(format!(
+            "Invalid path '{p}' : No results for path: {}",
+            path.normalized()
+        )),
         Err(_) => Failure::runtime(format!("Invalid path '{p}'")),
     }
 }
 
 /// Evaluate a JSONPath-language rule against the state's effective input.
 pub fn evaluate(rule: &Value, env: &Env) -> Result<bool, Failure> {
-    let Some(o) = rule.as_object() else { return Ok(false) };
+    let Some(o) = rule.as_object() else {
+        return Ok(false);
+    };
     if let Some(Value::Array(rs)) = o.get("And") {
         for r in rs {
             if !evaluate(r, env)? {
@@ -205,7 +257,9 @@ pub fn evaluate(rule: &Value, env: &Env) -> Result<bool, Failure> {
         return Ok(!evaluate(n, env)?);
     }
     let var_path = o.get("Variable").and_then(Value::as_str).unwrap_or("$");
-    let Some((op, is_path, arg)) = operator(o) else { return Ok(false) };
+    let Some((op, is_path, arg)) = operator(o) else {
+        return Ok(false);
+    };
     let resolve = |p: &str| -> Result<Option<Value>, Failure> {
         let path = Path::parse(p).map_err(|_| Failure::runtime(format!("Invalid path '{p}'")))?;
         match path.evaluate(env.input, env.context, env.vars) {
@@ -218,7 +272,9 @@ pub fn evaluate(rule: &Value, env: &Env) -> Result<bool, Failure> {
     if op == "IsPresent" {
         return Ok(var.is_some() == arg.as_bool().unwrap_or(true));
     }
-    let Some(var) = var else { return Err(not_found(var_path)) };
+    let Some(var) = var else {
+        return Err(not_found(var_path));
+    };
     let expect = arg.as_bool().unwrap_or(true);
     let test = |b: bool| Ok(b == expect);
     match op {
@@ -260,7 +316,14 @@ mod tests {
     fn run(rule: Value, input: Value) -> Result<bool, Failure> {
         let ctx = json!({});
         let vars = Map::new();
-        evaluate(&rule, &Env { input: &input, context: &ctx, vars: &vars })
+        evaluate(
+            &rule,
+            &Env {
+                input: &input,
+                context: &ctx,
+                vars: &vars,
+            },
+        )
     }
 
     #[test]
@@ -274,15 +337,31 @@ mod tests {
 
     #[test]
     fn comparisons() {
-        assert!(run(json!({"Variable": "$.n", "NumericGreaterThan": 1}), json!({"n": 2})).unwrap());
-        assert!(!run(json!({"Variable": "$.n", "NumericGreaterThan": 1}), json!({"n": "2"})).unwrap());
-        assert!(run(json!({"Variable": "$.a", "StringEqualsPath": "$.b"}), json!({"a": "x", "b": "x"})).unwrap());
+        assert!(run(
+            json!({"Variable": "$.n", "NumericGreaterThan": 1}),
+            json!({"n": 2})
+        )
+        .unwrap());
+        assert!(!run(
+            json!({"Variable": "$.n", "NumericGreaterThan": 1}),
+            json!({"n": "2"})
+        )
+        .unwrap());
+        assert!(run(
+            json!({"Variable": "$.a", "StringEqualsPath": "$.b"}),
+            json!({"a": "x", "b": "x"})
+        )
+        .unwrap());
         assert!(run(
             json!({"Variable": "$.t", "TimestampLessThan": "2020-01-01T00:00:00Z"}),
             json!({"t": "2019-12-31T23:00:00-00:30"})
         )
         .unwrap());
-        assert!(run(json!({"Not": {"Variable": "$.x", "IsPresent": true}}), json!({})).unwrap());
+        assert!(run(
+            json!({"Not": {"Variable": "$.x", "IsPresent": true}}),
+            json!({})
+        )
+        .unwrap());
         assert!(run(json!({"And": [{"Variable": "$.x", "IsNull": true}, {"Variable": "$.x", "IsPresent": true}]}), json!({"x": null})).unwrap());
         let e = run(json!({"Variable": "$.x", "StringEquals": "a"}), json!({})).unwrap_err();
         assert_eq!(e.name(), "States.Runtime");

@@ -36,7 +36,9 @@ pub struct VirtualClock {
 
 impl VirtualClock {
     pub fn new(start: DateTime<Utc>) -> Self {
-        VirtualClock { now: Mutex::new(start) }
+        VirtualClock {
+            now: Mutex::new(start),
+        }
     }
 
     /// Total virtual time is what tests assert on, so expose a direct advance too.

@@ -18,7 +18,11 @@ pub struct DefinitionError {
 }
 
 fn schema(location: &str, message: impl Into<String>) -> DefinitionError {
-    DefinitionError { code: "SCHEMA_VALIDATION_FAILED".into(), message: message.into(), location: location.into() }
+    DefinitionError {
+        code: "SCHEMA_VALIDATION_FAILED".into(),
+        message: message.into(),
+        location: location.into(),
+    }
 }
 
 /// How a state's fields are evaluated.
@@ -58,36 +62,136 @@ impl StateType {
     fn allowed_fields(self, ql: QueryLanguage) -> &'static [&'static str] {
         use QueryLanguage::*;
         match (self, ql) {
-            (StateType::Pass, JsonPath) => &["Next", "End", "InputPath", "OutputPath", "Parameters", "Result", "ResultPath", "Assign"],
+            (StateType::Pass, JsonPath) => &[
+                "Next",
+                "End",
+                "InputPath",
+                "OutputPath",
+                "Parameters",
+                "Result",
+                "ResultPath",
+                "Assign",
+            ],
             (StateType::Pass, Jsonata) => &["Next", "End", "Output", "Assign"],
             (StateType::Task, JsonPath) => &[
-                "Resource", "Next", "End", "InputPath", "OutputPath", "Parameters", "ResultPath", "ResultSelector", "Retry", "Catch",
-                "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Assign", "Credentials",
+                "Resource",
+                "Next",
+                "End",
+                "InputPath",
+                "OutputPath",
+                "Parameters",
+                "ResultPath",
+                "ResultSelector",
+                "Retry",
+                "Catch",
+                "TimeoutSeconds",
+                "TimeoutSecondsPath",
+                "HeartbeatSeconds",
+                "HeartbeatSecondsPath",
+                "Assign",
+                "Credentials",
             ],
             (StateType::Task, Jsonata) => &[
-                "Resource", "Next", "End", "Arguments", "Output", "Retry", "Catch", "TimeoutSeconds", "HeartbeatSeconds", "Assign", "Credentials",
+                "Resource",
+                "Next",
+                "End",
+                "Arguments",
+                "Output",
+                "Retry",
+                "Catch",
+                "TimeoutSeconds",
+                "HeartbeatSeconds",
+                "Assign",
+                "Credentials",
             ],
-            (StateType::Choice, JsonPath) => &["Choices", "Default", "InputPath", "OutputPath", "Assign"],
+            (StateType::Choice, JsonPath) => {
+                &["Choices", "Default", "InputPath", "OutputPath", "Assign"]
+            }
             (StateType::Choice, Jsonata) => &["Choices", "Default", "Output", "Assign"],
-            (StateType::Wait, JsonPath) => &["Next", "End", "Seconds", "SecondsPath", "Timestamp", "TimestampPath", "InputPath", "OutputPath", "Assign"],
-            (StateType::Wait, Jsonata) => &["Next", "End", "Seconds", "Timestamp", "Output", "Assign"],
+            (StateType::Wait, JsonPath) => &[
+                "Next",
+                "End",
+                "Seconds",
+                "SecondsPath",
+                "Timestamp",
+                "TimestampPath",
+                "InputPath",
+                "OutputPath",
+                "Assign",
+            ],
+            (StateType::Wait, Jsonata) => {
+                &["Next", "End", "Seconds", "Timestamp", "Output", "Assign"]
+            }
             (StateType::Succeed, JsonPath) => &["InputPath", "OutputPath"],
             (StateType::Succeed, Jsonata) => &["Output"],
             (StateType::Fail, JsonPath) => &["Error", "ErrorPath", "Cause", "CausePath"],
             (StateType::Fail, Jsonata) => &["Error", "Cause"],
             (StateType::Parallel, JsonPath) => &[
-                "Branches", "Next", "End", "InputPath", "OutputPath", "Parameters", "ResultPath", "ResultSelector", "Retry", "Catch", "Assign",
+                "Branches",
+                "Next",
+                "End",
+                "InputPath",
+                "OutputPath",
+                "Parameters",
+                "ResultPath",
+                "ResultSelector",
+                "Retry",
+                "Catch",
+                "Assign",
             ],
-            (StateType::Parallel, Jsonata) => &["Branches", "Next", "End", "Arguments", "Output", "Retry", "Catch", "Assign"],
+            (StateType::Parallel, Jsonata) => &[
+                "Branches",
+                "Next",
+                "End",
+                "Arguments",
+                "Output",
+                "Retry",
+                "Catch",
+                "Assign",
+            ],
             (StateType::Map, JsonPath) => &[
-                "ItemProcessor", "Iterator", "ItemsPath", "ItemSelector", "Parameters", "ItemReader", "ItemBatcher", "ResultWriter",
-                "MaxConcurrency", "MaxConcurrencyPath", "ToleratedFailureCount", "ToleratedFailureCountPath", "ToleratedFailurePercentage",
-                "ToleratedFailurePercentagePath", "Label", "Next", "End", "InputPath", "OutputPath", "ResultPath", "ResultSelector", "Retry",
-                "Catch", "Assign",
+                "ItemProcessor",
+                "Iterator",
+                "ItemsPath",
+                "ItemSelector",
+                "Parameters",
+                "ItemReader",
+                "ItemBatcher",
+                "ResultWriter",
+                "MaxConcurrency",
+                "MaxConcurrencyPath",
+                "ToleratedFailureCount",
+                "ToleratedFailureCountPath",
+                "ToleratedFailurePercentage",
+                "ToleratedFailurePercentagePath",
+                "Label",
+                "Next",
+                "End",
+                "InputPath",
+                "OutputPath",
+                "ResultPath",
+                "ResultSelector",
+                "Retry",
+                "Catch",
+                "Assign",
             ],
             (StateType::Map, Jsonata) => &[
-                "ItemProcessor", "Items", "ItemSelector", "ItemReader", "ItemBatcher", "ResultWriter", "MaxConcurrency",
-                "ToleratedFailureCount", "ToleratedFailurePercentage", "Label", "Next", "End", "Arguments", "Output", "Retry", "Catch",
+                "ItemProcessor",
+                "Items",
+                "ItemSelector",
+                "ItemReader",
+                "ItemBatcher",
+                "ResultWriter",
+                "MaxConcurrency",
+                "ToleratedFailureCount",
+                "ToleratedFailurePercentage",
+                "Label",
+                "Next",
+                "End",
+                "Arguments",
+                "Output",
+                "Retry",
+                "Catch",
                 "Assign",
             ],
         }
@@ -173,7 +277,11 @@ impl StateMachine {
     }
 }
 
-fn parse_ql(v: Option<&Value>, loc: &str, inherited: QueryLanguage) -> Result<QueryLanguage, DefinitionError> {
+fn parse_ql(
+    v: Option<&Value>,
+    loc: &str,
+    inherited: QueryLanguage,
+) -> Result<QueryLanguage, DefinitionError> {
     match v {
         None => Ok(inherited),
         Some(Value::String(s)) if s == "JSONPath" => Ok(QueryLanguage::JsonPath),
@@ -182,20 +290,51 @@ fn parse_ql(v: Option<&Value>, loc: &str, inherited: QueryLanguage) -> Result<Qu
     }
 }
 
-fn parse_machine(v: &Value, loc: &str, parent_ql: Option<QueryLanguage>, top: bool) -> Result<StateMachine, DefinitionError> {
-    let obj = v.as_object().ok_or_else(|| schema(loc, "Definition must be a valid JSON object"))?;
+fn parse_machine(
+    v: &Value,
+    loc: &str,
+    parent_ql: Option<QueryLanguage>,
+    top: bool,
+) -> Result<StateMachine, DefinitionError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| schema(loc, "Definition must be a valid JSON object"))?;
     let allowed: &[&str] = if top {
-        &["Comment", "StartAt", "States", "TimeoutSeconds", "Version", "QueryLanguage"]
+        &[
+            "Comment",
+            "StartAt",
+            "States",
+            "TimeoutSeconds",
+            "Version",
+            "QueryLanguage",
+        ]
     } else {
-        &["Comment", "StartAt", "States", "ProcessorConfig", "QueryLanguage"]
+        &[
+            "Comment",
+            "StartAt",
+            "States",
+            "ProcessorConfig",
+            "QueryLanguage",
+        ]
     };
     for k in obj.keys() {
         if !allowed.contains(&k.as_str()) {
-            return Err(schema(loc, format!("The field '{k}' is not supported by Step Functions")));
+            return Err(schema(
+                loc,
+                format!("The field '{k}' is not supported by Step Functions"),
+            ));
         }
     }
-    let ql = parse_ql(obj.get("QueryLanguage"), loc, parent_ql.unwrap_or(QueryLanguage::JsonPath))?;
-    if !top && parent_ql == Some(QueryLanguage::Jsonata) && ql == QueryLanguage::JsonPath && obj.contains_key("QueryLanguage") {
+    let ql = parse_ql(
+        obj.get("QueryLanguage"),
+        loc,
+        parent_ql.unwrap_or(QueryLanguage::JsonPath),
+    )?;
+    if !top
+        && parent_ql == Some(QueryLanguage::Jsonata)
+        && ql == QueryLanguage::JsonPath
+        && obj.contains_key("QueryLanguage")
+    {
         return Err(schema(loc, "Cannot use JSONPath inside a JSONata scope"));
     }
     let start_at = obj
@@ -236,7 +375,12 @@ fn parse_machine(v: &Value, loc: &str, parent_ql: Option<QueryLanguage>, top: bo
             if let Some(d) = st.str_field("Default") {
                 targets.push(d);
             }
-            for c in st.field("Choices").and_then(Value::as_array).into_iter().flatten() {
+            for c in st
+                .field("Choices")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(x) = c.get("Next").and_then(Value::as_str) {
                     targets.push(x);
                 }
@@ -263,11 +407,24 @@ fn parse_machine(v: &Value, loc: &str, parent_ql: Option<QueryLanguage>, top: bo
         }
     }
     let timeout_seconds = obj.get("TimeoutSeconds").and_then(Value::as_u64);
-    Ok(StateMachine { start_at, states, query_language: ql, timeout_seconds, raw: v.clone() })
+    Ok(StateMachine {
+        start_at,
+        states,
+        query_language: ql,
+        timeout_seconds,
+        raw: v.clone(),
+    })
 }
 
-fn parse_state(name: &str, v: &Value, loc: &str, parent_ql: QueryLanguage) -> Result<State, DefinitionError> {
-    let obj = v.as_object().ok_or_else(|| schema(loc, "A state must be an object"))?;
+fn parse_state(
+    name: &str,
+    v: &Value,
+    loc: &str,
+    parent_ql: QueryLanguage,
+) -> Result<State, DefinitionError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| schema(loc, "A state must be an object"))?;
     let ty = match obj.get("Type").and_then(Value::as_str) {
         Some("Pass") => StateType::Pass,
         Some("Task") => StateType::Task,
@@ -277,7 +434,12 @@ fn parse_state(name: &str, v: &Value, loc: &str, parent_ql: QueryLanguage) -> Re
         Some("Fail") => StateType::Fail,
         Some("Parallel") => StateType::Parallel,
         Some("Map") => StateType::Map,
-        Some(t) => return Err(schema(loc, format!("The value '{t}' of the field 'Type' is not supported"))),
+        Some(t) => {
+            return Err(schema(
+                loc,
+                format!("The value '{t}' of the field 'Type' is not supported"),
+            ))
+        }
         None => return Err(schema(loc, "The field 'Type' is required")),
     };
     let ql = parse_ql(obj.get("QueryLanguage"), loc, parent_ql)?;
@@ -287,31 +449,67 @@ fn parse_state(name: &str, v: &Value, loc: &str, parent_ql: QueryLanguage) -> Re
             continue;
         }
         if !allowed.contains(&k.as_str()) {
-            let hint = if ql == QueryLanguage::Jsonata { " when the QueryLanguage is JSONata" } else { "" };
+            let hint = if ql == QueryLanguage::Jsonata {
+                " when the QueryLanguage is JSONata"
+            } else {
+                ""
+            };
             return Err(schema(
                 &format!("{loc}/{k}"),
-                format!("The field '{k}' is not supported for the state '{name}' of type {}{hint}", ty.name()),
+                format!(
+                    "The field '{k}' is not supported for the state '{name}' of type {}{hint}",
+                    ty.name()
+                ),
             ));
         }
     }
-    let next = obj.get("Next").map(|n| n.as_str().map(str::to_string).ok_or_else(|| schema(loc, "Next must be a string"))).transpose()?;
+    let next = obj
+        .get("Next")
+        .map(|n| {
+            n.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| schema(loc, "Next must be a string"))
+        })
+        .transpose()?;
     let end = obj.get("End").and_then(Value::as_bool).unwrap_or(false);
     let terminal = matches!(ty, StateType::Choice | StateType::Succeed | StateType::Fail);
     if !terminal {
         if next.is_some() && end {
-            return Err(schema(loc, "The fields 'Next' and 'End' are mutually exclusive"));
+            return Err(schema(
+                loc,
+                "The fields 'Next' and 'End' are mutually exclusive",
+            ));
         }
         if next.is_none() && !end {
             return Err(schema(loc, "The field 'Next' or 'End' is required"));
         }
     }
     // Paths are checked here so a run never meets a malformed one.
-    for k in ["InputPath", "OutputPath", "ResultPath", "ItemsPath", "SecondsPath", "TimestampPath", "ErrorPath", "CausePath",
-        "MaxConcurrencyPath", "ToleratedFailureCountPath", "ToleratedFailurePercentagePath", "TimeoutSecondsPath", "HeartbeatSecondsPath"]
-    {
+    for k in [
+        "InputPath",
+        "OutputPath",
+        "ResultPath",
+        "ItemsPath",
+        "SecondsPath",
+        "TimestampPath",
+        "ErrorPath",
+        "CausePath",
+        "MaxConcurrencyPath",
+        "ToleratedFailureCountPath",
+        "ToleratedFailurePercentagePath",
+        "TimeoutSecondsPath",
+        "HeartbeatSecondsPath",
+    ] {
         match obj.get(k) {
-            Some(Value::String(p)) if !(p.starts_with("States.") && (k == "ErrorPath" || k == "CausePath")) => {
-                Path::parse(p).map_err(|_| schema(&format!("{loc}/{k}"), format!("The value for the field '{k}' must be a valid JSONPath")))?;
+            Some(Value::String(p))
+                if !(p.starts_with("States.") && (k == "ErrorPath" || k == "CausePath")) =>
+            {
+                Path::parse(p).map_err(|_| {
+                    schema(
+                        &format!("{loc}/{k}"),
+                        format!("The value for the field '{k}' must be a valid JSONPath"),
+                    )
+                })?;
             }
             _ => {}
         }
@@ -325,20 +523,36 @@ fn parse_state(name: &str, v: &Value, loc: &str, parent_ql: QueryLanguage) -> Re
     }
     let retry = match obj.get("Retry") {
         None => vec![],
-        Some(Value::Array(rs)) => rs.iter().enumerate().map(|(i, r)| parse_retrier(r, &format!("{loc}/Retry[{i}]"))).collect::<Result<_, _>>()?,
+        Some(Value::Array(rs)) => rs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| parse_retrier(r, &format!("{loc}/Retry[{i}]")))
+            .collect::<Result<_, _>>()?,
         Some(_) => return Err(schema(loc, "Retry must be an array")),
     };
     let catch = match obj.get("Catch") {
         None => vec![],
-        Some(Value::Array(cs)) => cs.iter().enumerate().map(|(i, c)| parse_catcher(c, &format!("{loc}/Catch[{i}]"))).collect::<Result<_, _>>()?,
+        Some(Value::Array(cs)) => cs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| parse_catcher(c, &format!("{loc}/Catch[{i}]")))
+            .collect::<Result<_, _>>()?,
         Some(_) => return Err(schema(loc, "Catch must be an array")),
     };
     let mut children = vec![];
     match ty {
         StateType::Parallel => {
-            let bs = obj.get("Branches").and_then(Value::as_array).ok_or_else(|| schema(loc, "The field 'Branches' is required"))?;
+            let bs = obj
+                .get("Branches")
+                .and_then(Value::as_array)
+                .ok_or_else(|| schema(loc, "The field 'Branches' is required"))?;
             for (i, b) in bs.iter().enumerate() {
-                children.push(parse_machine(b, &format!("{loc}/Branches[{i}]"), Some(ql), false)?);
+                children.push(parse_machine(
+                    b,
+                    &format!("{loc}/Branches[{i}]"),
+                    Some(ql),
+                    false,
+                )?);
             }
         }
         StateType::Map => {
@@ -346,15 +560,21 @@ fn parse_state(name: &str, v: &Value, loc: &str, parent_ql: QueryLanguage) -> Re
                 .get("ItemProcessor")
                 .or_else(|| obj.get("Iterator"))
                 .ok_or_else(|| schema(loc, "The field 'ItemProcessor' is required"))?;
-            children.push(parse_machine(p, &format!("{loc}/ItemProcessor"), Some(ql), false)?);
+            children.push(parse_machine(
+                p,
+                &format!("{loc}/ItemProcessor"),
+                Some(ql),
+                false,
+            )?);
         }
-        StateType::Task => {
-            if !obj.get("Resource").is_some_and(Value::is_string) {
-                return Err(schema(loc, "The field 'Resource' is required"));
-            }
+        StateType::Task if !obj.get("Resource").is_some_and(Value::is_string) => {
+            return Err(schema(loc, "The field 'Resource' is required"));
         }
         StateType::Choice => {
-            let cs = obj.get("Choices").and_then(Value::as_array).ok_or_else(|| schema(loc, "The field 'Choices' is required"))?;
+            let cs = obj
+                .get("Choices")
+                .and_then(Value::as_array)
+                .ok_or_else(|| schema(loc, "The field 'Choices' is required"))?;
             if cs.is_empty() {
                 return Err(schema(loc, "The field 'Choices' must not be empty"));
             }
@@ -368,20 +588,49 @@ fn parse_state(name: &str, v: &Value, loc: &str, parent_ql: QueryLanguage) -> Re
         }
         _ => {}
     }
-    Ok(State { name: name.to_string(), ty, query_language: ql, raw: obj.clone(), next, end, retry, catch, children })
+    Ok(State {
+        name: name.to_string(),
+        ty,
+        query_language: ql,
+        raw: obj.clone(),
+        next,
+        end,
+        retry,
+        catch,
+        children,
+    })
 }
 
 fn string_list(v: Option<&Value>, loc: &str) -> Result<Vec<String>, DefinitionError> {
     v.and_then(Value::as_array)
-        .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
+        .and_then(|a| {
+            a.iter()
+                .map(|x| x.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+        })
         .ok_or_else(|| schema(loc, "The field 'ErrorEquals' must be a list of strings"))
 }
 
 fn parse_retrier(v: &Value, loc: &str) -> Result<Retrier, DefinitionError> {
-    let o = v.as_object().ok_or_else(|| schema(loc, "A retrier must be an object"))?;
+    let o = v
+        .as_object()
+        .ok_or_else(|| schema(loc, "A retrier must be an object"))?;
     for k in o.keys() {
-        if !["ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"].contains(&k.as_str()) {
-            return Err(schema(loc, format!("The field '{k}' is not supported by Step Functions")));
+        if ![
+            "ErrorEquals",
+            "IntervalSeconds",
+            "MaxAttempts",
+            "BackoffRate",
+            "MaxDelaySeconds",
+            "JitterStrategy",
+            "Comment",
+        ]
+        .contains(&k.as_str())
+        {
+            return Err(schema(
+                loc,
+                format!("The field '{k}' is not supported by Step Functions"),
+            ));
         }
     }
     let num = |k: &str, d: f64| o.get(k).and_then(Value::as_f64).unwrap_or(d);
@@ -396,15 +645,33 @@ fn parse_retrier(v: &Value, loc: &str) -> Result<Retrier, DefinitionError> {
 }
 
 fn parse_catcher(v: &Value, loc: &str) -> Result<Catcher, DefinitionError> {
-    let o = v.as_object().ok_or_else(|| schema(loc, "A catcher must be an object"))?;
+    let o = v
+        .as_object()
+        .ok_or_else(|| schema(loc, "A catcher must be an object"))?;
     for k in o.keys() {
-        if !["ErrorEquals", "Next", "ResultPath", "Output", "Assign", "Comment"].contains(&k.as_str()) {
-            return Err(schema(loc, format!("The field '{k}' is not supported by Step Functions")));
+        if ![
+            "ErrorEquals",
+            "Next",
+            "ResultPath",
+            "Output",
+            "Assign",
+            "Comment",
+        ]
+        .contains(&k.as_str())
+        {
+            return Err(schema(
+                loc,
+                format!("The field '{k}' is not supported by Step Functions"),
+            ));
         }
     }
     Ok(Catcher {
         error_equals: string_list(o.get("ErrorEquals"), loc)?,
-        next: o.get("Next").and_then(Value::as_str).ok_or_else(|| schema(loc, "The field 'Next' is required"))?.to_string(),
+        next: o
+            .get("Next")
+            .and_then(Value::as_str)
+            .ok_or_else(|| schema(loc, "The field 'Next' is required"))?
+            .to_string(),
         result_path: o.get("ResultPath").cloned(),
         output: o.get("Output").cloned(),
         assign: o.get("Assign").cloned(),

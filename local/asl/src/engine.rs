@@ -18,7 +18,9 @@ use crate::definition::{Catcher, State, StateMachine, StateType};
 use crate::error::Failure;
 use crate::history::{HistoryEvent, HistorySink};
 use crate::path::{set_at, Path, PathError};
-use crate::template::{eval_expr, eval_jsonata_template, eval_template, jsonata_expr, to_json, Env};
+use crate::template::{
+    eval_expr, eval_jsonata_template, eval_template, jsonata_expr, to_json, Env,
+};
 
 /// AWS's payload quota: 256 KiB.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
@@ -135,9 +137,26 @@ impl Run<'_> {
     fn event(&self, clock: &dyn Clock, ty: &str, details: Value) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::SeqCst) + 1;
         let prev = self.last_id.swap(id, Ordering::SeqCst);
-        self.sink.record(HistoryEvent { timestamp: clock.now(), r#type: ty.to_string(), id, previous_event_id: prev, details });
+        self.sink.record(HistoryEvent {
+            timestamp: clock.now(),
+            r#type: ty.to_string(),
+            id,
+            previous_event_id: prev,
+            details,
+        });
         id
     }
+}
+
+/// What [`Engine::test_state`] runs the state with.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TestStateInput {
+    pub input: Value,
+    pub variables: Map<String, Value>,
+    /// `{"result": "<json text>"}` or `{"errorOutput": {"error", "cause"}}`.
+    pub mock: Option<Value>,
+    /// Replaces top-level parts of the Context object.
+    pub context: Option<Value>,
 }
 
 /// The result of [`Engine::test_state`]: status is SUCCEEDED, FAILED, RETRIABLE or CAUGHT_ERROR.
@@ -194,16 +213,27 @@ fn matches_error(list: &[String], err: &str, ty: StateType) -> bool {
     list.iter().any(|e| {
         e == err
             || (e == "States.ALL" && err != "States.Runtime" && err != "States.DataLimitExceeded")
-            || (e == "States.TaskFailed" && ty == StateType::Task && err != "States.Timeout" && !err.starts_with("States.Runtime"))
+            || (e == "States.TaskFailed"
+                && ty == StateType::Task
+                && err != "States.Timeout"
+                && !err.starts_with("States.Runtime"))
     })
 }
 
 fn payload_too_big(v: &Value) -> bool {
-    serde_json::to_string(v).map(|s| s.len() > MAX_PAYLOAD_BYTES).unwrap_or(false)
+    serde_json::to_string(v)
+        .map(|s| s.len() > MAX_PAYLOAD_BYTES)
+        .unwrap_or(false)
 }
 
 /// Apply a JSONPath InputPath/OutputPath (`null` → `{}`).
-fn apply_io_path(state: &State, field: &str, v: &Value, context: &Value, vars: &Map<String, Value>) -> Result<Value, Failure> {
+fn apply_io_path(
+    state: &State,
+    field: &str,
+    v: &Value,
+    context: &Value,
+    vars: &Map<String, Value>,
+) -> Result<Value, Failure> {
     match state.field(field) {
         None => Ok(v.clone()),
         Some(Value::Null) => Ok(json!({})),
@@ -211,7 +241,10 @@ fn apply_io_path(state: &State, field: &str, v: &Value, context: &Value, vars: &
             let path = Path::parse(p).map_err(|e| Failure::runtime(e.to_string()))?;
             path.evaluate(v, context, vars).map_err(|e| match e {
                 PathError::NotFound { .. } | PathError::UnknownVariable(_) => {
-                    Failure::runtime(format!("Invalid path '{p}' : No results for path: {}", path.normalized()))
+                    Failure::runtime(format!(
+                        "Invalid path '{p}' : No results for path: {}",
+                        path.normalized()
+                    ))
                 }
                 other => Failure::runtime(other.to_string()),
             })
@@ -221,13 +254,19 @@ fn apply_io_path(state: &State, field: &str, v: &Value, context: &Value, vars: &
 }
 
 /// Merge a result into the raw input per ResultPath (`null` discards the result).
-fn apply_result_path(rp: Option<&Value>, raw_input: &Value, result: Value) -> Result<Value, Failure> {
+fn apply_result_path(
+    rp: Option<&Value>,
+    raw_input: &Value,
+    result: Value,
+) -> Result<Value, Failure> {
     match rp {
         None => Ok(result),
         Some(Value::Null) => Ok(raw_input.clone()),
         Some(Value::String(p)) => {
             let path = Path::parse(p).map_err(|e| Failure::runtime(e.to_string()))?;
-            let fields = path.reference_fields().ok_or_else(|| Failure::runtime(format!("Invalid ResultPath '{p}'")))?;
+            let fields = path
+                .reference_fields()
+                .ok_or_else(|| Failure::runtime(format!("Invalid ResultPath '{p}'")))?;
             if fields.is_empty() {
                 return Ok(result);
             }
@@ -238,7 +277,12 @@ fn apply_result_path(rp: Option<&Value>, raw_input: &Value, result: Value) -> Re
                     to_json(raw_input)
                 )));
             }
-            set_at(&mut out, &fields, result).map_err(|_| Failure::runtime(format!("Unable to apply ResultPath '{p}' to input '{}'", to_json(raw_input))))?;
+            set_at(&mut out, &fields, result).map_err(|_| {
+                Failure::runtime(format!(
+                    "Unable to apply ResultPath '{p}' to input '{}'",
+                    to_json(raw_input)
+                ))
+            })?;
             Ok(out)
         }
         Some(_) => Ok(result),
@@ -247,7 +291,9 @@ fn apply_result_path(rp: Option<&Value>, raw_input: &Value, result: Value) -> Re
 
 fn integer_value(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -270,16 +316,36 @@ impl Engine {
     }
 
     /// Run a whole execution.
-    pub async fn run(&self, sm: &StateMachine, input: Value, ctx: ExecutionContext, sink: &dyn HistorySink) -> Execution {
+    pub async fn run(
+        &self,
+        sm: &StateMachine,
+        input: Value,
+        ctx: ExecutionContext,
+        sink: &dyn HistorySink,
+    ) -> Execution {
         self.run_from(sm, input, ctx, sink, None).await
     }
 
     /// Re-run a failed execution from the state that failed, with that state's original input.
-    pub async fn redrive(&self, sm: &StateMachine, checkpoint: &Checkpoint, ctx: ExecutionContext, sink: &dyn HistorySink) -> Execution {
-        self.run_from(sm, checkpoint.input.clone(), ctx, sink, Some(checkpoint)).await
+    pub async fn redrive(
+        &self,
+        sm: &StateMachine,
+        checkpoint: &Checkpoint,
+        ctx: ExecutionContext,
+        sink: &dyn HistorySink,
+    ) -> Execution {
+        self.run_from(sm, checkpoint.input.clone(), ctx, sink, Some(checkpoint))
+            .await
     }
 
-    async fn run_from(&self, sm: &StateMachine, input: Value, ctx: ExecutionContext, sink: &dyn HistorySink, from: Option<&Checkpoint>) -> Execution {
+    async fn run_from(
+        &self,
+        sm: &StateMachine,
+        input: Value,
+        ctx: ExecutionContext,
+        sink: &dyn HistorySink,
+        from: Option<&Checkpoint>,
+    ) -> Execution {
         let run = Run {
             ctx,
             input: input.clone(),
@@ -295,7 +361,11 @@ impl Engine {
         };
         let clock = self.clock.as_ref();
         if from.is_some() {
-            run.event(clock, "ExecutionRedriven", json!({"redriveCount": run.ctx.redrive_count}));
+            run.event(
+                clock,
+                "ExecutionRedriven",
+                json!({"redriveCount": run.ctx.redrive_count}),
+            );
         } else {
             run.event(
                 clock,
@@ -304,13 +374,23 @@ impl Engine {
             );
         }
         let (start, start_input, vars) = match from {
-            Some(Checkpoint { failed_state: Some(s), failed_state_input: Some(i), variables, .. }) => (s.clone(), i.clone(), variables.clone()),
+            Some(Checkpoint {
+                failed_state: Some(s),
+                failed_state_input: Some(i),
+                variables,
+                ..
+            }) => (s.clone(), i.clone(), variables.clone()),
             Some(c) => (sm.start_at.clone(), c.input.clone(), c.variables.clone()),
             None => (sm.start_at.clone(), input.clone(), Map::new()),
         };
         let mut failed_at: Option<(String, Value, Map<String, Value>)> = None;
-        let result = self.run_machine(&run, sm, &start, start_input, vars, 0, &mut failed_at).await;
-        let mut checkpoint = Checkpoint { input, ..Default::default() };
+        let result = self
+            .run_machine(&run, sm, &start, start_input, vars, 0, &mut failed_at)
+            .await;
+        let mut checkpoint = Checkpoint {
+            input,
+            ..Default::default()
+        };
         match result {
             Ok(out) if payload_too_big(&out) => {
                 let f = Failure::raw(
@@ -320,19 +400,39 @@ impl Engine {
                 self.finish_failed(&run, f, checkpoint)
             }
             Ok(out) => {
-                run.event(clock, "ExecutionSucceeded", json!({"output": to_json(&out), "outputDetails": {"truncated": false}}));
-                Execution { status: ExecutionStatus::Succeeded, output: Some(out), error: None, cause: None, checkpoint }
+                run.event(
+                    clock,
+                    "ExecutionSucceeded",
+                    json!({"output": to_json(&out), "outputDetails": {"truncated": false}}),
+                );
+                Execution {
+                    status: ExecutionStatus::Succeeded,
+                    output: Some(out),
+                    error: None,
+                    cause: None,
+                    checkpoint,
+                }
             }
             Err(f) => {
                 if let Some((s, i, v)) = failed_at {
                     checkpoint.failed_state = Some(s);
                     checkpoint.failed_state_input = Some(i);
                     checkpoint.variables = v;
-                    checkpoint.completed_children = run.partial.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    checkpoint.completed_children =
+                        run.partial.lock().unwrap_or_else(|p| p.into_inner()).take();
                 }
-                if f.error.as_deref() == Some("States.Timeout") && f.cause.is_none() && failed_at_timeout(&f) {
+                if f.error.as_deref() == Some("States.Timeout")
+                    && f.cause.is_none()
+                    && failed_at_timeout(&f)
+                {
                     run.event(clock, "ExecutionTimedOut", json!({}));
-                    return Execution { status: ExecutionStatus::TimedOut, output: None, error: f.error, cause: None, checkpoint };
+                    return Execution {
+                        status: ExecutionStatus::TimedOut,
+                        output: None,
+                        error: f.error,
+                        cause: None,
+                        checkpoint,
+                    };
                 }
                 self.finish_failed(&run, f, checkpoint)
             }
@@ -348,7 +448,13 @@ impl Engine {
             d.insert("cause".into(), json!(c));
         }
         run.event(self.clock.as_ref(), "ExecutionFailed", Value::Object(d));
-        Execution { status: ExecutionStatus::Failed, output: None, error: f.error, cause: f.cause, checkpoint }
+        Execution {
+            status: ExecutionStatus::Failed,
+            output: None,
+            error: f.error,
+            cause: f.cause,
+            checkpoint,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -363,17 +469,26 @@ impl Engine {
         failed_at: &'a mut Option<(String, Value, Map<String, Value>)>,
     ) -> BoxFut<'a, Result<Value, Failure>> {
         Box::pin(async move {
-            let deadline = sm.timeout_seconds.filter(|_| depth == 0).map(|s| self.clock.now() + chrono::Duration::seconds(s as i64));
+            let deadline = sm
+                .timeout_seconds
+                .filter(|_| depth == 0)
+                .map(|s| self.clock.now() + chrono::Duration::seconds(s as i64));
             let mut cur = start.to_string();
             let mut input = input;
             loop {
-                let state = sm.state(&cur).ok_or_else(|| Failure::runtime(format!("Missing state '{cur}'")))?;
+                let state = sm
+                    .state(&cur)
+                    .ok_or_else(|| Failure::runtime(format!("Missing state '{cur}'")))?;
                 let state_input = input.clone();
                 let saved_vars = vars.clone();
                 match self.run_state(run, state, input, &mut vars, depth).await {
                     Ok(step) => {
                         if deadline.is_some_and(|d| self.clock.now() > d) {
-                            return Err(Failure { error: Some("States.Timeout".into()), cause: None, needs_state_prefix: false });
+                            return Err(Failure {
+                                error: Some("States.Timeout".into()),
+                                cause: None,
+                                needs_state_prefix: false,
+                            });
                         }
                         match step.next {
                             Some(n) => {
@@ -394,7 +509,13 @@ impl Engine {
         })
     }
 
-    fn context_object(&self, run: &Run, state: &State, entered: DateTime<Utc>, retry_count: Option<u64>) -> Value {
+    fn context_object(
+        &self,
+        run: &Run,
+        state: &State,
+        entered: DateTime<Utc>,
+        retry_count: Option<u64>,
+    ) -> Value {
         let mut st = json!({"Name": state.name, "EnteredTime": ts(entered)});
         if let Some(r) = retry_count {
             st["RetryCount"] = json!(r);
@@ -420,7 +541,14 @@ impl Engine {
     }
 
     /// Run one state with its Retry/Catch.
-    async fn run_state(&self, run: &Run<'_>, state: &State, raw_input: Value, vars: &mut Map<String, Value>, depth: usize) -> Result<Step, Failure> {
+    async fn run_state(
+        &self,
+        run: &Run<'_>,
+        state: &State,
+        raw_input: Value,
+        vars: &mut Map<String, Value>,
+        depth: usize,
+    ) -> Result<Step, Failure> {
         let clock = self.clock.as_ref();
         let ty = state.ty.name();
         let entered_id = run.event(
@@ -445,9 +573,16 @@ impl Engine {
         let mut retry_counts = vec![0u64; state.retry.len()];
         let mut attempt = 0u64;
         loop {
-            let retry_count = if state.ty == StateType::Task { Some(attempt) } else { None };
+            let retry_count = if state.ty == StateType::Task {
+                Some(attempt)
+            } else {
+                None
+            };
             let context = self.context_object(run, state, entered, retry_count);
-            let res = self.exec_state(run, state, &raw_input, &context, vars, depth).await.map_err(prefix);
+            let res = self
+                .exec_state(run, state, &raw_input, &context, vars, depth)
+                .await
+                .map_err(prefix);
             match res {
                 Ok(step) => {
                     if payload_too_big(&step.output) {
@@ -467,14 +602,20 @@ impl Engine {
                 Err(f) => {
                     let name = f.name().to_string();
                     // Retry: the first retrier whose ErrorEquals matches decides.
-                    if let Some(i) = state.retry.iter().position(|r| matches_error(&r.error_equals, &name, state.ty)) {
+                    if let Some(i) = state
+                        .retry
+                        .iter()
+                        .position(|r| matches_error(&r.error_equals, &name, state.ty))
+                    {
                         let r = &state.retry[i];
                         if retry_counts[i] < r.max_attempts && run.test_mode && depth == 0 {
-                            *run.test_outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some("RETRIABLE");
+                            *run.test_outcome.lock().unwrap_or_else(|p| p.into_inner()) =
+                                Some("RETRIABLE");
                             return Err(f);
                         }
                         if retry_counts[i] < r.max_attempts {
-                            let mut delay = r.interval_seconds * r.backoff_rate.powi(retry_counts[i] as i32);
+                            let mut delay =
+                                r.interval_seconds * r.backoff_rate.powi(retry_counts[i] as i32);
                             if let Some(m) = r.max_delay_seconds {
                                 delay = delay.min(m);
                             }
@@ -488,17 +629,27 @@ impl Engine {
                             continue;
                         }
                     }
-                    if let Some(c) = state.catch.iter().find(|c| matches_error(&c.error_equals, &name, state.ty)) {
-                        let output = self.apply_catcher(c, state, &raw_input, &context, vars, &f).map_err(prefix)?;
+                    if let Some(c) = state
+                        .catch
+                        .iter()
+                        .find(|c| matches_error(&c.error_equals, &name, state.ty))
+                    {
+                        let output = self
+                            .apply_catcher(c, state, &raw_input, &context, vars, &f)
+                            .map_err(prefix)?;
                         if run.test_mode && depth == 0 {
-                            *run.test_outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some("CAUGHT_ERROR");
+                            *run.test_outcome.lock().unwrap_or_else(|p| p.into_inner()) =
+                                Some("CAUGHT_ERROR");
                         }
                         run.event(
                             clock,
                             &format!("{ty}StateExited"),
                             json!({"name": state.name, "output": to_json(&output), "outputDetails": {"truncated": false}}),
                         );
-                        return Ok(Step { output, next: Some(c.next.clone()) });
+                        return Ok(Step {
+                            output,
+                            next: Some(c.next.clone()),
+                        });
                     }
                     return Err(f);
                 }
@@ -506,11 +657,22 @@ impl Engine {
         }
     }
 
-    fn apply_catcher(&self, c: &Catcher, state: &State, raw_input: &Value, context: &Value, vars: &mut Map<String, Value>, f: &Failure) -> Result<Value, Failure> {
+    fn apply_catcher(
+        &self,
+        c: &Catcher,
+        state: &State,
+        raw_input: &Value,
+        context: &Value,
+        vars: &mut Map<String, Value>,
+        f: &Failure,
+    ) -> Result<Value, Failure> {
         let err_out = error_output(f);
         if state.is_jsonata() {
             let mut b = vars.clone();
-            b.insert("states".into(), json!({"input": raw_input, "context": context, "errorOutput": err_out}));
+            b.insert(
+                "states".into(),
+                json!({"input": raw_input, "context": context, "errorOutput": err_out}),
+            );
             if let Some(a) = &c.assign {
                 let assigned = eval_jsonata_template(a, &b, "Assign")?;
                 merge_vars(vars, assigned);
@@ -521,7 +683,11 @@ impl Engine {
             };
         }
         if let Some(a) = &c.assign {
-            let env = Env { input: &err_out, context, vars };
+            let env = Env {
+                input: &err_out,
+                context,
+                vars,
+            };
             let assigned = eval_template(a, &env)?;
             merge_vars(vars, assigned);
         }
@@ -529,16 +695,37 @@ impl Engine {
     }
 
     /// Evaluate a state's body once (no Retry/Catch).
-    async fn exec_state(&self, run: &Run<'_>, state: &State, raw_input: &Value, context: &Value, vars: &mut Map<String, Value>, depth: usize) -> Result<Step, Failure> {
+    async fn exec_state(
+        &self,
+        run: &Run<'_>,
+        state: &State,
+        raw_input: &Value,
+        context: &Value,
+        vars: &mut Map<String, Value>,
+        depth: usize,
+    ) -> Result<Step, Failure> {
         if state.is_jsonata() {
-            return self.exec_jsonata(run, state, raw_input, context, vars, depth).await;
+            return self
+                .exec_jsonata(run, state, raw_input, context, vars, depth)
+                .await;
         }
         let next = state.next.clone();
         let effective = apply_io_path(state, "InputPath", raw_input, context, vars)?;
-        let env = Env { input: &effective, context, vars };
-        let finish = |result: Value, vars: &mut Map<String, Value>, assign_input: &Value| -> Result<Value, Failure> {
+        let env = Env {
+            input: &effective,
+            context,
+            vars,
+        };
+        let finish = |result: Value,
+                      vars: &mut Map<String, Value>,
+                      assign_input: &Value|
+         -> Result<Value, Failure> {
             if let Some(a) = state.field("Assign") {
-                let env = Env { input: assign_input, context, vars };
+                let env = Env {
+                    input: assign_input,
+                    context,
+                    vars,
+                };
                 let assigned = eval_template(a, &env)?;
                 merge_vars(vars, assigned);
             }
@@ -557,7 +744,10 @@ impl Engine {
                 let out = finish(result.clone(), vars, &result)?;
                 Ok(Step { output: out, next })
             }
-            StateType::Succeed => Ok(Step { output: apply_io_path(state, "OutputPath", &effective, context, vars)?, next: None }),
+            StateType::Succeed => Ok(Step {
+                output: apply_io_path(state, "OutputPath", &effective, context, vars)?,
+                next: None,
+            }),
             StateType::Fail => {
                 let error = match (state.str_field("Error"), state.str_field("ErrorPath")) {
                     (Some(e), _) => Some(e.to_string()),
@@ -572,7 +762,11 @@ impl Engine {
                 Err(Failure::raw(error, cause))
             }
             StateType::Choice => {
-                let choices = state.field("Choices").and_then(Value::as_array).cloned().unwrap_or_default();
+                let choices = state
+                    .field("Choices")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 for rule in &choices {
                     if choice::evaluate(rule, &env)? {
                         if let Some(a) = rule.get("Assign") {
@@ -591,9 +785,15 @@ impl Engine {
                             merge_vars(vars, assigned);
                         }
                         let out = apply_io_path(state, "OutputPath", &effective, context, vars)?;
-                        Ok(Step { output: out, next: Some(d.to_string()) })
+                        Ok(Step {
+                            output: out,
+                            next: Some(d.to_string()),
+                        })
                     }
-                    None => Err(Failure::raw(Some("States.NoChoiceMatched".into()), Some("No Matches!".into()))),
+                    None => Err(Failure::raw(
+                        Some("States.NoChoiceMatched".into()),
+                        Some("No Matches!".into()),
+                    )),
                 }
             }
             StateType::Wait => {
@@ -603,7 +803,10 @@ impl Engine {
                     let assigned = eval_template(a, &env)?;
                     merge_vars(vars, assigned);
                 }
-                Ok(Step { output: apply_io_path(state, "OutputPath", &effective, context, vars)?, next })
+                Ok(Step {
+                    output: apply_io_path(state, "OutputPath", &effective, context, vars)?,
+                    next,
+                })
             }
             StateType::Task => {
                 let params = match state.field("Parameters") {
@@ -612,7 +815,9 @@ impl Engine {
                 };
                 let timeout = self.seconds_field(state, "TimeoutSeconds", &env)?;
                 let heartbeat = self.seconds_field(state, "HeartbeatSeconds", &env)?;
-                let result = self.invoke_task(run, depth, state, params, context, timeout, heartbeat).await?;
+                let result = self
+                    .invoke_task(run, depth, state, params, context, timeout, heartbeat)
+                    .await?;
                 let result = self.select_result(state, result, context, vars)?;
                 let out = finish(result.clone(), vars, &result)?;
                 Ok(Step { output: out, next })
@@ -622,7 +827,9 @@ impl Engine {
                     Some(p) => eval_template(p, &env)?,
                     None => effective.clone(),
                 };
-                let result = self.run_parallel(run, state, branch_input, vars, depth).await?;
+                let result = self
+                    .run_parallel(run, state, branch_input, vars, depth)
+                    .await?;
                 let result = self.select_result(state, result, context, vars)?;
                 let out = finish(result.clone(), vars, &result)?;
                 Ok(Step { output: out, next })
@@ -632,7 +839,10 @@ impl Engine {
                     Some(p) => {
                         let path = Path::parse(p).map_err(|e| Failure::runtime(e.to_string()))?;
                         path.evaluate(&effective, context, vars).map_err(|_| {
-                            Failure::runtime(format!("Invalid path '{p}' : No results for path: {}", path.normalized()))
+                            Failure::runtime(format!(
+                                "Invalid path '{p}' : No results for path: {}",
+                                path.normalized()
+                            ))
                         })?
                     }
                     None => effective.clone(),
@@ -646,21 +856,32 @@ impl Engine {
                         )))
                     }
                 };
-                let selector = state.field("ItemSelector").or_else(|| state.field("Parameters"));
+                let selector = state
+                    .field("ItemSelector")
+                    .or_else(|| state.field("Parameters"));
                 let mut inputs = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     inputs.push(match selector {
                         Some(sel) => {
                             let mut ctx = context.clone();
                             ctx["Map"] = json!({"Item": {"Index": i, "Value": item}});
-                            eval_template(sel, &Env { input: &effective, context: &ctx, vars })?
+                            eval_template(
+                                sel,
+                                &Env {
+                                    input: &effective,
+                                    context: &ctx,
+                                    vars,
+                                },
+                            )?
                         }
                         None => item.clone(),
                     });
                 }
                 self.check_max_concurrency(state, &env)?;
                 let tolerated = self.tolerance(state, &env)?;
-                let result = self.run_map(run, state, inputs, vars, depth, tolerated).await?;
+                let result = self
+                    .run_map(run, state, inputs, vars, depth, tolerated)
+                    .await?;
                 let result = self.select_result(state, result, context, vars)?;
                 let out = finish(result.clone(), vars, &result)?;
                 Ok(Step { output: out, next })
@@ -668,9 +889,22 @@ impl Engine {
         }
     }
 
-    fn select_result(&self, state: &State, result: Value, context: &Value, vars: &Map<String, Value>) -> Result<Value, Failure> {
+    fn select_result(
+        &self,
+        state: &State,
+        result: Value,
+        context: &Value,
+        vars: &Map<String, Value>,
+    ) -> Result<Value, Failure> {
         match state.field("ResultSelector") {
-            Some(sel) => eval_template(sel, &Env { input: &result, context, vars }),
+            Some(sel) => eval_template(
+                sel,
+                &Env {
+                    input: &result,
+                    context,
+                    vars,
+                },
+            ),
             None => Ok(result),
         }
     }
@@ -719,9 +953,13 @@ impl Engine {
             }
         }
         if count.is_some_and(|c| c < 0) {
-            return Err(Failure::runtime("ToleratedFailureCount cannot be negative."));
+            return Err(Failure::runtime(
+                "ToleratedFailureCount cannot be negative.",
+            ));
         }
-        let mut pct = state.field("ToleratedFailurePercentage").and_then(Value::as_f64);
+        let mut pct = state
+            .field("ToleratedFailurePercentage")
+            .and_then(Value::as_f64);
         if let Some(p) = state.str_field("ToleratedFailurePercentagePath") {
             let v = eval_expr(p, "ToleratedFailurePercentagePath", env)?;
             match v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {
@@ -735,12 +973,24 @@ impl Engine {
             }
         }
         if pct.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
-            return Err(Failure::runtime("ToleratedFailurePercentage must be between 0 and 100."));
+            return Err(Failure::runtime(
+                "ToleratedFailurePercentage must be between 0 and 100.",
+            ));
         }
         Ok((count, pct))
     }
 
-    async fn invoke_task(&self, run: &Run<'_>, depth: usize, state: &State, params: Value, context: &Value, timeout: Option<u64>, heartbeat: Option<u64>) -> Result<Value, Failure> {
+    #[allow(clippy::too_many_arguments)]
+    async fn invoke_task(
+        &self,
+        run: &Run<'_>,
+        depth: usize,
+        state: &State,
+        params: Value,
+        context: &Value,
+        timeout: Option<u64>,
+        heartbeat: Option<u64>,
+    ) -> Result<Value, Failure> {
         let clock = self.clock.as_ref();
         let resource = state.str_field("Resource").unwrap_or_default().to_string();
         run.event(
@@ -752,7 +1002,14 @@ impl Engine {
         if let Some(m) = self.mock_result(run, depth) {
             return m;
         }
-        let req = TaskRequest { resource: resource.clone(), parameters: params, state_name: state.name.clone(), context: context.clone(), timeout_seconds: timeout, heartbeat_seconds: heartbeat };
+        let req = TaskRequest {
+            resource: resource.clone(),
+            parameters: params,
+            state_name: state.name.clone(),
+            context: context.clone(),
+            timeout_seconds: timeout,
+            heartbeat_seconds: heartbeat,
+        };
         match self.dispatcher.invoke(req).await {
             Ok(v) => {
                 if payload_too_big(&v) {
@@ -761,7 +1018,11 @@ impl Engine {
                         Some(format!("The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.", state.name)),
                     ));
                 }
-                run.event(clock, "TaskSucceeded", json!({"resource": resource, "output": to_json(&v)}));
+                run.event(
+                    clock,
+                    "TaskSucceeded",
+                    json!({"resource": resource, "output": to_json(&v)}),
+                );
                 Ok(v)
             }
             Err(tf) => {
@@ -779,8 +1040,14 @@ impl Engine {
     fn mock_result(&self, run: &Run<'_>, depth: usize) -> Option<Result<Value, Failure>> {
         let m = run.mock.as_ref().filter(|_| depth == 0)?;
         if let Some(r) = m.get("result") {
-            let text = r.as_str().map(str::to_string).unwrap_or_else(|| r.to_string());
-            return Some(serde_json::from_str(&text).map_err(|e| Failure::raw(Some("States.Runtime".into()), Some(e.to_string()))));
+            let text = r
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| r.to_string());
+            return Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| Failure::raw(Some("States.Runtime".into()), Some(e.to_string()))),
+            );
         }
         let e = m.get("errorOutput")?;
         Some(Err(Failure::raw(
@@ -794,13 +1061,16 @@ impl Engine {
     pub async fn test_state(
         &self,
         state: &State,
-        input: Value,
-        mut vars: Map<String, Value>,
-        mock: Option<Value>,
-        context: Option<Value>,
+        req: TestStateInput,
         ctx: ExecutionContext,
         sink: &dyn HistorySink,
     ) -> TestStateOutcome {
+        let TestStateInput {
+            input,
+            variables: mut vars,
+            mock,
+            context,
+        } = req;
         let run = Run {
             ctx,
             input: input.clone(),
@@ -815,7 +1085,11 @@ impl Engine {
             context_override: context,
         };
         let res = self.run_state(&run, state, input, &mut vars, 0).await;
-        let outcome = run.test_outcome.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let outcome = run
+            .test_outcome
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         match res {
             Ok(step) => TestStateOutcome {
                 status: outcome.unwrap_or("SUCCEEDED").to_string(),
@@ -837,14 +1111,25 @@ impl Engine {
     }
 
     fn take_reuse(&self, run: &Run<'_>, depth: usize, n: usize) -> Vec<Option<Value>> {
-        let reused = if depth == 0 { run.reuse.lock().unwrap_or_else(|p| p.into_inner()).take() } else { None };
+        let reused = if depth == 0 {
+            run.reuse.lock().unwrap_or_else(|p| p.into_inner()).take()
+        } else {
+            None
+        };
         match reused {
             Some(v) if v.len() == n => v,
             _ => vec![None; n],
         }
     }
 
-    async fn run_parallel(&self, run: &Run<'_>, state: &State, input: Value, vars: &Map<String, Value>, depth: usize) -> Result<Value, Failure> {
+    async fn run_parallel(
+        &self,
+        run: &Run<'_>,
+        state: &State,
+        input: Value,
+        vars: &Map<String, Value>,
+        depth: usize,
+    ) -> Result<Value, Failure> {
         let clock = self.clock.as_ref();
         run.event(clock, "ParallelStateStarted", Value::Null);
         if let Some(m) = self.mock_result(run, depth) {
@@ -856,7 +1141,18 @@ impl Engine {
                 continue;
             }
             let mut fa = None;
-            match self.run_machine(run, branch, &branch.start_at, input.clone(), vars.clone(), depth + 1, &mut fa).await {
+            match self
+                .run_machine(
+                    run,
+                    branch,
+                    &branch.start_at,
+                    input.clone(),
+                    vars.clone(),
+                    depth + 1,
+                    &mut fa,
+                )
+                .await
+            {
                 Ok(v) => results[i] = Some(v),
                 Err(f) => {
                     run.event(clock, "ParallelStateFailed", Value::Null);
@@ -868,10 +1164,23 @@ impl Engine {
             }
         }
         run.event(clock, "ParallelStateSucceeded", Value::Null);
-        Ok(Value::Array(results.into_iter().map(|r| r.unwrap_or(Value::Null)).collect()))
+        Ok(Value::Array(
+            results
+                .into_iter()
+                .map(|r| r.unwrap_or(Value::Null))
+                .collect(),
+        ))
     }
 
-    async fn run_map(&self, run: &Run<'_>, state: &State, inputs: Vec<Value>, vars: &Map<String, Value>, depth: usize, tolerated: (Option<i64>, Option<f64>)) -> Result<Value, Failure> {
+    async fn run_map(
+        &self,
+        run: &Run<'_>,
+        state: &State,
+        inputs: Vec<Value>,
+        vars: &Map<String, Value>,
+        depth: usize,
+        tolerated: (Option<i64>, Option<f64>),
+    ) -> Result<Value, Failure> {
         let clock = self.clock.as_ref();
         let n = inputs.len();
         run.event(clock, "MapStateStarted", json!({"length": n}));
@@ -886,15 +1195,38 @@ impl Engine {
             if results[i].is_some() {
                 continue;
             }
-            run.event(clock, "MapIterationStarted", json!({"name": state.name, "index": i}));
+            run.event(
+                clock,
+                "MapIterationStarted",
+                json!({"name": state.name, "index": i}),
+            );
             let mut fa = None;
-            match self.run_machine(run, processor, &processor.start_at, item, vars.clone(), depth + 1, &mut fa).await {
+            match self
+                .run_machine(
+                    run,
+                    processor,
+                    &processor.start_at,
+                    item,
+                    vars.clone(),
+                    depth + 1,
+                    &mut fa,
+                )
+                .await
+            {
                 Ok(v) => {
-                    run.event(clock, "MapIterationSucceeded", json!({"name": state.name, "index": i}));
+                    run.event(
+                        clock,
+                        "MapIterationSucceeded",
+                        json!({"name": state.name, "index": i}),
+                    );
                     results[i] = Some(v);
                 }
                 Err(f) => {
-                    run.event(clock, "MapIterationFailed", json!({"name": state.name, "index": i}));
+                    run.event(
+                        clock,
+                        "MapIterationFailed",
+                        json!({"name": state.name, "index": i}),
+                    );
                     failures += 1;
                     if !tolerant {
                         run.event(clock, "MapStateFailed", Value::Null);
@@ -909,7 +1241,9 @@ impl Engine {
         }
         if tolerant && failures > 0 {
             let over_count = tolerated.0.map(|c| failures as i64 > c);
-            let over_pct = tolerated.1.map(|p| (failures as f64) * 100.0 / (n as f64) > p);
+            let over_pct = tolerated
+                .1
+                .map(|p| (failures as f64) * 100.0 / (n as f64) > p);
             let exceeded = match (over_count, over_pct) {
                 (Some(a), Some(b)) => a && b,
                 (Some(a), None) => a,
@@ -925,7 +1259,12 @@ impl Engine {
             }
         }
         run.event(clock, "MapStateSucceeded", Value::Null);
-        Ok(Value::Array(results.into_iter().map(|r| r.unwrap_or(Value::Null)).collect()))
+        Ok(Value::Array(
+            results
+                .into_iter()
+                .map(|r| r.unwrap_or(Value::Null))
+                .collect(),
+        ))
     }
 
     fn wait_target(&self, state: &State, env: &Env) -> Result<DateTime<Utc>, Failure> {
@@ -945,12 +1284,16 @@ impl Engine {
                 Value::Number(n) if n.as_i64().is_some() => {
                     let s = n.as_i64().unwrap_or(0);
                     if s < 0 {
-                        Err(Failure::runtime(format!("The SecondsPath parameter references a negative value: {p} == {shown}")))
+                        Err(Failure::runtime(format!(
+                            "The SecondsPath parameter references a negative value: {p} == {shown}"
+                        )))
                     } else {
                         Ok(now + chrono::Duration::seconds(s))
                     }
                 }
-                _ => Err(Failure::runtime(format!("The SecondsPath parameter cannot be parsed as a long value: {p} == {shown}"))),
+                _ => Err(Failure::runtime(format!(
+                    "The SecondsPath parameter cannot be parsed as a long value: {p} == {shown}"
+                ))),
             };
         }
         if let Some(p) = state.str_field("TimestampPath") {
@@ -979,16 +1322,36 @@ impl Engine {
     }
 
     /// JSONata states: Arguments → task → Output/Assign with `$states`.
-    async fn exec_jsonata(&self, run: &Run<'_>, state: &State, raw_input: &Value, context: &Value, vars: &mut Map<String, Value>, depth: usize) -> Result<Step, Failure> {
+    async fn exec_jsonata(
+        &self,
+        run: &Run<'_>,
+        state: &State,
+        raw_input: &Value,
+        context: &Value,
+        vars: &mut Map<String, Value>,
+        depth: usize,
+    ) -> Result<Step, Failure> {
         let mut b = vars.clone();
-        b.insert("states".into(), json!({"input": raw_input, "context": context}));
+        b.insert(
+            "states".into(),
+            json!({"input": raw_input, "context": context}),
+        );
         let next = state.next.clone();
         let eval = |field: &str, b: &Map<String, Value>| -> Result<Option<Value>, Failure> {
-            state.field(field).map(|t| eval_jsonata_template(t, b, field)).transpose()
+            state
+                .field(field)
+                .map(|t| eval_jsonata_template(t, b, field))
+                .transpose()
         };
-        let finish = |result: Option<Value>, vars: &mut Map<String, Value>, b: &mut Map<String, Value>| -> Result<Value, Failure> {
+        let finish = |result: Option<Value>,
+                      vars: &mut Map<String, Value>,
+                      b: &mut Map<String, Value>|
+         -> Result<Value, Failure> {
             if let Some(r) = &result {
-                b.insert("states".into(), json!({"input": raw_input, "context": context, "result": r}));
+                b.insert(
+                    "states".into(),
+                    json!({"input": raw_input, "context": context, "result": r}),
+                );
             }
             let assigned = eval("Assign", b)?;
             let out = match eval("Output", b)? {
@@ -1003,7 +1366,14 @@ impl Engine {
         match state.ty {
             StateType::Pass | StateType::Succeed => {
                 let out = finish(None, vars, &mut b)?;
-                Ok(Step { output: out, next: if state.ty == StateType::Succeed { None } else { next } })
+                Ok(Step {
+                    output: out,
+                    next: if state.ty == StateType::Succeed {
+                        None
+                    } else {
+                        next
+                    },
+                })
             }
             StateType::Fail => {
                 let error = eval("Error", &b)?.map(|v| display_value(&v));
@@ -1011,13 +1381,20 @@ impl Engine {
                 Err(Failure::raw(error, cause))
             }
             StateType::Choice => {
-                let choices = state.field("Choices").and_then(Value::as_array).cloned().unwrap_or_default();
+                let choices = state
+                    .field("Choices")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 for rule in &choices {
                     let cond = rule.get("Condition").cloned().unwrap_or(Value::Bool(false));
                     let v = eval_jsonata_template(&cond, &b, "Condition")?;
                     let expr = cond.as_str().and_then(jsonata_expr).unwrap_or("");
                     if choice::condition_result(expr, &v)? {
-                        let assigned = rule.get("Assign").map(|a| eval_jsonata_template(a, &b, "Assign")).transpose()?;
+                        let assigned = rule
+                            .get("Assign")
+                            .map(|a| eval_jsonata_template(a, &b, "Assign"))
+                            .transpose()?;
                         let out = match rule.get("Output") {
                             Some(o) => eval_jsonata_template(o, &b, "Output")?,
                             None => raw_input.clone(),
@@ -1025,15 +1402,24 @@ impl Engine {
                         if let Some(a) = assigned {
                             merge_vars(vars, a);
                         }
-                        return Ok(Step { output: out, next: rule.get("Next").and_then(Value::as_str).map(str::to_string) });
+                        return Ok(Step {
+                            output: out,
+                            next: rule.get("Next").and_then(Value::as_str).map(str::to_string),
+                        });
                     }
                 }
                 match state.str_field("Default") {
                     Some(d) => {
                         let out = finish(None, vars, &mut b)?;
-                        Ok(Step { output: out, next: Some(d.to_string()) })
+                        Ok(Step {
+                            output: out,
+                            next: Some(d.to_string()),
+                        })
                     }
-                    None => Err(Failure::raw(Some("States.NoChoiceMatched".into()), Some("No Matches!".into()))),
+                    None => Err(Failure::raw(
+                        Some("States.NoChoiceMatched".into()),
+                        Some("No Matches!".into()),
+                    )),
                 }
             }
             StateType::Wait => {
@@ -1044,7 +1430,10 @@ impl Engine {
                         _ => {
                             return Err(Failure::new(
                                 "States.QueryEvaluationError",
-                                format!("The Seconds field cannot be parsed as a non-negative integer: {}", display_value(&s)),
+                                format!(
+                                "The Seconds field cannot be parsed as a non-negative integer: {}",
+                                display_value(&s)
+                            ),
                             ))
                         }
                     }
@@ -1067,7 +1456,9 @@ impl Engine {
                 let args = eval("Arguments", &b)?.unwrap_or_else(|| raw_input.clone());
                 let timeout = eval("TimeoutSeconds", &b)?.and_then(|v| v.as_u64());
                 let heartbeat = eval("HeartbeatSeconds", &b)?.and_then(|v| v.as_u64());
-                let result = self.invoke_task(run, depth, state, args, context, timeout, heartbeat).await?;
+                let result = self
+                    .invoke_task(run, depth, state, args, context, timeout, heartbeat)
+                    .await?;
                 let out = finish(Some(result), vars, &mut b)?;
                 Ok(Step { output: out, next })
             }
@@ -1085,7 +1476,10 @@ impl Engine {
                 let items = match items_v {
                     Value::Array(a) => a,
                     other => {
-                        let expr = state.str_field("Items").and_then(jsonata_expr).unwrap_or("");
+                        let expr = state
+                            .str_field("Items")
+                            .and_then(jsonata_expr)
+                            .unwrap_or("");
                         return Err(Failure::new(
                             "States.QueryEvaluationError",
                             format!(
@@ -1112,10 +1506,14 @@ impl Engine {
                 let count = eval("ToleratedFailureCount", &b)?.and_then(|v| v.as_i64());
                 let pct = eval("ToleratedFailurePercentage", &b)?.and_then(|v| v.as_f64());
                 if count.is_some_and(|c| c < 0) {
-                    return Err(Failure::runtime("ToleratedFailureCount cannot be negative."));
+                    return Err(Failure::runtime(
+                        "ToleratedFailureCount cannot be negative.",
+                    ));
                 }
                 let _ = eval("MaxConcurrency", &b)?;
-                let result = self.run_map(run, state, inputs, vars, depth, (count, pct)).await?;
+                let result = self
+                    .run_map(run, state, inputs, vars, depth, (count, pct))
+                    .await?;
                 let out = finish(Some(result), vars, &mut b)?;
                 Ok(Step { output: out, next })
             }

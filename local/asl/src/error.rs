@@ -14,7 +14,11 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        Failure { error: Some(error.into()), cause: Some(cause.into()), needs_state_prefix: true }
+        Failure {
+            error: Some(error.into()),
+            cause: Some(cause.into()),
+            needs_state_prefix: true,
+        }
     }
     /// A States.Runtime error whose cause gets the state prefix.
     pub fn runtime(cause: impl Into<String>) -> Self {
@@ -22,7 +26,11 @@ impl Failure {
     }
     /// A failure whose cause is final as given (task errors, Fail states).
     pub fn raw(error: Option<String>, cause: Option<String>) -> Self {
-        Failure { error, cause, needs_state_prefix: false }
+        Failure {
+            error,
+            cause,
+            needs_state_prefix: false,
+        }
     }
     pub fn name(&self) -> &str {
         self.error.as_deref().unwrap_or("")

@@ -40,7 +40,12 @@ impl HistoryEvent {
 impl Serialize for HistoryEvent {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("timestamp", &self.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))?;
+        m.serialize_entry(
+            "timestamp",
+            &self
+                .timestamp
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        )?;
         m.serialize_entry("type", &self.r#type)?;
         m.serialize_entry("id", &self.id)?;
         m.serialize_entry("previousEventId", &self.previous_event_id)?;
@@ -67,13 +72,19 @@ impl VecHistory {
         Self::default()
     }
     pub fn events(&self) -> Vec<HistoryEvent> {
-        self.events.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
 impl HistorySink for VecHistory {
     fn record(&self, event: HistoryEvent) {
-        self.events.lock().unwrap_or_else(|p| p.into_inner()).push(event);
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(event);
     }
 }
 

@@ -82,7 +82,11 @@ impl Path {
             return Err(err());
         };
         let segments = parse_segments(rest).ok_or_else(err)?;
-        Ok(Path { text: text.to_string(), root, segments })
+        Ok(Path {
+            text: text.to_string(),
+            root,
+            segments,
+        })
     }
 
     pub fn text(&self) -> &str {
@@ -96,7 +100,9 @@ impl Path {
     /// A definite path names at most one node; an indefinite one (wildcard, slice, filter,
     /// descent, unions) always yields a list.
     pub fn is_definite(&self) -> bool {
-        self.segments.iter().all(|s| matches!(s, Segment::Field(_) | Segment::Index(_) | Segment::Length))
+        self.segments
+            .iter()
+            .all(|s| matches!(s, Segment::Field(_) | Segment::Index(_) | Segment::Length))
     }
 
     /// Field names of a plain reference path (`$.a.b` → ["a","b"]); `None` when it has other segments.
@@ -138,12 +144,19 @@ impl Path {
     }
 
     /// Evaluate with the root picked from input, context or variables.
-    pub fn evaluate(&self, input: &Value, context: &Value, variables: &Map<String, Value>) -> Result<Value, PathError> {
+    pub fn evaluate(
+        &self,
+        input: &Value,
+        context: &Value,
+        variables: &Map<String, Value>,
+    ) -> Result<Value, PathError> {
         match &self.root {
             Root::Input => self.select(input),
             Root::Context => self.select(context),
             Root::Variable(name) => {
-                let v = variables.get(name).ok_or_else(|| PathError::UnknownVariable(name.clone()))?;
+                let v = variables
+                    .get(name)
+                    .ok_or_else(|| PathError::UnknownVariable(name.clone()))?;
                 self.select(v)
             }
         }
@@ -246,7 +259,10 @@ fn parse_bracket(s: &str) -> Option<(Segment, &str)> {
     } else if let Some(f) = inner.strip_prefix("?(").and_then(|x| x.strip_suffix(')')) {
         Segment::Filter(parse_filter(f.trim())?)
     } else if inner.starts_with('\'') || inner.starts_with('"') {
-        let names: Option<Vec<String>> = split_top(inner, ',').iter().map(|p| unquote(p.trim())).collect();
+        let names: Option<Vec<String>> = split_top(inner, ',')
+            .iter()
+            .map(|p| unquote(p.trim()))
+            .collect();
         let names = names?;
         if names.len() == 1 {
             Segment::Field(names.into_iter().next()?)
@@ -335,10 +351,16 @@ fn find_top(s: &str, pat: &str) -> Option<usize> {
 
 fn parse_filter(s: &str) -> Option<Filter> {
     if let Some(i) = find_top(s, "||") {
-        return Some(Filter::Or(Box::new(parse_filter(s[..i].trim())?), Box::new(parse_filter(s[i + 2..].trim())?)));
+        return Some(Filter::Or(
+            Box::new(parse_filter(s[..i].trim())?),
+            Box::new(parse_filter(s[i + 2..].trim())?),
+        ));
     }
     if let Some(i) = find_top(s, "&&") {
-        return Some(Filter::And(Box::new(parse_filter(s[..i].trim())?), Box::new(parse_filter(s[i + 2..].trim())?)));
+        return Some(Filter::And(
+            Box::new(parse_filter(s[..i].trim())?),
+            Box::new(parse_filter(s[i + 2..].trim())?),
+        ));
     }
     if let Some(inner) = s.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
         return parse_filter(inner.trim());
@@ -469,7 +491,10 @@ fn filter_matches(f: &Filter, cur: &Value) -> bool {
                 return false;
             };
             let ord = match (&a, &b) {
-                (Value::Number(x), Value::Number(y)) => x.as_f64().zip(y.as_f64()).and_then(|(x, y)| x.partial_cmp(&y)),
+                (Value::Number(x), Value::Number(y)) => x
+                    .as_f64()
+                    .zip(y.as_f64())
+                    .and_then(|(x, y)| x.partial_cmp(&y)),
                 (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
                 _ => None,
             };
@@ -496,12 +521,16 @@ pub fn set_at(target: &mut Value, fields: &[String], value: Value) -> Result<(),
     let mut cur = target;
     for f in init {
         let obj = cur.as_object_mut().ok_or_else(|| f.clone())?;
-        cur = obj.entry(f.clone()).or_insert_with(|| Value::Object(Map::new()));
+        cur = obj
+            .entry(f.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
         if !cur.is_object() {
             *cur = Value::Object(Map::new());
         }
     }
-    cur.as_object_mut().ok_or_else(|| last.clone())?.insert(last.clone(), value);
+    cur.as_object_mut()
+        .ok_or_else(|| last.clone())?
+        .insert(last.clone(), value);
     Ok(())
 }
 
@@ -542,7 +571,10 @@ mod tests {
     fn variables() {
         let mut vars = Map::new();
         vars.insert("total".into(), json!({"n": 5}));
-        assert_eq!(evaluate_path("$total.n", &json!({}), &json!({}), &vars).unwrap(), json!(5));
+        assert_eq!(
+            evaluate_path("$total.n", &json!({}), &json!({}), &vars).unwrap(),
+            json!(5)
+        );
         assert!(matches!(
             evaluate_path("$missing", &json!({}), &json!({}), &vars),
             Err(PathError::UnknownVariable(_))

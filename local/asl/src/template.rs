@@ -27,7 +27,11 @@ pub fn validate(t: &Value, loc: &str) -> Result<(), DefinitionError> {
                             location: format!("{loc}/{k}"),
                         });
                     };
-                    let ok = if s.starts_with('$') { Path::parse(s).is_ok() } else { crate::intrinsics::parse(s).is_ok() };
+                    let ok = if s.starts_with('$') {
+                        Path::parse(s).is_ok()
+                    } else {
+                        crate::intrinsics::parse(s).is_ok()
+                    };
                     if !ok {
                         return Err(DefinitionError {
                             code: "SCHEMA_VALIDATION_FAILED".into(),
@@ -54,7 +58,8 @@ pub fn to_json(v: &Value) -> String {
 /// Evaluate one `.$` value: a path on input/context/variables or an intrinsic function.
 pub fn eval_expr(expr: &str, field: &str, env: &Env) -> Result<Value, Failure> {
     if expr.starts_with('$') {
-        let p = Path::parse(expr).map_err(|_| Failure::runtime(format!("Invalid path '{expr}'")))?;
+        let p =
+            Path::parse(expr).map_err(|_| Failure::runtime(format!("Invalid path '{expr}'")))?;
         p.evaluate(env.input, env.context, env.vars).map_err(|e| match e {
             PathError::NotFound { .. } => Failure::runtime(format!(
                 "The JSONPath '{expr}' specified for the field '{field}' could not be found in the input '{}'",
@@ -87,14 +92,20 @@ pub fn eval_template(t: &Value, env: &Env) -> Result<Value, Failure> {
             }
             Ok(Value::Object(out))
         }
-        Value::Array(a) => Ok(Value::Array(a.iter().map(|x| eval_template(x, env)).collect::<Result<_, _>>()?)),
+        Value::Array(a) => Ok(Value::Array(
+            a.iter()
+                .map(|x| eval_template(x, env))
+                .collect::<Result<_, _>>()?,
+        )),
         other => Ok(other.clone()),
     }
 }
 
 /// The expression of a `{% ... %}` string, if it is one.
 pub fn jsonata_expr(s: &str) -> Option<&str> {
-    s.strip_prefix("{%").and_then(|x| x.strip_suffix("%}")).map(str::trim)
+    s.strip_prefix("{%")
+        .and_then(|x| x.strip_suffix("%}"))
+        .map(str::trim)
 }
 
 /// Evaluate a JSONata expression; `Ok(None)` means it returned nothing (undefined).
@@ -104,7 +115,11 @@ pub fn eval_jsonata(expr: &str, bindings: &Map<String, Value>) -> Result<Option<
 
 /// Evaluate a JSONata template: `{% %}` strings anywhere inside objects and arrays.
 /// `field` is the AWS field path used in causes (`Output`, `Arguments/key`, ...).
-pub fn eval_jsonata_template(t: &Value, bindings: &Map<String, Value>, field: &str) -> Result<Value, Failure> {
+pub fn eval_jsonata_template(
+    t: &Value,
+    bindings: &Map<String, Value>,
+    field: &str,
+) -> Result<Value, Failure> {
     match t {
         Value::String(s) => match jsonata_expr(s) {
             Some(expr) => match eval_jsonata(expr, bindings) {

@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
 use crate::definition::StateMachine;
-use crate::engine::{Engine, ExecutionContext, TaskDispatcher, TaskFailure, TaskRequest};
+use crate::engine::{
+    Engine, ExecutionContext, TaskDispatcher, TaskFailure, TaskRequest, TestStateInput,
+};
 use crate::history::NoHistory;
 
 /// Dispatcher for the conformance corpus: no Lambda function is deployed offline, so every
@@ -48,7 +50,12 @@ pub async fn test_state(engine: &Engine, req: TestStateRequest, ctx: ExecutionCo
     let (machine, name) = match (&req.state_name, req.definition.get("States")) {
         (Some(n), Some(_)) => (req.definition.clone(), n.clone()),
         (None, Some(_)) => {
-            let start = req.definition.get("StartAt").and_then(Value::as_str).unwrap_or_default().to_string();
+            let start = req
+                .definition
+                .get("StartAt")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             (req.definition.clone(), start)
         }
         _ => {
@@ -80,21 +87,49 @@ pub async fn test_state(engine: &Engine, req: TestStateRequest, ctx: ExecutionCo
                 }
                 strip_catch_targets(&mut m, states);
             }
-            (m, format!("TestState\u{0}{}", next.and_then(|n| n.as_str().map(str::to_string)).unwrap_or_default()))
+            (
+                m,
+                format!(
+                    "TestState\u{0}{}",
+                    next.and_then(|n| n.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                ),
+            )
         }
     };
     let (name, lone_next) = match name.split_once('\u{0}') {
-        Some((n, next)) => (n.to_string(), if next.is_empty() { None } else { Some(next.to_string()) }),
+        Some((n, next)) => (
+            n.to_string(),
+            if next.is_empty() {
+                None
+            } else {
+                Some(next.to_string())
+            },
+        ),
         None => (name, None),
     };
     let sm = match StateMachine::from_value(machine) {
         Ok(sm) => sm,
-        Err(e) => return json!({"status": "INVALID_DEFINITION", "error": "States.Runtime", "cause": e.to_string()}),
+        Err(e) => {
+            return json!({"status": "INVALID_DEFINITION", "error": "States.Runtime", "cause": e.to_string()})
+        }
     };
     let Some(state) = find_state(&sm, &name) else {
         return json!({"status": "INVALID_DEFINITION", "error": "States.Runtime", "cause": format!("State '{name}' not found")});
     };
-    let out = engine.test_state(&state, req.input, req.variables, req.mock, req.context, ctx, &NoHistory).await;
+    let out = engine
+        .test_state(
+            &state,
+            TestStateInput {
+                input: req.input,
+                variables: req.variables,
+                mock: req.mock,
+                context: req.context,
+            },
+            ctx,
+            &NoHistory,
+        )
+        .await;
     let mut r = Map::new();
     r.insert("status".into(), json!(out.status));
     if let Some(o) = out.output {
@@ -127,5 +162,8 @@ fn find_state(sm: &StateMachine, name: &str) -> Option<crate::definition::State>
     if let Some(s) = sm.state(name) {
         return Some(s.clone());
     }
-    sm.states.values().flat_map(|s| s.children.iter()).find_map(|c| find_state(c, name))
+    sm.states
+        .values()
+        .flat_map(|s| s.children.iter())
+        .find_map(|c| find_state(c, name))
 }

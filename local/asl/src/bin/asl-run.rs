@@ -39,7 +39,8 @@ struct Args {
 }
 
 fn read_json(p: &PathBuf) -> Result<Value, String> {
-    let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+    let text =
+        std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", p.display()))
 }
 
@@ -63,14 +64,23 @@ fn run(args: &Args) -> Result<Value, String> {
         return Err("the definition is not a JSON object".into());
     }
     let input = read_json(&args.input)?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     // Fixed identity and start time keep runs deterministic.
-    let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single().ok_or("bad start time")?;
+    let start = Utc
+        .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
+        .single()
+        .ok_or("bad start time")?;
     let clock = Arc::new(VirtualClock::new(start));
     let sm_name = "asl-run";
     let mut ctx = ExecutionContext::new("asl-run-execution", sm_name, start);
     if args.state_machine_type == "EXPRESS" {
-        ctx.execution_arn = format!("arn:aws:states:us-east-1:111111111111:express:{sm_name}:{}", ctx.execution_name);
+        ctx.execution_arn = format!(
+            "arn:aws:states:us-east-1:111111111111:express:{sm_name}:{}",
+            ctx.execution_name
+        );
     }
 
     if args.test_state {
@@ -94,16 +104,26 @@ fn run(args: &Args) -> Result<Value, String> {
 
     let sm = match StateMachine::from_value(def) {
         Ok(sm) => sm,
-        Err(e) => return Ok(json!({"status": "INVALID_DEFINITION", "error": "States.Runtime", "cause": e.to_string()})),
+        Err(e) => {
+            return Ok(
+                json!({"status": "INVALID_DEFINITION", "error": "States.Runtime", "cause": e.to_string()}),
+            )
+        }
     };
     let engine = Engine::new(Arc::new(test_state::CorpusDispatcher), clock);
     let sink = VecHistory::new();
     let ex = rt.block_on(engine.run(&sm, input, ctx, &sink));
     if args.history {
-        eprintln!("{}", serde_json::to_string_pretty(&sink.events()).unwrap_or_default());
+        eprintln!(
+            "{}",
+            serde_json::to_string_pretty(&sink.events()).unwrap_or_default()
+        );
     }
     let mut out = Map::new();
-    out.insert("status".into(), serde_json::to_value(ex.status).map_err(|e| e.to_string())?);
+    out.insert(
+        "status".into(),
+        serde_json::to_value(ex.status).map_err(|e| e.to_string())?,
+    );
     if ex.status == ExecutionStatus::Succeeded {
         out.insert("output".into(), ex.output.unwrap_or(Value::Null));
     }
