@@ -107,7 +107,10 @@ pub struct Intrinsic {
 enum Arg {
     /// A quoted string literal: its unescaped value, and its reading as a `States.Format`
     /// template (where `\{` and `\}` are literal braces, not placeholders).
-    Str { value: String, template: Vec<Piece> },
+    Str {
+        value: String,
+        template: Vec<Piece>,
+    },
     /// A number, boolean or null literal.
     Literal(Value),
     /// A path on the input (`$`), the Context object (`$$`) or a variable (`$name`).
@@ -132,7 +135,10 @@ pub struct IntrinsicError {
 
 impl IntrinsicError {
     fn new(error: &str, cause: impl Into<String>) -> Self {
-        IntrinsicError { error: error.to_string(), cause: cause.into() }
+        IntrinsicError {
+            error: error.to_string(),
+            cause: cause.into(),
+        }
     }
     fn failure(cause: impl Into<String>) -> Self {
         Self::new(INTRINSIC_FAILURE, cause)
@@ -155,8 +161,14 @@ pub fn is_intrinsic(s: &str) -> bool {
 /// Parse an intrinsic call expression; fails on syntax errors, unknown functions, wrong argument
 /// counts and literal arguments of the wrong type (what AWS refuses when the definition is created).
 pub fn parse(expr: &str) -> Result<Intrinsic, IntrinsicError> {
-    let invalid = |why: &str| IntrinsicError::failure(format!("Invalid intrinsic function call '{expr}': {why}"));
-    let mut p = Parser { s: expr, pos: 0, calls: 0 };
+    let invalid = |why: &str| {
+        IntrinsicError::failure(format!("Invalid intrinsic function call '{expr}': {why}"))
+    };
+    let mut p = Parser {
+        s: expr,
+        pos: 0,
+        calls: 0,
+    };
     p.skip_ws();
     if !p.rest().starts_with("States.") {
         return Err(invalid("it must start with 'States.'"));
@@ -164,7 +176,10 @@ pub fn parse(expr: &str) -> Result<Intrinsic, IntrinsicError> {
     let call = p.call().map_err(|why| invalid(&why))?;
     p.skip_ws();
     if p.pos != p.s.len() {
-        return Err(invalid(&format!("unexpected text '{}' after the call", p.rest())));
+        return Err(invalid(&format!(
+            "unexpected text '{}' after the call",
+            p.rest()
+        )));
     }
     Ok(call)
 }
@@ -203,12 +218,17 @@ impl<'a> Parser<'a> {
     fn call(&mut self) -> Result<Intrinsic, String> {
         self.calls += 1;
         if self.calls > MAX_CALLS {
-            return Err(format!("more than {MAX_CALLS} intrinsic functions in one field"));
+            return Err(format!(
+                "more than {MAX_CALLS} intrinsic functions in one field"
+            ));
         }
         let start = self.pos;
         let prefix_len = "States.".len();
         self.pos += prefix_len;
-        let name_len = self.rest().find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(self.rest().len());
+        let name_len = self
+            .rest()
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(self.rest().len());
         let short = &self.rest()[..name_len];
         self.pos += name_len;
         let name = self.s[start..self.pos].to_string();
@@ -248,7 +268,11 @@ impl<'a> Parser<'a> {
             Some(c) if c == '-' || c.is_ascii_digit() => self.number(),
             Some(_) if self.rest().starts_with("States.") => Ok(Arg::Call(Box::new(self.call()?))),
             Some(_) => {
-                for (word, v) in [("true", Value::Bool(true)), ("false", Value::Bool(false)), ("null", Value::Null)] {
+                for (word, v) in [
+                    ("true", Value::Bool(true)),
+                    ("false", Value::Bool(false)),
+                    ("null", Value::Null),
+                ] {
                     if self.rest().starts_with(word) {
                         let after = self.rest()[word.len()..].chars().next();
                         if !after.is_some_and(|c| c.is_alphanumeric() || c == '_') {
@@ -338,6 +362,8 @@ impl<'a> Parser<'a> {
         if quote.is_some() || depth > 0 {
             return Err(format!("unbalanced path '{path}'"));
         }
+        // An invalid path makes the whole definition invalid, as on AWS.
+        crate::path::Path::parse(path).map_err(|e| e.to_string())?;
         self.pos += end;
         Ok(Arg::Path(path.to_string()))
     }
@@ -351,7 +377,8 @@ impl<'a> Parser<'a> {
             .map(|(i, _)| i)
             .unwrap_or(rest.len());
         let text = &rest[..end];
-        let v: Value = serde_json::from_str(text).map_err(|_| format!("invalid number '{text}'"))?;
+        let v: Value =
+            serde_json::from_str(text).map_err(|_| format!("invalid number '{text}'"))?;
         if !v.is_number() {
             return Err(format!("invalid number '{text}'"));
         }
@@ -368,7 +395,11 @@ fn arity_message(name: &str, min: usize, max: usize, got: usize) -> String {
     } else {
         format!("{min} to {max}")
     };
-    let plural = if min == 1 && max == 1 { "argument" } else { "arguments" };
+    let plural = if min == 1 && max == 1 {
+        "argument"
+    } else {
+        "arguments"
+    };
     format!("the function '{name}' takes {expected} {plural}, but {got} were given")
 }
 
@@ -383,14 +414,18 @@ fn check_literal_types(func: Func, name: &str, args: &[Arg]) -> Result<(), Strin
     };
     let want = |i: usize, kinds: &[&str]| -> Result<(), String> {
         match args.get(i).and_then(lit_kind) {
-            Some(k) if !kinds.contains(&k) => {
-                Err(format!("argument {} of '{name}' must be a {}, not a {k}", i + 1, kinds.join(" or ")))
-            }
+            Some(k) if !kinds.contains(&k) => Err(format!(
+                "argument {} of '{name}' must be a {}, not a {k}",
+                i + 1,
+                kinds.join(" or ")
+            )),
             _ => Ok(()),
         }
     };
     match func {
-        Func::Format | Func::StringToJson | Func::Base64Encode | Func::Base64Decode => want(0, &["string"]),
+        Func::Format | Func::StringToJson | Func::Base64Encode | Func::Base64Decode => {
+            want(0, &["string"])
+        }
         Func::JsonToString => match args.first() {
             Some(Arg::Path(_)) | Some(Arg::Call(_)) => Ok(()),
             _ => Err(format!("the argument of '{name}' must be a path")),
@@ -423,13 +458,18 @@ fn check_literal_types(func: Func, name: &str, args: &[Arg]) -> Result<(), Strin
 impl Intrinsic {
     /// Evaluate; `resolve` evaluates a path argument (`$`, `$.x`, `$$.x`, `$var.x`) and its error
     /// text becomes the cause of a `States.Runtime` failure.
-    pub fn evaluate<E: Display>(&self, resolve: &dyn Fn(&str) -> Result<Value, E>) -> Result<Value, IntrinsicError> {
+    pub fn evaluate<E: Display>(
+        &self,
+        resolve: &dyn Fn(&str) -> Result<Value, E>,
+    ) -> Result<Value, IntrinsicError> {
         let mut vals = Vec::with_capacity(self.args.len());
         for a in &self.args {
             vals.push(match a {
                 Arg::Str { value, .. } => Value::String(value.clone()),
                 Arg::Literal(v) => v.clone(),
-                Arg::Path(p) => resolve(p).map_err(|e| IntrinsicError::new(RUNTIME, e.to_string()))?,
+                Arg::Path(p) => {
+                    resolve(p).map_err(|e| IntrinsicError::new(RUNTIME, e.to_string()))?
+                }
                 Arg::Call(c) => c.evaluate(resolve)?,
             });
         }
@@ -437,7 +477,9 @@ impl Intrinsic {
         match self.func {
             Func::Format => f.format(&self.args[0], &vals),
             Func::StringToJson => f.string_to_json(&vals[0]),
-            Func::JsonToString => Ok(Value::String(serde_json::to_string(&vals[0]).unwrap_or_default())),
+            Func::JsonToString => Ok(Value::String(
+                serde_json::to_string(&vals[0]).unwrap_or_default(),
+            )),
             Func::Array => Ok(Value::Array(vals)),
             Func::ArrayPartition => f.array_partition(&vals[0], &vals[1]),
             Func::ArrayContains => Ok(Value::Bool(f.array(&vals[0], 1)?.contains(&vals[1]))),
@@ -447,7 +489,9 @@ impl Intrinsic {
             Func::ArrayUnique => f.array_unique(&vals[0]),
             Func::Base64Encode => {
                 let s = f.limited_string(&vals[0], 1)?;
-                Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(s.as_bytes())))
+                Ok(Value::String(
+                    base64::engine::general_purpose::STANDARD.encode(s.as_bytes()),
+                ))
             }
             Func::Base64Decode => f.base64_decode(&vals[0]),
             Func::Hash => f.hash(&vals[0], &vals[1]),
@@ -486,28 +530,38 @@ impl Fn_<'_> {
     }
 
     fn wrong_type(&self, pos: usize, want: &str, got: &Value) -> IntrinsicError {
-        self.fail(format!("argument {pos} must be {want}, but was {} {}", type_name(got), compact(got)))
+        self.fail(format!(
+            "argument {pos} must be {want}, but was {} {}",
+            type_name(got),
+            compact(got)
+        ))
     }
 
     fn string<'v>(&self, v: &'v Value, pos: usize) -> Result<&'v str, IntrinsicError> {
-        v.as_str().ok_or_else(|| self.wrong_type(pos, "a string", v))
+        v.as_str()
+            .ok_or_else(|| self.wrong_type(pos, "a string", v))
     }
 
     fn limited_string<'v>(&self, v: &'v Value, pos: usize) -> Result<&'v str, IntrinsicError> {
         let s = self.string(v, pos)?;
         if s.chars().count() > MAX_INPUT_CHARS {
-            return Err(self.fail(format!("the input string exceeds {MAX_INPUT_CHARS} characters")));
+            return Err(self.fail(format!(
+                "the input string exceeds {MAX_INPUT_CHARS} characters"
+            )));
         }
         Ok(s)
     }
 
     fn array<'v>(&self, v: &'v Value, pos: usize) -> Result<&'v Vec<Value>, IntrinsicError> {
-        v.as_array().ok_or_else(|| self.wrong_type(pos, "an array", v))
+        v.as_array()
+            .ok_or_else(|| self.wrong_type(pos, "an array", v))
     }
 
     /// An integer argument; a number with a fractional part is refused.
     fn int(&self, v: &Value, pos: usize) -> Result<i64, IntrinsicError> {
-        let n = v.as_f64().ok_or_else(|| self.wrong_type(pos, "an integer", v))?;
+        let n = v
+            .as_f64()
+            .ok_or_else(|| self.wrong_type(pos, "an integer", v))?;
         match v.as_i64() {
             Some(i) => Ok(i),
             None if n.fract() == 0.0 && n.abs() < 9.0e15 => Ok(n as i64),
@@ -520,7 +574,9 @@ impl Fn_<'_> {
         if let Some(i) = v.as_i64() {
             return Ok(i);
         }
-        let n = v.as_f64().ok_or_else(|| self.wrong_type(pos, "a number", v))?;
+        let n = v
+            .as_f64()
+            .ok_or_else(|| self.wrong_type(pos, "a number", v))?;
         if !n.is_finite() || n.abs() > 9.0e18 {
             return Err(self.fail(format!("argument {pos} is out of range: {}", compact(v))));
         }
@@ -560,8 +616,8 @@ impl Fn_<'_> {
         if s.trim().is_empty() {
             return Ok(Value::Null);
         }
-        let parsed: Value =
-            serde_json::from_str(s).map_err(|e| self.fail(format!("the string is not valid JSON ({e})")))?;
+        let parsed: Value = serde_json::from_str(s)
+            .map_err(|e| self.fail(format!("the string is not valid JSON ({e})")))?;
         Ok(normalize_negative_zero(parsed))
     }
 
@@ -569,13 +625,22 @@ impl Fn_<'_> {
         let arr = self.array(arr, 1)?;
         let size = self.int(size, 2)?;
         if size <= 0 {
-            return Err(self.fail(format!("the chunk size must be a positive, non-zero integer, but was {size}")));
+            return Err(self.fail(format!(
+                "the chunk size must be a positive, non-zero integer, but was {size}"
+            )));
         }
         let size = usize::try_from(size).unwrap_or(usize::MAX);
-        Ok(Value::Array(arr.chunks(size).map(|c| Value::Array(c.to_vec())).collect()))
+        Ok(Value::Array(
+            arr.chunks(size).map(|c| Value::Array(c.to_vec())).collect(),
+        ))
     }
 
-    fn array_range(&self, start: &Value, end: &Value, step: &Value) -> Result<Value, IntrinsicError> {
+    fn array_range(
+        &self,
+        start: &Value,
+        end: &Value,
+        step: &Value,
+    ) -> Result<Value, IntrinsicError> {
         let (start, end, step) = (self.int(start, 1)?, self.int(end, 2)?, self.int(step, 3)?);
         if step == 0 {
             return Err(self.fail("the step must be a non-zero integer"));
@@ -587,9 +652,15 @@ impl Fn_<'_> {
             ((end as i128 - start as i128) / step as i128 + 1) as u128
         };
         if count > MAX_RANGE_ITEMS as u128 {
-            return Err(self.fail(format!("the range would have {count} items, more than the {MAX_RANGE_ITEMS} allowed")));
+            return Err(self.fail(format!(
+                "the range would have {count} items, more than the {MAX_RANGE_ITEMS} allowed"
+            )));
         }
-        Ok(Value::Array((0..count as i64).map(|i| Value::from(start + i * step)).collect()))
+        Ok(Value::Array(
+            (0..count as i64)
+                .map(|i| Value::from(start + i * step))
+                .collect(),
+        ))
     }
 
     fn array_get_item(&self, arr: &Value, index: &Value) -> Result<Value, IntrinsicError> {
@@ -599,7 +670,12 @@ impl Fn_<'_> {
             .ok()
             .and_then(|i| arr.get(i))
             .cloned()
-            .ok_or_else(|| self.fail(format!("the index {i} is out of bounds for an array of {} items", arr.len())))
+            .ok_or_else(|| {
+                self.fail(format!(
+                    "the index {i} is out of bounds for an array of {} items",
+                    arr.len()
+                ))
+            })
     }
 
     fn array_unique(&self, arr: &Value) -> Result<Value, IntrinsicError> {
@@ -620,7 +696,9 @@ impl Fn_<'_> {
             base64::engine::GeneralPurposeConfig::new()
                 .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
         );
-        let bytes = engine.decode(s).map_err(|e| self.fail(format!("the input is not valid Base64 ({e})")))?;
+        let bytes = engine
+            .decode(s)
+            .map_err(|e| self.fail(format!("the input is not valid Base64 ({e})")))?;
         Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     }
 
@@ -644,11 +722,19 @@ impl Fn_<'_> {
     }
 
     fn json_merge(&self, a: &Value, b: &Value, deep: &Value) -> Result<Value, IntrinsicError> {
-        let a = a.as_object().ok_or_else(|| self.wrong_type(1, "a JSON object", a))?;
-        let b = b.as_object().ok_or_else(|| self.wrong_type(2, "a JSON object", b))?;
+        let a = a
+            .as_object()
+            .ok_or_else(|| self.wrong_type(1, "a JSON object", a))?;
+        let b = b
+            .as_object()
+            .ok_or_else(|| self.wrong_type(2, "a JSON object", b))?;
         match deep {
             Value::Bool(false) => {}
-            Value::Bool(true) => return Err(self.fail("deep merge is not supported; the third argument must be false")),
+            Value::Bool(true) => {
+                return Err(
+                    self.fail("deep merge is not supported; the third argument must be false")
+                )
+            }
             other => return Err(self.wrong_type(3, "a boolean", other)),
         }
         let mut out: Map<String, Value> = a.clone();
@@ -668,7 +754,8 @@ impl Fn_<'_> {
         let n = match vals.get(2) {
             Some(seed) => {
                 let seed = self.rounded_int(seed, 3)?;
-                let bound = i32::try_from(bound).map_err(|_| self.fail("the range between start and end is too large"))?;
+                let bound = i32::try_from(bound)
+                    .map_err(|_| self.fail("the range between start and end is too large"))?;
                 i64::from(JavaRandom::new(seed).next_int(bound))
             }
             None => {
@@ -714,7 +801,9 @@ fn compact(v: &Value) -> String {
 /// `-0` parses to an integer zero, as Jackson reads it.
 fn normalize_negative_zero(v: Value) -> Value {
     match v {
-        Value::Number(n) if n.as_f64() == Some(0.0) && n.as_i64().is_none() && n.as_u64().is_none() => {
+        Value::Number(n)
+            if n.as_f64() == Some(0.0) && n.as_i64().is_none() && n.as_u64().is_none() =>
+        {
             if n.as_f64().is_some_and(|f| f.is_sign_negative()) {
                 Value::from(0)
             } else {
@@ -768,12 +857,20 @@ fn java_number(n: &Number) -> String {
     let abs = f.abs();
     if abs == 0.0 || (1e-3..1e7).contains(&abs) {
         let s = n.to_string();
-        return if s.contains('.') || s.contains('e') { s } else { format!("{s}.0") };
+        return if s.contains('.') || s.contains('e') {
+            s
+        } else {
+            format!("{s}.0")
+        };
     }
     // Rust's `{:e}` gives the shortest digits: "1.5e-5", "1e10".
     let s = format!("{f:e}");
     let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
+    let mantissa = if mantissa.contains('.') {
+        mantissa.to_string()
+    } else {
+        format!("{mantissa}.0")
+    };
     format!("{mantissa}E{exp}")
 }
 
@@ -787,7 +884,9 @@ impl JavaRandom {
     const MASK: i64 = (1 << 48) - 1;
 
     fn new(seed: i64) -> Self {
-        JavaRandom { seed: (seed ^ Self::MULTIPLIER) & Self::MASK }
+        JavaRandom {
+            seed: (seed ^ Self::MULTIPLIER) & Self::MASK,
+        }
     }
 
     fn next(&mut self, bits: u32) -> i32 {
@@ -826,14 +925,25 @@ mod tests {
         let mut cur = input;
         for seg in rest.split('.').filter(|s| !s.is_empty()) {
             let (name, idx) = match seg.split_once('[') {
-                Some((n, i)) => (n, Some(i.trim_end_matches(']').parse::<usize>().map_err(|e| e.to_string())?)),
+                Some((n, i)) => (
+                    n,
+                    Some(
+                        i.trim_end_matches(']')
+                            .parse::<usize>()
+                            .map_err(|e| e.to_string())?,
+                    ),
+                ),
                 None => (seg, None),
             };
             if !name.is_empty() {
-                cur = cur.get(name).ok_or_else(|| format!("Invalid path '{p}' : No results for path: {p}"))?;
+                cur = cur
+                    .get(name)
+                    .ok_or_else(|| format!("Invalid path '{p}' : No results for path: {p}"))?;
             }
             if let Some(i) = idx {
-                cur = cur.get(i).ok_or_else(|| format!("Invalid path '{p}' : No results for path: {p}"))?;
+                cur = cur
+                    .get(i)
+                    .ok_or_else(|| format!("Invalid path '{p}' : No results for path: {p}"))?;
             }
         }
         Ok(cur.clone())
@@ -845,22 +955,37 @@ mod tests {
 
     #[test]
     fn format_escapes_and_rendering() {
-        assert_eq!(eval(r"States.Format('a \{} b {} \' \\ c', 1)").unwrap(), json!(r"a {} b 1 ' \ c"));
+        assert_eq!(
+            eval(r"States.Format('a \{} b {} \' \\ c', 1)").unwrap(),
+            json!(r"a {} b 1 ' \ c")
+        );
         assert_eq!(
             eval_on("States.Format('{}|{}|{}|{}', $.o, $.n, $.f, $.a)", &json!({"o": {"A": 1, "B": [], "C": "x"}, "n": null, "f": 1.5, "a": [1, "b", {"c": true}]}))
                 .unwrap(),
             json!("{A=1, B=[], C=x}|null|1.5|[1, b, {c=true}]")
         );
-        assert_eq!(eval("States.Format('{}', 1.0E20)").unwrap(), json!("1.0E20"));
-        assert_eq!(eval("States.Format('{}', 0.0001)").unwrap(), json!("1.0E-4"));
+        assert_eq!(
+            eval("States.Format('{}', 1.0E20)").unwrap(),
+            json!("1.0E20")
+        );
+        assert_eq!(
+            eval("States.Format('{}', 0.0001)").unwrap(),
+            json!("1.0E-4")
+        );
         assert_eq!(eval("States.Format('{}', 2.0)").unwrap(), json!("2.0"));
         assert_eq!(eval("States.Format('{}', 1.0E7)").unwrap(), json!("1.0E7"));
-        assert_eq!(eval("States.Format('{}', 123456.789)").unwrap(), json!("123456.789"));
+        assert_eq!(
+            eval("States.Format('{}', 123456.789)").unwrap(),
+            json!("123456.789")
+        );
     }
 
     #[test]
     fn format_template_from_path_and_count_mismatch() {
-        assert_eq!(eval_on("States.Format($.t, 'x')", &json!({"t": "It's {}!"})).unwrap(), json!("It's x!"));
+        assert_eq!(
+            eval_on("States.Format($.t, 'x')", &json!({"t": "It's {}!"})).unwrap(),
+            json!("It's x!")
+        );
         let e = eval("States.Format('{} {}', 1)").unwrap_err();
         assert_eq!(e.error(), "States.IntrinsicFailure");
         assert!(e.cause().contains("2 placeholder(s)"), "{}", e.cause());
@@ -879,6 +1004,8 @@ mod tests {
             "States.Format('x') trailing",
             "States.Array('unterminated)",
             "Format('x')",
+            "States.Array($.a[)",
+            "States.Array($..)",
         ] {
             assert!(parse(bad).is_err(), "{bad} should be refused");
         }
@@ -890,48 +1017,93 @@ mod tests {
 
     #[test]
     fn literals_and_nested_calls() {
-        assert_eq!(eval("States.Array(1, -2.5, true, false, null, 'x', States.Array())").unwrap(), json!([1, -2.5, true, false, null, "x", []]));
+        assert_eq!(
+            eval("States.Array(1, -2.5, true, false, null, 'x', States.Array())").unwrap(),
+            json!([1, -2.5, true, false, null, "x", []])
+        );
         assert_eq!(
             eval_on("States.ArrayGetItem(States.StringSplit($.n, '-'), States.MathAdd(States.ArrayLength(States.StringSplit($.n, '-')), -1))", &json!({"n": "a-b-c"}))
                 .unwrap(),
             json!("c")
         );
-        assert_eq!(eval_on("States.Array($.a['x,y'])", &json!({})).unwrap_err().error(), "States.Runtime");
+        assert_eq!(
+            eval_on("States.Array($.a['x,y'])", &json!({}))
+                .unwrap_err()
+                .error(),
+            "States.Runtime"
+        );
     }
 
     #[test]
     fn path_failure_is_runtime_with_resolver_cause() {
         let e = eval_on("States.Format('{}', $.missing)", &json!({})).unwrap_err();
         assert_eq!(e.error(), "States.Runtime");
-        assert!(e.cause().starts_with("Invalid path '$.missing'"), "{}", e.cause());
+        assert!(
+            e.cause().starts_with("Invalid path '$.missing'"),
+            "{}",
+            e.cause()
+        );
     }
 
     #[test]
     fn array_functions() {
-        assert_eq!(eval("States.ArrayPartition(States.Array(1,2,3,4,5), 2)").unwrap(), json!([[1, 2], [3, 4], [5]]));
-        assert_eq!(eval("States.ArrayPartition(States.Array(), 2)").unwrap(), json!([]));
+        assert_eq!(
+            eval("States.ArrayPartition(States.Array(1,2,3,4,5), 2)").unwrap(),
+            json!([[1, 2], [3, 4], [5]])
+        );
+        assert_eq!(
+            eval("States.ArrayPartition(States.Array(), 2)").unwrap(),
+            json!([])
+        );
         assert!(eval("States.ArrayPartition(States.Array(1), 0)").is_err());
-        assert_eq!(eval("States.ArrayRange(1, 9, 2)").unwrap(), json!([1, 3, 5, 7, 9]));
-        assert_eq!(eval("States.ArrayRange(5, 1, -2)").unwrap(), json!([5, 3, 1]));
+        assert_eq!(
+            eval("States.ArrayRange(1, 9, 2)").unwrap(),
+            json!([1, 3, 5, 7, 9])
+        );
+        assert_eq!(
+            eval("States.ArrayRange(5, 1, -2)").unwrap(),
+            json!([5, 3, 1])
+        );
         assert_eq!(eval("States.ArrayRange(5, 1, 2)").unwrap(), json!([]));
-        assert_eq!(eval("States.ArrayLength(States.ArrayRange(1, 1000, 1))").unwrap(), json!(1000));
+        assert_eq!(
+            eval("States.ArrayLength(States.ArrayRange(1, 1000, 1))").unwrap(),
+            json!(1000)
+        );
         assert!(eval("States.ArrayRange(1, 1001, 1)").is_err());
         assert!(eval("States.ArrayRange(1, 3, 0)").is_err());
         assert!(eval("States.ArrayRange(1.5, 3, 1)").is_err());
-        assert_eq!(eval("States.ArrayGetItem(States.Array(1,2), 1)").unwrap(), json!(2));
+        assert_eq!(
+            eval("States.ArrayGetItem(States.Array(1,2), 1)").unwrap(),
+            json!(2)
+        );
         assert!(eval("States.ArrayGetItem(States.Array(1,2), 2)").is_err());
         assert!(eval("States.ArrayGetItem(States.Array(1,2), -1)").is_err());
-        assert_eq!(eval("States.ArrayUnique(States.Array(1, 2, 2, 'a', 1, 'a'))").unwrap(), json!([1, 2, "a"]));
-        assert_eq!(eval("States.ArrayContains(States.Array(1, 'a'), 'a')").unwrap(), json!(true));
+        assert_eq!(
+            eval("States.ArrayUnique(States.Array(1, 2, 2, 'a', 1, 'a'))").unwrap(),
+            json!([1, 2, "a"])
+        );
+        assert_eq!(
+            eval("States.ArrayContains(States.Array(1, 'a'), 'a')").unwrap(),
+            json!(true)
+        );
         assert!(eval("States.ArrayLength('x')").is_err());
     }
 
     #[test]
     fn encoding_and_hashing() {
-        assert_eq!(eval("States.Base64Encode('Data to encode')").unwrap(), json!("RGF0YSB0byBlbmNvZGU="));
-        assert_eq!(eval("States.Base64Decode('RGF0YSB0byBlbmNvZGU')").unwrap(), json!("Data to encode"));
+        assert_eq!(
+            eval("States.Base64Encode('Data to encode')").unwrap(),
+            json!("RGF0YSB0byBlbmNvZGU=")
+        );
+        assert_eq!(
+            eval("States.Base64Decode('RGF0YSB0byBlbmNvZGU')").unwrap(),
+            json!("Data to encode")
+        );
         assert!(eval("States.Base64Decode('!!')").is_err());
-        assert_eq!(eval("States.Hash('input data', 'MD5')").unwrap(), json!("812f45842bc6d66ee14572ce20db8e86"));
+        assert_eq!(
+            eval("States.Hash('input data', 'MD5')").unwrap(),
+            json!("812f45842bc6d66ee14572ce20db8e86")
+        );
         assert!(eval("States.Hash('x', 'SHA-3')").is_err());
         let long = json!({"s": "a".repeat(10_001)});
         assert!(eval_on("States.Hash($.s, 'MD5')", &long).is_err());
@@ -940,16 +1112,35 @@ mod tests {
 
     #[test]
     fn json_functions() {
-        assert_eq!(eval_on("States.StringToJson($.s)", &json!({"s": "-0"})).unwrap().to_string(), "0");
-        assert_eq!(eval_on("States.StringToJson($.s)", &json!({"s": " "})).unwrap(), Value::Null);
-        assert!(eval_on("States.StringToJson($.s)", &json!({"s": "{"})).is_err());
-        assert_eq!(eval_on("States.JsonToString($.o)", &json!({"o": {"a": [1, "x"]}})).unwrap(), json!("{\"a\":[1,\"x\"]}"));
         assert_eq!(
-            eval_on("States.JsonMerge($.a, $.b, false)", &json!({"a": {"x": {"y": 1}, "k": 1}, "b": {"x": {"z": 2}}})).unwrap(),
+            eval_on("States.StringToJson($.s)", &json!({"s": "-0"}))
+                .unwrap()
+                .to_string(),
+            "0"
+        );
+        assert_eq!(
+            eval_on("States.StringToJson($.s)", &json!({"s": " "})).unwrap(),
+            Value::Null
+        );
+        assert!(eval_on("States.StringToJson($.s)", &json!({"s": "{"})).is_err());
+        assert_eq!(
+            eval_on("States.JsonToString($.o)", &json!({"o": {"a": [1, "x"]}})).unwrap(),
+            json!("{\"a\":[1,\"x\"]}")
+        );
+        assert_eq!(
+            eval_on(
+                "States.JsonMerge($.a, $.b, false)",
+                &json!({"a": {"x": {"y": 1}, "k": 1}, "b": {"x": {"z": 2}}})
+            )
+            .unwrap(),
             json!({"x": {"z": 2}, "k": 1})
         );
         assert!(eval_on("States.JsonMerge($.a, $.a, true)", &json!({"a": {}})).is_err());
-        assert!(eval_on("States.JsonMerge($.a, $.b, false)", &json!({"a": {}, "b": 1})).is_err());
+        assert!(eval_on(
+            "States.JsonMerge($.a, $.b, false)",
+            &json!({"a": {}, "b": 1})
+        )
+        .is_err());
     }
 
     #[test]
@@ -960,7 +1151,10 @@ mod tests {
         assert_eq!(eval("States.MathAdd(2.5, 0)").unwrap(), json!(3));
         assert!(eval("States.MathAdd($, 1)").is_err());
         for _ in 0..50 {
-            let n = eval("States.MathRandom(12.5, 44.51)").unwrap().as_i64().unwrap();
+            let n = eval("States.MathRandom(12.5, 44.51)")
+                .unwrap()
+                .as_i64()
+                .unwrap();
             assert!((13..45).contains(&n), "{n}");
         }
         let a = eval("States.MathRandom(0, 999, 3)").unwrap();
@@ -984,11 +1178,17 @@ mod tests {
 
     #[test]
     fn string_split_and_uuid() {
-        assert_eq!(eval("States.StringSplit('This.is+a,test=string', '.+,=')").unwrap(), json!(["This", "is", "a", "test", "string"]));
+        assert_eq!(
+            eval("States.StringSplit('This.is+a,test=string', '.+,=')").unwrap(),
+            json!(["This", "is", "a", "test", "string"])
+        );
         assert_eq!(eval("States.StringSplit(',,,,', ',')").unwrap(), json!([]));
         let u = eval("States.UUID()").unwrap();
         let u = u.as_str().unwrap();
-        assert!(uuid::Uuid::parse_str(u).is_ok_and(|x| x.get_version_num() == 4), "{u}");
+        assert!(
+            uuid::Uuid::parse_str(u).is_ok_and(|x| x.get_version_num() == 4),
+            "{u}"
+        );
         assert!(is_intrinsic(" States.UUID()"));
         assert!(!is_intrinsic("$.States"));
     }
