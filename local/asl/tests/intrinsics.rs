@@ -183,3 +183,46 @@ fn corpus_intrinsics_agree_with_aws() {
         failures.join("\n")
     );
 }
+
+/// Every `.$` intrinsic of every definition AWS accepted must parse (the engine validates
+/// definitions with `parse`, so a refusal here would reject a valid state machine).
+#[test]
+fn corpus_intrinsics_accepted_by_aws_parse() {
+    fn collect<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o {
+                    match x.as_str() {
+                        Some(s)
+                            if (k.ends_with(".$") || k.ends_with("Path"))
+                                && intrinsics::is_intrinsic(s) =>
+                        {
+                            out.push(s)
+                        }
+                        _ => collect(x, out),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+            _ => {}
+        }
+    }
+    let cases = load_cases();
+    let mut exprs = Vec::new();
+    for case in cases
+        .iter()
+        .filter(|c| c["expected"]["status"] != "INVALID_DEFINITION")
+    {
+        collect(&case["definition"], &mut exprs);
+    }
+    let refused: Vec<String> = exprs
+        .iter()
+        .filter_map(|e| intrinsics::parse(e).err().map(|err| format!("{e}: {err}")))
+        .collect();
+    assert!(
+        exprs.len() >= 100,
+        "only {} intrinsic expressions found",
+        exprs.len()
+    );
+    assert!(refused.is_empty(), "refused:\n{}", refused.join("\n"));
+}
