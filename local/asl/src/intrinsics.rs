@@ -473,7 +473,7 @@ impl Intrinsic {
                 Arg::Call(c) => c.evaluate(resolve)?,
             });
         }
-        let f = Fn_ { name: &self.name };
+        let f = Invocation { name: &self.name };
         match self.func {
             Func::Format => f.format(&self.args[0], &vals),
             Func::StringToJson => f.string_to_json(&vals[0]),
@@ -509,7 +509,7 @@ impl Intrinsic {
 }
 
 /// The function being evaluated, for messages.
-struct Fn_<'a> {
+struct Invocation<'a> {
     name: &'a str,
 }
 
@@ -524,7 +524,7 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-impl Fn_<'_> {
+impl Invocation<'_> {
     fn fail(&self, why: impl Display) -> IntrinsicError {
         IntrinsicError::failure(format!("Invalid arguments in {}: {why}", self.name))
     }
