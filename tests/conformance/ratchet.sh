@@ -21,6 +21,20 @@ esac
 
 (cd "$root" && cargo build --release -p asl --bin asl-run)
 
+# "Deploy" the corpus's trivial Lambda functions in-process: each case names its functions and
+# their handler files; asl-run maps the handler file to an in-process handler (see lambdas.rs).
+lambdas="$(mktemp /tmp/asl-ratchet-lambdas.XXXXXX.json)"
+trap 'rm -f "$report" "$lambdas"' EXIT
+python3 - "$cases_dir/cases.jsonl" "$lambdas" <<'PY'
+import json, sys
+m = {}
+for line in open(sys.argv[1]):
+    for f in json.loads(line).get("lambda_functions") or []:
+        m[f["func_name"]] = f["handler_file"]
+json.dump(m, open(sys.argv[2], "w"))
+PY
+export ASL_RUN_LAMBDAS="$lambdas"
+
 python3 "$cases_dir/run_cases.py" --cases "$cases_dir/cases.jsonl" \
   --cmd "$target/release/asl-run" --jobs "${JOBS:-2}" --report "$report"
 

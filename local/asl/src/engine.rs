@@ -131,6 +131,8 @@ struct Run<'a> {
     test_outcome: Mutex<Option<&'static str>>,
     /// TestState `context`: replaces parts of the Context object.
     context_override: Option<Value>,
+    /// The machine-level TimeoutSeconds elapsed (TIMED_OUT rather than FAILED).
+    timed_out: std::sync::atomic::AtomicBool,
 }
 
 impl Run<'_> {
@@ -358,6 +360,7 @@ impl Engine {
             mock: None,
             test_outcome: Mutex::new(None),
             context_override: None,
+            timed_out: Default::default(),
         };
         let clock = self.clock.as_ref();
         if from.is_some() {
@@ -421,10 +424,7 @@ impl Engine {
                     checkpoint.completed_children =
                         run.partial.lock().unwrap_or_else(|p| p.into_inner()).take();
                 }
-                if f.error.as_deref() == Some("States.Timeout")
-                    && f.cause.is_none()
-                    && failed_at_timeout(&f)
-                {
+                if run.timed_out.load(Ordering::SeqCst) {
                     run.event(clock, "ExecutionTimedOut", json!({}));
                     return Execution {
                         status: ExecutionStatus::TimedOut,
@@ -1010,7 +1010,22 @@ impl Engine {
             timeout_seconds: timeout,
             heartbeat_seconds: heartbeat,
         };
-        match self.dispatcher.invoke(req).await {
+        let before = self.clock.now();
+        let outcome = self.dispatcher.invoke(req).await;
+        // A task that ran longer than TimeoutSeconds (real or virtual time) timed out.
+        if timeout.is_some_and(|t| self.clock.now() - before >= chrono::Duration::seconds(t as i64))
+        {
+            run.event(
+                clock,
+                "TaskTimedOut",
+                json!({"resource": resource, "error": "States.Timeout"}),
+            );
+            return Err(Failure::raw(
+                Some("States.Timeout".into()),
+                Some(String::new()),
+            ));
+        }
+        match outcome {
             Ok(v) => {
                 if payload_too_big(&v) {
                     return Err(Failure::raw(
@@ -1083,6 +1098,7 @@ impl Engine {
             mock,
             test_outcome: Mutex::new(None),
             context_override: context,
+            timed_out: Default::default(),
         };
         let res = self.run_state(&run, state, input, &mut vars, 0).await;
         let outcome = run
@@ -1519,10 +1535,6 @@ impl Engine {
             }
         }
     }
-}
-
-fn failed_at_timeout(f: &Failure) -> bool {
-    !f.needs_state_prefix
 }
 
 fn merge_vars(vars: &mut Map<String, Value>, assigned: Value) {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod history;
 pub mod intrinsics;
 pub mod jsonata;
+pub mod lambdas;
 pub mod path;
 pub mod template;
 pub mod test_state;

@@ -1,11 +1,13 @@
 //! Conformance CLI for the `asl` engine: runs one definition on one input (or one state, after
 //! AWS's TestState API) and prints AWS's outcome as one JSON object, as run_cases.py expects.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use asl::engine::{ExecutionContext, ExecutionStatus};
+use asl::lambdas::{Handler, LambdaHandlers};
 use asl::{test_state, Engine, StateMachine, VecHistory, VirtualClock};
 use chrono::{TimeZone, Utc};
 use clap::Parser;
@@ -33,6 +35,10 @@ struct Args {
     mock: Option<PathBuf>,
     #[arg(long)]
     context: Option<PathBuf>,
+    /// Register in-process Lambda handlers: a JSON file {"function-name": "handler kind or file"}
+    /// (kinds: identity, echo, raise, raise_custom, large_output, bytes_str, wait_60).
+    #[arg(long, env = "ASL_RUN_LAMBDAS")]
+    lambdas: Option<PathBuf>,
     /// Print the execution history (GetExecutionHistory events) to stderr.
     #[arg(long)]
     history: bool,
@@ -83,6 +89,18 @@ fn run(args: &Args) -> Result<Value, String> {
         );
     }
 
+    let mut handlers = HashMap::new();
+    if let Some(p) = &args.lambdas {
+        if let Value::Object(m) = read_json(p)? {
+            for (name, kind) in m {
+                let kind = kind
+                    .as_str()
+                    .and_then(Handler::from_name)
+                    .ok_or_else(|| format!("unknown handler for {name}: {kind}"))?;
+                handlers.insert(name, kind);
+            }
+        }
+    }
     if args.test_state {
         let opt = |p: &Option<PathBuf>| p.as_ref().map(read_json).transpose();
         let vars = match opt(&args.variables)? {
@@ -98,7 +116,10 @@ fn run(args: &Args) -> Result<Value, String> {
             context: opt(&args.context)?,
             inspection_level: args.inspection_level.clone(),
         };
-        let engine = Engine::new(Arc::new(test_state::CorpusDispatcher), clock);
+        let engine = Engine::new(
+            Arc::new(LambdaHandlers::new(handlers.clone(), clock.clone())),
+            clock.clone(),
+        );
         return Ok(rt.block_on(test_state::test_state(&engine, req, ctx)));
     }
 
@@ -110,7 +131,10 @@ fn run(args: &Args) -> Result<Value, String> {
             )
         }
     };
-    let engine = Engine::new(Arc::new(test_state::CorpusDispatcher), clock);
+    let engine = Engine::new(
+        Arc::new(LambdaHandlers::new(handlers, clock.clone())),
+        clock,
+    );
     let sink = VecHistory::new();
     let ex = rt.block_on(engine.run(&sm, input, ctx, &sink));
     if args.history {
