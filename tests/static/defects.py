@@ -1,0 +1,176 @@
+"""Makes a copy of template.yaml and statemachine/ with exactly one defect, for negative.sh.
+
+Usage: defects.py list                      -> "NAME CHECK [CHECK...]" per defect
+       defects.py make NAME REPO_ROOT DEST  -> DEST/template.yaml + DEST/statemachine/ with NAME
+       defects.py make none REPO_ROOT DEST  -> the unbroken copy (the control)
+
+Each defect edits the real files as text and fails loudly if its anchor is gone, so a refactor of
+the definitions cannot silently turn a negative test into a no-op. The checks listed for a defect
+are the ones that must fail on it (one check a defect is enough for "caught"; more means each of
+them must catch it).
+"""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+BATCH = "statemachine/process-unpaid-orders.asl.json"
+ORDER = "statemachine/process-unpaid-order.asl.json"
+TEMPLATE = "template.yaml"
+
+
+def edit_json(dest: Path, rel: str, change) -> None:
+    path = dest / rel
+    machine = json.loads(path.read_text(encoding="utf-8"))
+    change(machine)
+    path.write_text(json.dumps(machine, indent=2) + "\n", encoding="utf-8")
+
+
+def replace_text(dest: Path, rel: str, old: str, new: str) -> None:
+    path = dest / rel
+    text = path.read_text(encoding="utf-8")
+    if text.count(old) < 1:
+        raise SystemExit(f"defects.py: anchor {old!r} not found in {rel}; update the defect")
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def order_state(machine: dict, name: str) -> dict:
+    return machine["States"][name]
+
+
+def batch_item_state(machine: dict, name: str) -> dict:
+    return machine["States"]["ProcessEachRecord"]["ItemProcessor"]["States"][name]
+
+
+def missing_next_target(dest: Path) -> None:
+    def change(m):
+        batch_item_state(m, "ProcessOrder")["Catch"][0]["Next"] = "ReportDuplicate"  # no such state
+
+    edit_json(dest, BATCH, change)
+
+
+def retry_typo_max_attempt(dest: Path) -> None:
+    def change(m):
+        retrier = order_state(m, "SaveOrder")["Retry"][0]
+        retrier["MaxAttempt"] = retrier.pop("MaxAttempts")
+
+    edit_json(dest, ORDER, change)
+
+
+def unknown_substitution(dest: Path) -> None:
+    def change(m):
+        order_state(m, "NotifyFailure")["Parameters"]["FunctionName"] = "${NotifyFailureFunctionArm}"
+
+    edit_json(dest, ORDER, change)
+
+
+def unused_substitution(dest: Path) -> None:
+    replace_text(
+        dest,
+        TEMPLATE,
+        "        ProcessUnpaidOrderStateMachineArn: !Ref ProcessUnpaidOrderStateMachine\n",
+        "        ProcessUnpaidOrderStateMachineArn: !Ref ProcessUnpaidOrderStateMachine\n"
+        "        LoadOrderFunctionArn: !GetAtt LoadOrderFunction.Arn\n",
+    )
+
+
+def states_all_not_last(dest: Path) -> None:
+    def change(m):
+        catch = batch_item_state(m, "ProcessOrder")["Catch"]
+        catch.reverse()  # States.ALL first: ExecutionAlreadyExists would never be "duplicate"
+
+    edit_json(dest, BATCH, change)
+
+
+def states_all_not_alone(dest: Path) -> None:
+    def change(m):
+        batch_item_state(m, "ProcessOrder")["Catch"][1]["ErrorEquals"] = ["States.TaskFailed", "States.ALL"]
+
+    edit_json(dest, BATCH, change)
+
+
+def resource_typo(dest: Path) -> None:
+    def change(m):
+        order_state(m, "LogAttempt")["Resource"] = "arn:aws:states:::lambda:invok"
+
+    edit_json(dest, ORDER, change)
+
+
+def wildcard_service_action(dest: Path) -> None:
+    replace_text(dest, TEMPLATE, "              Action: sns:Publish\n", "              Action: sns:*\n")
+
+
+def wildcard_action(dest: Path) -> None:
+    replace_text(
+        dest,
+        TEMPLATE,
+        "              Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]\n",
+        '              Action: "*"\n',
+    )
+
+
+def pipe_bad_starting_position(dest: Path) -> None:
+    replace_text(dest, TEMPLATE, "          StartingPosition: LATEST\n", "          StartingPosition: EARLIEST\n")
+
+
+def sam_policy_template_missing_parameter(dest: Path) -> None:
+    replace_text(
+        dest,
+        TEMPLATE,
+        "      Description: Builds the unpaid payment header (pure; no AWS access beyond logs and traces).\n",
+        "      Description: Builds the unpaid payment header (pure; no AWS access beyond logs and traces).\n"
+        "      Policies:\n"
+        "        - SQSSendMessagePolicy: {}\n",
+    )
+
+
+def unencrypted_topic(dest: Path) -> None:
+    replace_text(
+        dest,
+        TEMPLATE,
+        '      TopicName: !Sub "payment3-unpaid-order-${Branch}"\n      KmsMasterKeyId: !Ref EncryptionKey\n',
+        '      TopicName: !Sub "payment3-unpaid-order-${Branch}"\n',
+    )
+
+
+# name -> (make, checks that must fail on it)
+DEFECTS = {
+    "missing-next-target": (missing_next_target, ["asl-validator", "project"]),
+    "retry-typo-MaxAttempt": (retry_typo_max_attempt, ["project"]),
+    "unknown-substitution": (unknown_substitution, ["project"]),
+    "unused-substitution": (unused_substitution, ["project"]),
+    "states-all-not-last": (states_all_not_last, ["project"]),
+    "states-all-not-alone": (states_all_not_alone, ["project"]),
+    "resource-typo-lambda-invok": (resource_typo, ["project"]),
+    "wildcard-iam-action-service": (wildcard_service_action, ["project"]),
+    "wildcard-iam-action-star": (wildcard_action, ["project", "checkov"]),
+    "pipe-bad-starting-position": (pipe_bad_starting_position, ["cfn-lint"]),
+    "sam-policy-template-missing-parameter": (sam_policy_template_missing_parameter, ["sam-validate"]),
+    "sns-topic-not-encrypted": (unencrypted_topic, ["checkov"]),
+}
+
+
+def copy(root: Path, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / TEMPLATE, dest / TEMPLATE)
+    shutil.copytree(root / "statemachine", dest / "statemachine", dirs_exist_ok=True)
+
+
+def main(argv: list) -> int:
+    if argv[1:2] == ["list"]:
+        for name, (_, checks) in DEFECTS.items():
+            print(name, *checks)
+        return 0
+    if len(argv) == 5 and argv[1] == "make":
+        name, root, dest = argv[2], Path(argv[3]), Path(argv[4])
+        copy(root, dest)
+        if name != "none":
+            DEFECTS[name][0](dest)
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
