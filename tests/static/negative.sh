@@ -35,7 +35,7 @@ while read -r name checks; do
         else
             # The first line of what the check said, as evidence it caught this defect.
             why=$(echo "$out" | grep -vE '^check.sh: |problem\(s\)$|^Passed checks|scan results' |
-                grep -m1 -iE 'error|fail|must|wildcard|invalid|not|E[0-9]{4}|CKV' || true)
+                grep -m1 -iE 'error|fail|must|never|wildcard|invalid|not|E[0-9]{4}|CKV' || true)
             pass "$name: $check failed as it must${why:+ (${why:0:140})}"
         fi
     done
