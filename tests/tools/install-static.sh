@@ -18,9 +18,9 @@ python=${PYTHON:-python3}
 
 stamp_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
 
-venv() { # venv NAME REQUIREMENTS_FILE
-    local name=$1 req=$root/tests/tools/$2 dir=$tools/$1
-    local want; want=$(stamp_of "$req")
+venv() { # venv NAME REQUIREMENTS_FILE CONSTRAINTS_FILE (top-level pins + the full frozen set)
+    local name=$1 req=$root/tests/tools/$2 con=$root/tests/tools/$3 dir=$tools/$1
+    local want; want=$(stamp_of "$req" "$con")
     if [[ -f $dir/.stamp && $(cat "$dir/.stamp") == "$want" ]]; then
         echo "install-static: $name up to date"
         return
@@ -29,15 +29,15 @@ venv() { # venv NAME REQUIREMENTS_FILE
     local t=$SECONDS
     rm -rf "$dir"
     "$python" -m venv "$dir"
-    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req" -c "$con"
     echo "$want" >"$dir/.stamp"
     echo "install-static: $name installed in $((SECONDS - t))s"
 }
 
-venv static-sam requirements-static-sam.txt
-venv static-cfnlint requirements-static-cfnlint.txt
-venv static-checkov requirements-static-checkov.txt
-venv static-lambda requirements-static-lambda.txt
+venv static-sam requirements-static-sam.txt constraints-static-sam.txt
+venv static-cfnlint requirements-static-cfnlint.txt constraints-static-cfnlint.txt
+venv static-checkov requirements-static-checkov.txt constraints-static-checkov.txt
+venv static-lambda requirements-static-lambda.txt constraints-static-lambda.txt
 
 npm_dir=$tools/static-npm
 want=$(stamp_of tests/tools/package.json tests/tools/package-lock.json)
