@@ -41,6 +41,9 @@ struct Args {
     /// Stop early when this much time has been spent measuring (keeps the run bounded).
     #[arg(long, default_value_t = 20.0)]
     max_seconds: f64,
+    /// Include the execution's output in the JSON (to compare engines).
+    #[arg(long)]
+    print_output: bool,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -128,6 +131,11 @@ fn measure(args: &Args) -> Result<Value, String> {
     }
     samples.sort();
     let median = percentile(&samples, 0.5);
+    let output = if args.print_output {
+        first.output
+    } else {
+        None
+    };
     Ok(json!({
         "engine": "asl (in-process)",
         "workload": args.workload.clone().unwrap_or_else(|| w.name.to_string()),
@@ -137,6 +145,7 @@ fn measure(args: &Args) -> Result<Value, String> {
         "p10_us": percentile(&samples, 0.1),
         "p90_us": percentile(&samples, 0.9),
         "median_us_per_transition": median / transitions.max(1) as f64,
+        "output": output,
     }))
 }
 
