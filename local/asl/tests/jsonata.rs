@@ -134,8 +134,8 @@ fn jsonata_corpus_single_state_expressions_agree_with_aws() {
             }
         }
     }
-    // 60 expressions at the time of writing; a much smaller number means the derivation broke.
-    assert!(checked >= 50, "only {checked} corpus expressions derived");
+    // 51 expressions at the time of writing; a much smaller number means the derivation broke.
+    assert!(checked >= 45, "only {checked} corpus expressions derived");
     assert!(
         failures.is_empty(),
         "disagreements:\n{}",
