@@ -1,1 +1,69 @@
-//! The `load-order` Lambda: see the README function table for its input, output and errors.
+//! The `load-order` Lambda: checks the order exists and is unpaid, and reads its oldest
+//! check-status record; only the order id and the check-status travel on (README function table).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tracing::Instrument;
+use unpaid_order::{
+    parse_input, CheckStatus, CheckStatusTable, FunctionError, OrderId, OrderTable,
+};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Input {
+    pub order_id: OrderId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    pub order_id: OrderId,
+    pub check_status: CheckStatus,
+}
+
+/// `{"orderId"}` -> `{"orderId", "checkStatus"}`. `OrderNotFound`, `OrderAlreadyPaid` (checked
+/// before the check-status, so a paid order stops here), `CheckStatusNotFound`.
+pub async fn handle(
+    orders: &dyn OrderTable,
+    check_status: &dyn CheckStatusTable,
+    event: Value,
+) -> Result<Output, FunctionError> {
+    let input: Input = parse_input(event)?;
+    let span = tracing::info_span!("load-order", orderId = %input.order_id);
+    async {
+        let result = load(orders, check_status, input).await;
+        unpaid_order::log_result(&result);
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+async fn load(
+    orders: &dyn OrderTable,
+    check_status: &dyn CheckStatusTable,
+    input: Input,
+) -> Result<Output, FunctionError> {
+    let order_id = input.order_id;
+    let order = orders
+        .get(&order_id)
+        .await?
+        .ok_or_else(|| FunctionError::OrderNotFound {
+            order_id: order_id.to_string(),
+        })?;
+    if order.data.is_paid() {
+        return Err(FunctionError::OrderAlreadyPaid {
+            order_id: order_id.to_string(),
+        });
+    }
+    let check = check_status.oldest(&order_id).await?.ok_or_else(|| {
+        FunctionError::CheckStatusNotFound {
+            order_id: order_id.to_string(),
+        }
+    })?;
+    tracing::info!(chargeId = %check.charge_id, status = %check.status, createdAt = %check.created_at, "order loaded");
+    Ok(Output {
+        order_id,
+        check_status: check,
+    })
+}

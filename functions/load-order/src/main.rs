@@ -1,1 +1,20 @@
-fn main() {}
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use unpaid_order::aws::{dynamodb_client, sdk_config, DynamoCheckStatusTable, DynamoOrderTable};
+use unpaid_order::Setting;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    unpaid_order::telemetry::init();
+    let config = unpaid_order::startup_config(&[Setting::OrderTable, Setting::CheckStatusTable])?;
+    let sdk = sdk_config(None).await;
+    let dynamodb = dynamodb_client(&sdk);
+    let orders = DynamoOrderTable::new(dynamodb.clone(), config.get(Setting::OrderTable)?);
+    let check_status =
+        DynamoCheckStatusTable::new(dynamodb, config.get(Setting::CheckStatusTable)?);
+    let (orders, check_status) = (&orders, &check_status);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        load_order::handle(orders, check_status, event.payload).await
+    }))
+    .await
+}

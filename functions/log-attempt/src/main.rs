@@ -1,1 +1,20 @@
-fn main() {}
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use unpaid_order::aws::{dynamodb_client, sdk_config, DynamoAttemptLog, DynamoOrderTable};
+use unpaid_order::Setting;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    unpaid_order::telemetry::init();
+    let config =
+        unpaid_order::startup_config(&[Setting::OrderTable, Setting::ProcessUnpaidOrderTable])?;
+    let sdk = sdk_config(None).await;
+    let dynamodb = dynamodb_client(&sdk);
+    let orders = DynamoOrderTable::new(dynamodb.clone(), config.get(Setting::OrderTable)?);
+    let attempts = DynamoAttemptLog::new(dynamodb, config.get(Setting::ProcessUnpaidOrderTable)?);
+    let (orders, attempts) = (&orders, &attempts);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        log_attempt::handle(orders, attempts, event.payload).await
+    }))
+    .await
+}

@@ -1,1 +1,34 @@
-fn main() {}
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use unpaid_order::aws::{
+    dynamodb_client, sdk_config, sesv2_client, sns_client, DynamoEmailLog, DynamoOrderTable,
+    SesMailer, SnsNotifier,
+};
+use unpaid_order::Setting;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    unpaid_order::telemetry::init();
+    let config = unpaid_order::startup_config(&[
+        Setting::OrderTable,
+        Setting::EmailLogTable,
+        Setting::FailureTopicArn,
+        Setting::SenderEmail,
+    ])?;
+    let sdk = sdk_config(None).await;
+    let dynamodb = dynamodb_client(&sdk);
+    let orders = DynamoOrderTable::new(dynamodb.clone(), config.get(Setting::OrderTable)?);
+    let email_log = DynamoEmailLog::new(dynamodb, config.get(Setting::EmailLogTable)?);
+    let notifier = SnsNotifier::new(sns_client(&sdk), config.get(Setting::FailureTopicArn)?);
+    let mailer = SesMailer::new(sesv2_client(&sdk), config.get(Setting::SenderEmail)?);
+    let ports = notify_failure::Ports {
+        orders: &orders,
+        email_log: &email_log,
+        notifier: &notifier,
+        mailer: &mailer,
+    };
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        notify_failure::handle(ports, event.payload).await
+    }))
+    .await
+}

@@ -1,1 +1,17 @@
-fn main() {}
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use unpaid_order::aws::{dynamodb_client, sdk_config, DynamoOrderTable};
+use unpaid_order::Setting;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    unpaid_order::telemetry::init();
+    let config = unpaid_order::startup_config(&[Setting::OrderTable])?;
+    let sdk = sdk_config(None).await;
+    let orders = DynamoOrderTable::new(dynamodb_client(&sdk), config.get(Setting::OrderTable)?);
+    let orders = &orders;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        save_order::handle(orders, event.payload).await
+    }))
+    .await
+}

@@ -1,2 +1,47 @@
 //! The domain of process-unpaid-order (orders, check-status, payment header, typed errors),
-//! the ports the functions use, and their DynamoDB / SNS / SESv2 adapters.
+//! the ports the functions use, their DynamoDB / SNS / SESv2 adapters and in-memory versions.
+
+pub mod attr;
+pub mod aws;
+pub mod config;
+mod error;
+pub mod memory;
+pub mod model;
+pub mod notice;
+pub mod ports;
+pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use attr::{Attr, Item};
+pub use config::{Config, ConfigError, Setting};
+pub use error::FunctionError;
+pub use memory::{MemoryState, MemoryStore};
+pub use model::{AttemptId, CheckStatus, OrderData, OrderId, PaymentHeader, StoredOrder};
+pub use ports::{AttemptLog, CheckStatusTable, EmailLog, Mailer, Notifier, OrderTable};
+
+/// Parses a function's input document; any mismatch is `InvalidInput` naming what is wrong.
+pub fn parse_input<T: serde::de::DeserializeOwned>(
+    event: serde_json::Value,
+) -> Result<T, FunctionError> {
+    serde_json::from_value(event).map_err(|e| FunctionError::invalid(format!("invalid input: {e}")))
+}
+
+/// Reads the settings a function needs at start-up, logging the failure (which names the
+/// variable) before `main` returns it.
+pub fn startup_config(required: &[Setting]) -> Result<Config, ConfigError> {
+    Config::from_env(required).inspect_err(|e| tracing::error!(error = %e, "configuration"))
+}
+
+/// Logs how an invocation ended (errors with their errorType), inside the invocation's span.
+pub fn log_result<T>(result: &Result<T, FunctionError>) {
+    match result {
+        Ok(_) => {}
+        Err(FunctionError::Transient(message)) => {
+            tracing::warn!(errorType = "TransientError", error = %message, "failed; the state machine retries")
+        }
+        Err(e) => {
+            tracing::info!(errorType = e.error_type(), error = %e, "answered with a business error")
+        }
+    }
+}

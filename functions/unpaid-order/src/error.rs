@@ -1,0 +1,103 @@
+//! The functions' typed errors and the `errorType` each one reaches Step Functions with.
+
+use lambda_runtime::Diagnostic;
+
+/// Every error a function returns. The `errorType` strings (see [`FunctionError::error_type`]) are
+/// what the state machine's Retry and Catch match, so they are part of the contract.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FunctionError {
+    /// The input document (or a stored record it leads to) is malformed. Terminal.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// No order with that id in the order table. Terminal.
+    #[error("order {order_id} not found in the order table")]
+    OrderNotFound { order_id: String },
+    /// No check-status record for the order. Terminal.
+    #[error("no check-status record for order {order_id}")]
+    CheckStatusNotFound { order_id: String },
+    /// The order's payment header says it is paid: it is never overwritten and gets no email.
+    #[error("order {order_id} is already paid")]
+    OrderAlreadyPaid { order_id: String },
+    /// AWS throttling, 5xx, timeouts, dispatch failures: the state machine retries.
+    #[error("{0}")]
+    Transient(String),
+}
+
+impl FunctionError {
+    /// The `errorType` Step Functions sees.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            FunctionError::InvalidInput(_) => "InvalidInput",
+            FunctionError::OrderNotFound { .. } => "OrderNotFound",
+            FunctionError::CheckStatusNotFound { .. } => "CheckStatusNotFound",
+            FunctionError::OrderAlreadyPaid { .. } => "OrderAlreadyPaid",
+            FunctionError::Transient(_) => "TransientError",
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        FunctionError::InvalidInput(message.into())
+    }
+
+    pub fn transient(message: impl Into<String>) -> Self {
+        FunctionError::Transient(message.into())
+    }
+}
+
+/// lambda_runtime would otherwise name the errorType after the Rust type.
+impl From<FunctionError> for Diagnostic {
+    fn from(error: FunctionError) -> Diagnostic {
+        Diagnostic {
+            error_type: error.error_type().to_string(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_maps_to_its_contract_name() {
+        let cases = [
+            (FunctionError::invalid("bad"), "InvalidInput", "bad"),
+            (
+                FunctionError::OrderNotFound {
+                    order_id: "1".into(),
+                },
+                "OrderNotFound",
+                "order 1 not found in the order table",
+            ),
+            (
+                FunctionError::CheckStatusNotFound {
+                    order_id: "2".into(),
+                },
+                "CheckStatusNotFound",
+                "no check-status record for order 2",
+            ),
+            (
+                FunctionError::OrderAlreadyPaid {
+                    order_id: "3".into(),
+                },
+                "OrderAlreadyPaid",
+                "order 3 is already paid",
+            ),
+            (
+                FunctionError::transient("throttled"),
+                "TransientError",
+                "throttled",
+            ),
+        ];
+        for (error, error_type, message) in cases {
+            let diagnostic = Diagnostic::from(error);
+            assert_eq!(diagnostic.error_type, error_type);
+            assert_eq!(diagnostic.error_message, message);
+            let wire = serde_json::to_value(&diagnostic).unwrap();
+            assert_eq!(
+                wire,
+                serde_json::json!({"errorType": error_type, "errorMessage": message})
+            );
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! In-memory versions of every port, for unit tests and the offline runner: the whole state
+//! (four tables as DynamoDB-JSON item lists, and an outbox of what SNS and SES would have sent) is
+//! serde-serialisable, and the semantics (conditions, paid guard, claims) are the DynamoDB adapters'.
+
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::attr::{Attr, Item};
+use crate::model::{
+    plan_save, AttemptRecord, CheckStatus, LogOutcome, OrderData, OrderId, PaymentHeader,
+    SaveOutcome, SavePlan, StoredOrder,
+};
+use crate::notice::{FailureNotification, OutgoingEmail};
+use crate::ports::{
+    status, AttemptLog, CheckStatusTable, Claim, ClaimOutcome, EmailLog, Mailer, Notifier,
+    OrderTable, SendError,
+};
+use crate::FunctionError;
+
+/// An SNS message as it would have been published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedMessage {
+    pub message_id: String,
+    pub topic_arn: String,
+    pub subject: String,
+    pub message: String,
+}
+
+/// An email as it would have been sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentEmail {
+    pub message_id: String,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outbox {
+    pub sns: Vec<PublishedMessage>,
+    pub emails: Vec<SentEmail>,
+}
+
+/// Everything the in-memory ports hold. Tables are lists of items in DynamoDB JSON, as the
+/// fixture files in `events/tables/` are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemoryState {
+    /// Order table: hash `orderId`.
+    pub orders: Vec<Item>,
+    /// Check-status table: hash `orderId`, range `created_at`.
+    pub check_status: Vec<Item>,
+    /// Process-unpaid-order table: hash `orderId`, range `created_at`.
+    pub process_unpaid_order: Vec<Item>,
+    /// Email-log table: hash `emailId`.
+    pub email_log: Vec<Item>,
+    pub outbox: Outbox,
+}
+
+/// The fixture files (`events/tables/`), one per table.
+pub const FIXTURE_FILES: [&str; 4] = [
+    "orders.json",
+    "check-status.json",
+    "process-unpaid-order.json",
+    "email-log.json",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a JSON array of DynamoDB-JSON items: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+impl MemoryState {
+    /// Loads `orders.json` (required), `check-status.json`, `process-unpaid-order.json` and
+    /// `email-log.json` (each optional: empty when absent) from a fixture directory.
+    pub fn load_fixtures(dir: &Path) -> Result<MemoryState, FixtureError> {
+        let read = |name: &str, required: bool| -> Result<Vec<Item>, FixtureError> {
+            let path = dir.join(name);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => serde_json::from_str(&text)
+                    .map_err(|source| FixtureError::Parse { path, source }),
+                Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+                Err(source) => Err(FixtureError::Io { path, source }),
+            }
+        };
+        Ok(MemoryState {
+            orders: read(FIXTURE_FILES[0], true)?,
+            check_status: read(FIXTURE_FILES[1], false)?,
+            process_unpaid_order: read(FIXTURE_FILES[2], false)?,
+            email_log: read(FIXTURE_FILES[3], false)?,
+            outbox: Outbox::default(),
+        })
+    }
+}
+
+/// The in-memory store: implements every port over one [`MemoryState`]. Clones share the state.
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    state: Arc<Mutex<MemoryState>>,
+    topic_arn: String,
+    sender: String,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new(MemoryState::default())
+    }
+}
+
+fn text_of<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(Attr::key_text)
+}
+
+/// DynamoDB's order of range keys: numbers by value, strings by their bytes.
+fn compare_keys(a: &Attr, b: &Attr) -> Ordering {
+    match (a, b) {
+        (Attr::N(x), Attr::N(y)) => match (x.parse::<f64>(), y.parse::<f64>()) {
+            (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+            _ => x.cmp(y),
+        },
+        _ => a
+            .key_text()
+            .unwrap_or("")
+            .as_bytes()
+            .cmp(b.key_text().unwrap_or("").as_bytes()),
+    }
+}
+
+impl MemoryStore {
+    /// A store over this state, with a placeholder topic ARN and sender for the outbox.
+    pub fn new(state: MemoryState) -> Self {
+        MemoryStore {
+            state: Arc::new(Mutex::new(state)),
+            topic_arn: "arn:aws:sns:us-east-1:000000000000:payment3-unpaid-order-failure-local"
+                .to_string(),
+            sender: "payments@example.com".to_string(),
+        }
+    }
+
+    /// The topic ARN and sender address the outbox records.
+    pub fn with_identity(
+        mut self,
+        topic_arn: impl Into<String>,
+        sender: impl Into<String>,
+    ) -> Self {
+        self.topic_arn = topic_arn.into();
+        self.sender = sender.into();
+        self
+    }
+
+    /// A copy of the whole state (to persist it, or to inspect it in tests).
+    pub fn snapshot(&self) -> MemoryState {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, MemoryState> {
+        // A panic while holding the lock leaves consistent data (every change is one assignment).
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn find_order<'a>(orders: &'a mut [Item], order_id: &OrderId) -> Option<&'a mut Item> {
+    orders
+        .iter_mut()
+        .find(|i| text_of(i, "orderId") == Some(order_id.as_str()))
+}
+
+#[async_trait]
+impl OrderTable for MemoryStore {
+    async fn get(&self, order_id: &OrderId) -> Result<Option<StoredOrder>, FunctionError> {
+        let mut state = self.lock();
+        match find_order(&mut state.orders, order_id) {
+            Some(item) => Ok(Some(StoredOrder::from_item(order_id, item)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn save_payment_header(
+        &self,
+        order_id: &OrderId,
+        header: &PaymentHeader,
+    ) -> Result<SaveOutcome, FunctionError> {
+        let mut state = self.lock();
+        let item = find_order(&mut state.orders, order_id).ok_or_else(|| {
+            FunctionError::OrderNotFound {
+                order_id: order_id.to_string(),
+            }
+        })?;
+        let order = StoredOrder::from_item(order_id, item)?;
+        match plan_save(&order, header)? {
+            SavePlan::Unchanged => Ok(SaveOutcome::Unchanged),
+            SavePlan::SetMapPayment => {
+                if let OrderData::Map(mut m) = order.data {
+                    m.insert("payment".to_string(), header.to_attr());
+                    item.insert("data".to_string(), Attr::M(m));
+                }
+                Ok(SaveOutcome::Saved)
+            }
+            SavePlan::ReplaceJson { new, .. } => {
+                item.insert("data".to_string(), Attr::S(new));
+                Ok(SaveOutcome::Saved)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl CheckStatusTable for MemoryStore {
+    async fn oldest(&self, order_id: &OrderId) -> Result<Option<CheckStatus>, FunctionError> {
+        let state = self.lock();
+        let oldest = state
+            .check_status
+            .iter()
+            .filter(|i| {
+                text_of(i, "orderId") == Some(order_id.as_str()) && i.contains_key("created_at")
+            })
+            .min_by(|a, b| compare_keys(&a["created_at"], &b["created_at"]));
+        oldest
+            .map(|item| CheckStatus::from_item(order_id, item))
+            .transpose()
+    }
+}
+
+impl MemoryStore {
+    fn put_attempt_if_absent(state: &mut MemoryState, item: Item) -> Option<Item> {
+        let key = |i: &Item| {
+            (
+                text_of(i, "orderId").map(str::to_string),
+                text_of(i, "created_at").map(str::to_string),
+            )
+        };
+        let wanted = key(&item);
+        match state.process_unpaid_order.iter().find(|i| key(i) == wanted) {
+            Some(existing) => Some(existing.clone()),
+            None => {
+                state.process_unpaid_order.push(item);
+                None
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl AttemptLog for MemoryStore {
+    async fn record(&self, attempt: &AttemptRecord) -> Result<LogOutcome, FunctionError> {
+        let mut state = self.lock();
+        let ours = attempt.attempt_id.as_str();
+        match Self::put_attempt_if_absent(&mut state, attempt.to_item(&attempt.timestamp)) {
+            None => {
+                return Ok(LogOutcome {
+                    created_at: attempt.timestamp.clone(),
+                    logged: true,
+                })
+            }
+            Some(old) if old.get("attemptId").and_then(Attr::as_s) == Some(ours) => {
+                return Ok(LogOutcome {
+                    created_at: attempt.timestamp.clone(),
+                    logged: false,
+                })
+            }
+            Some(_) => {}
+        }
+        let created_at = attempt.disambiguated_created_at();
+        let existing = Self::put_attempt_if_absent(&mut state, attempt.to_item(&created_at));
+        Ok(LogOutcome {
+            created_at,
+            logged: existing.is_none(),
+        })
+    }
+}
+
+#[async_trait]
+impl EmailLog for MemoryStore {
+    async fn claim(&self, claim: &Claim) -> Result<ClaimOutcome, FunctionError> {
+        let mut state = self.lock();
+        let id = claim.email_id();
+        let record = Item::from([
+            ("emailId".to_string(), Attr::s(&id)),
+            ("orderId".to_string(), Attr::s(claim.order_id.as_str())),
+            ("attemptId".to_string(), Attr::s(claim.attempt_id.as_str())),
+            ("channel".to_string(), Attr::s(claim.channel.as_str())),
+            ("recipient".to_string(), Attr::s(&claim.recipient)),
+            ("status".to_string(), Attr::s(status::PENDING)),
+            ("claimedAt".to_string(), Attr::s(&claim.claimed_at)),
+        ]);
+        match state
+            .email_log
+            .iter_mut()
+            .find(|i| text_of(i, "emailId") == Some(id.as_str()))
+        {
+            None => {
+                state.email_log.push(record);
+                Ok(ClaimOutcome::Claimed)
+            }
+            Some(existing) => {
+                let current = existing
+                    .get("status")
+                    .and_then(Attr::as_s)
+                    .unwrap_or("unknown")
+                    .to_string();
+                if current == status::FAILED {
+                    *existing = record;
+                    Ok(ClaimOutcome::Claimed)
+                } else {
+                    Ok(ClaimOutcome::AlreadyClaimed { status: current })
+                }
+            }
+        }
+    }
+
+    async fn mark_sent(
+        &self,
+        claim: &Claim,
+        message_id: &str,
+        sent_at: &str,
+    ) -> Result<(), FunctionError> {
+        self.finish(
+            claim,
+            status::SENT,
+            &[("messageId", message_id), ("sentAt", sent_at)],
+        );
+        Ok(())
+    }
+
+    async fn mark_failed(&self, claim: &Claim, reason: &str) -> Result<(), FunctionError> {
+        self.finish(claim, status::FAILED, &[("failure", reason)]);
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    fn finish(&self, claim: &Claim, to: &str, extra: &[(&str, &str)]) {
+        let mut state = self.lock();
+        let id = claim.email_id();
+        if let Some(item) = state
+            .email_log
+            .iter_mut()
+            .find(|i| text_of(i, "emailId") == Some(id.as_str()))
+        {
+            if item.get("status").and_then(Attr::as_s) == Some(status::PENDING) {
+                item.insert("status".to_string(), Attr::s(to));
+                for (name, value) in extra {
+                    item.insert(name.to_string(), Attr::s(*value));
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Notifier for MemoryStore {
+    fn topic(&self) -> &str {
+        &self.topic_arn
+    }
+
+    async fn publish(&self, notification: &FailureNotification) -> Result<String, SendError> {
+        let mut state = self.lock();
+        let message_id = format!("memory-sns-{}", state.outbox.sns.len() + 1);
+        state.outbox.sns.push(PublishedMessage {
+            message_id: message_id.clone(),
+            topic_arn: self.topic_arn.clone(),
+            subject: notification.subject.clone(),
+            message: notification.message.clone(),
+        });
+        Ok(message_id)
+    }
+}
+
+#[async_trait]
+impl Mailer for MemoryStore {
+    async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
+        let mut state = self.lock();
+        let message_id = format!("memory-email-{}", state.outbox.emails.len() + 1);
+        state.outbox.emails.push(SentEmail {
+            message_id: message_id.clone(),
+            from: self.sender.clone(),
+            to: email.to.clone(),
+            subject: email.subject.clone(),
+            text: email.text.clone(),
+            html: email.html.clone(),
+        });
+        Ok(message_id)
+    }
+}

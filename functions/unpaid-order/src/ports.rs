@@ -1,0 +1,147 @@
+//! The ports the functions use. Each has a DynamoDB/SNS/SESv2 adapter ([`crate::aws`]) and an
+//! in-memory one ([`crate::memory`]) with the same semantics.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    AttemptId, AttemptRecord, CheckStatus, LogOutcome, OrderId, PaymentHeader, SaveOutcome,
+    StoredOrder,
+};
+use crate::notice::{FailureNotification, OutgoingEmail};
+use crate::FunctionError;
+
+/// The order table (hash key `orderId`, document in `data`).
+#[async_trait]
+pub trait OrderTable: Send + Sync {
+    /// Strongly consistent read.
+    async fn get(&self, order_id: &OrderId) -> Result<Option<StoredOrder>, FunctionError>;
+
+    /// Sets `data.payment` to the header, writing nothing else, on condition that the order still
+    /// exists and is not paid ([`crate::model::plan_save`]). `OrderNotFound`, `OrderAlreadyPaid`.
+    async fn save_payment_header(
+        &self,
+        order_id: &OrderId,
+        header: &PaymentHeader,
+    ) -> Result<SaveOutcome, FunctionError>;
+}
+
+/// The check-status table (hash `orderId`, range `created_at`).
+#[async_trait]
+pub trait CheckStatusTable: Send + Sync {
+    /// The record with the oldest `created_at`, as the seed's first query result.
+    async fn oldest(&self, order_id: &OrderId) -> Result<Option<CheckStatus>, FunctionError>;
+}
+
+/// The process-unpaid-order table: one item per attempt.
+#[async_trait]
+pub trait AttemptLog: Send + Sync {
+    /// Puts the attempt's item if this attempt has none yet (`logged: false` when it has).
+    async fn record(&self, attempt: &AttemptRecord) -> Result<LogOutcome, FunctionError>;
+}
+
+/// A notification channel: each is sent at most once per (order, attempt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Sns,
+    Email,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sns => "sns",
+            Channel::Email => "email",
+        }
+    }
+}
+
+/// One (order, attempt, channel) slot in the email log, keyed `emailId = "{orderId}#{attemptId}#{channel}"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub order_id: OrderId,
+    pub attempt_id: AttemptId,
+    pub channel: Channel,
+    /// The email address (email channel) or topic ARN (SNS channel) it goes to.
+    pub recipient: String,
+    pub claimed_at: String,
+}
+
+impl Claim {
+    pub fn email_id(&self) -> String {
+        format!(
+            "{}#{}#{}",
+            self.order_id,
+            self.attempt_id,
+            self.channel.as_str()
+        )
+    }
+}
+
+/// Email-log record states. `pending`: claimed, sending; `sent`; `failed`: the send was refused
+/// for certain (it may be claimed again).
+pub mod status {
+    pub const PENDING: &str = "pending";
+    pub const SENT: &str = "sent";
+    pub const FAILED: &str = "failed";
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// This call owns the slot: it may send.
+    Claimed,
+    /// Someone claimed it before (status `pending` or `sent`): do not send.
+    AlreadyClaimed { status: String },
+}
+
+/// The email-log table: claim before sending, mark after.
+#[async_trait]
+pub trait EmailLog: Send + Sync {
+    /// Conditional put: succeeds if the slot is new or its last send `failed`.
+    async fn claim(&self, claim: &Claim) -> Result<ClaimOutcome, FunctionError>;
+    /// pending -> sent, with the provider's message id.
+    async fn mark_sent(
+        &self,
+        claim: &Claim,
+        message_id: &str,
+        sent_at: &str,
+    ) -> Result<(), FunctionError>;
+    /// pending -> failed (the provider refused it: nothing went out).
+    async fn mark_failed(&self, claim: &Claim, reason: &str) -> Result<(), FunctionError>;
+}
+
+/// Why a send failed, as far as we can know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The provider answered with an error: nothing was sent.
+    #[error("not sent: {0}")]
+    NotSent(FunctionError),
+    /// Timeout, broken connection, crash: it may have been sent.
+    #[error("outcome unknown: {0}")]
+    Unknown(FunctionError),
+}
+
+impl SendError {
+    pub fn into_error(self) -> FunctionError {
+        match self {
+            SendError::NotSent(e) | SendError::Unknown(e) => e,
+        }
+    }
+}
+
+/// The failure topic (SNS).
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// The topic's ARN (or name) the notification goes to, for the email log.
+    fn topic(&self) -> &str;
+    /// Publishes once (no SDK-level retry); returns the message id.
+    async fn publish(&self, notification: &FailureNotification) -> Result<String, SendError>;
+}
+
+/// The customer email sender (SESv2).
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends once (no SDK-level retry); returns the message id.
+    async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError>;
+}
