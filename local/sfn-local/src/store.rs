@@ -1,0 +1,387 @@
+//! The embedded store: a state directory of JSON files. Every write goes to a temporary file that is
+//! then renamed over the old one (a crash leaves the old or the new file, never half of one), and
+//! every read-modify-write holds the directory's lock file, so several CLI invocations can share it.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use asl::Checkpoint;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::error::RunnerError;
+
+/// An execution as the store keeps it: what DescribeExecution and GetExecutionHistory report, plus
+/// the engine's checkpoint for a redrive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionRecord {
+    pub execution_arn: String,
+    pub state_machine_arn: String,
+    pub state_machine_name: String,
+    pub name: String,
+    /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED.
+    pub status: String,
+    pub input: Value,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub start_date: DateTime<Utc>,
+    pub stop_date: Option<DateTime<Utc>>,
+    pub redrive_count: u32,
+    pub redrive_date: Option<DateTime<Utc>>,
+    /// GetExecutionHistory's events, oldest first, as AWS shapes them.
+    pub history: Vec<Value>,
+    pub checkpoint: Option<Checkpoint>,
+    /// The execution that started this one (`states:startExecution.sync:2`).
+    pub parent_execution_arn: Option<String>,
+}
+
+/// AWS CLI's date format (`2026-11-25T06:10:00.123000+00:00`).
+pub fn cli_date(d: &DateTime<Utc>) -> String {
+    d.to_rfc3339_opts(SecondsFormat::Micros, false)
+}
+
+impl ExecutionRecord {
+    pub fn is_running(&self) -> bool {
+        self.status == "RUNNING"
+    }
+
+    /// Whether RedriveExecution accepts it: ended unsuccessfully, with a checkpoint.
+    pub fn redrivable(&self) -> bool {
+        matches!(self.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED")
+            && self.checkpoint.is_some()
+    }
+
+    /// `aws stepfunctions describe-execution` output.
+    pub fn describe(&self) -> Value {
+        let mut v = json!({
+            "executionArn": self.execution_arn,
+            "stateMachineArn": self.state_machine_arn,
+            "name": self.name,
+            "status": self.status,
+            "startDate": cli_date(&self.start_date),
+        });
+        let m = v
+            .as_object_mut()
+            .expect("a json! object literal is an object");
+        if let Some(d) = &self.stop_date {
+            m.insert("stopDate".into(), json!(cli_date(d)));
+        }
+        m.insert("input".into(), json!(self.input.to_string()));
+        m.insert("inputDetails".into(), json!({"included": true}));
+        if let Some(o) = &self.output {
+            m.insert("output".into(), json!(o.to_string()));
+            m.insert("outputDetails".into(), json!({"included": true}));
+        }
+        if let Some(e) = &self.error {
+            m.insert("error".into(), json!(e));
+        }
+        if let Some(c) = &self.cause {
+            m.insert("cause".into(), json!(c));
+        }
+        m.insert("redriveCount".into(), json!(self.redrive_count));
+        if let Some(d) = &self.redrive_date {
+            m.insert("redriveDate".into(), json!(cli_date(d)));
+        }
+        if self.redrivable() {
+            m.insert("redriveStatus".into(), json!("REDRIVABLE"));
+        } else {
+            m.insert("redriveStatus".into(), json!("NOT_REDRIVABLE"));
+            let reason = if self.is_running() {
+                "Execution is RUNNING and cannot be redriven"
+            } else {
+                "Execution is SUCCEEDED and cannot be redriven"
+            };
+            m.insert("redriveStatusReason".into(), json!(reason));
+        }
+        v
+    }
+
+    /// One item of `aws stepfunctions list-executions`.
+    pub fn list_item(&self) -> Value {
+        let mut v = json!({
+            "executionArn": self.execution_arn,
+            "stateMachineArn": self.state_machine_arn,
+            "name": self.name,
+            "status": self.status,
+            "startDate": cli_date(&self.start_date),
+        });
+        let m = v
+            .as_object_mut()
+            .expect("a json! object literal is an object");
+        if let Some(d) = &self.stop_date {
+            m.insert("stopDate".into(), json!(cli_date(d)));
+        }
+        m.insert("redriveCount".into(), json!(self.redrive_count));
+        if let Some(d) = &self.redrive_date {
+            m.insert("redriveDate".into(), json!(cli_date(d)));
+        }
+        v
+    }
+
+    /// What `states:startExecution.sync:2` returns (DescribeExecution in PascalCase, with Input and
+    /// Output as JSON rather than strings; dates as epoch milliseconds, as the integration gives them).
+    pub fn sync2_result(&self) -> Value {
+        let mut v = json!({
+            "ExecutionArn": self.execution_arn,
+            "Input": self.input,
+            "InputDetails": {"Included": true},
+            "Name": self.name,
+            "RedriveCount": self.redrive_count,
+            "RedriveStatus": if self.redrivable() { "REDRIVABLE" } else { "NOT_REDRIVABLE" },
+            "StartDate": self.start_date.timestamp_millis(),
+            "StateMachineArn": self.state_machine_arn,
+            "Status": self.status,
+        });
+        let m = v
+            .as_object_mut()
+            .expect("a json! object literal is an object");
+        if let Some(d) = &self.stop_date {
+            m.insert("StopDate".into(), json!(d.timestamp_millis()));
+        }
+        if let Some(o) = &self.output {
+            m.insert("Output".into(), o.clone());
+            m.insert("OutputDetails".into(), json!({"Included": true}));
+        }
+        if let Some(e) = &self.error {
+            m.insert("Error".into(), json!(e));
+        }
+        if let Some(c) = &self.cause {
+            m.insert("Cause".into(), json!(c));
+        }
+        v
+    }
+}
+
+/// The state directory.
+#[derive(Clone)]
+pub struct Store {
+    root: PathBuf,
+    /// Serialises this process's own users before the file lock (a second flock from the same
+    /// process on another descriptor would block it forever).
+    local: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Holds the state directory's lock until dropped.
+pub struct StoreLock {
+    _file: File,
+    _local: tokio::sync::OwnedMutexGuard<()>,
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Store {
+    /// Opens (creating) the state directory.
+    pub fn open(root: &Path) -> Result<Store, RunnerError> {
+        std::fs::create_dir_all(root.join("executions"))
+            .map_err(|e| RunnerError::store(root, e))?;
+        Ok(Store {
+            root: root.to_path_buf(),
+            local: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Takes the directory's exclusive lock (waits for other processes holding it).
+    pub async fn lock(&self) -> Result<StoreLock, RunnerError> {
+        let local = self.local.clone().lock_owned().await;
+        let path = self.root.join("lock");
+        let file = tokio::task::spawn_blocking(move || -> Result<File, RunnerError> {
+            let file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| RunnerError::store(&path, e))?;
+            fs4::FileExt::lock(&file).map_err(|e| RunnerError::store(&path, e))?;
+            Ok(file)
+        })
+        .await
+        .map_err(|e| RunnerError::store(&self.root, e))??;
+        Ok(StoreLock {
+            _file: file,
+            _local: local,
+        })
+    }
+
+    /// Reads `rel` (None if absent).
+    pub fn read<T: DeserializeOwned>(&self, rel: &str) -> Result<Option<T>, RunnerError> {
+        let path = self.root.join(rel);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                RunnerError::store(
+                    &path,
+                    format!("unreadable ({e}); delete it to start afresh"),
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(RunnerError::store(&path, e)),
+        }
+    }
+
+    /// Writes `rel` atomically (temp file, fsync, rename).
+    pub fn write<T: Serialize>(&self, rel: &str, value: &T) -> Result<(), RunnerError> {
+        let path = self.root.join(rel);
+        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|e| RunnerError::store(&dir, e))?;
+        let bytes = serde_json::to_vec_pretty(value).map_err(|e| RunnerError::store(&path, e))?;
+        let tmp = dir.join(format!(
+            ".{}.{}.{}.tmp",
+            path.file_name().and_then(|f| f.to_str()).unwrap_or("file"),
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let write = || -> std::io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            RunnerError::store(&path, e)
+        })
+    }
+
+    fn execution_rel(state_machine: &str, name: &str) -> String {
+        format!("executions/{state_machine}/{name}.json")
+    }
+
+    pub fn get_execution(
+        &self,
+        state_machine: &str,
+        name: &str,
+    ) -> Result<Option<ExecutionRecord>, RunnerError> {
+        self.read(&Self::execution_rel(state_machine, name))
+    }
+
+    pub fn put_execution(&self, record: &ExecutionRecord) -> Result<(), RunnerError> {
+        self.write(
+            &Self::execution_rel(&record.state_machine_name, &record.name),
+            record,
+        )
+    }
+
+    /// Every execution of `state_machine`, newest first (as ListExecutions).
+    pub fn list_executions(
+        &self,
+        state_machine: &str,
+    ) -> Result<Vec<ExecutionRecord>, RunnerError> {
+        let dir = self.root.join("executions").join(state_machine);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(RunnerError::store(&dir, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| RunnerError::store(&dir, e))?;
+            let file = entry.file_name();
+            let Some(name) = file.to_str().and_then(|f| f.strip_suffix(".json")) else {
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            if let Some(r) = self.get_execution(state_machine, name)? {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| {
+            b.start_date
+                .cmp(&a.start_date)
+                .then_with(|| b.name.cmp(&a.name))
+        });
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str, status: &str) -> ExecutionRecord {
+        ExecutionRecord {
+            execution_arn: format!("arn:x:{name}"),
+            state_machine_arn: "arn:sm".into(),
+            state_machine_name: "sm".into(),
+            name: name.into(),
+            status: status.into(),
+            input: json!({"orderId": "1"}),
+            output: None,
+            error: Some("E".into()),
+            cause: None,
+            start_date: Utc::now(),
+            stop_date: None,
+            redrive_count: 0,
+            redrive_date: None,
+            history: vec![],
+            checkpoint: Some(Checkpoint::default()),
+            parent_execution_arn: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_atomically_and_lists_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let _lock = store.lock().await.unwrap();
+        let mut a = record("a", "FAILED");
+        store.put_execution(&a).unwrap();
+        let mut b = record("b", "SUCCEEDED");
+        b.start_date = a.start_date + chrono::Duration::seconds(1);
+        store.put_execution(&b).unwrap();
+        a.status = "SUCCEEDED".into();
+        store.put_execution(&a).unwrap();
+        let names: Vec<_> = store
+            .list_executions("sm")
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.name, r.status))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("b".into(), "SUCCEEDED".into()),
+                ("a".into(), "SUCCEEDED".into())
+            ]
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("executions/sm"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn describes_like_the_aws_cli() {
+        let r = record("a", "FAILED");
+        let d = r.describe();
+        assert_eq!(d["input"], json!("{\"orderId\":\"1\"}"));
+        assert_eq!(d["redriveStatus"], "REDRIVABLE");
+        assert_eq!(d["error"], "E");
+        let s = record("b", "SUCCEEDED").sync2_result();
+        assert_eq!(s["Input"], json!({"orderId": "1"}));
+        assert_eq!(s["RedriveStatus"], "NOT_REDRIVABLE");
+    }
+
+    #[test]
+    fn reports_a_corrupt_file_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        std::fs::create_dir_all(dir.path().join("executions/sm")).unwrap();
+        std::fs::write(dir.path().join("executions/sm/x.json"), "{not json").unwrap();
+        let err = store.get_execution("sm", "x").unwrap_err().to_string();
+        assert!(err.contains("executions/sm/x.json"), "{err}");
+    }
+}
