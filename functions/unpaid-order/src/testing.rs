@@ -96,7 +96,8 @@ fn blocking_get(port: u16, path: &str) -> Option<String> {
     write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
-    response.starts_with("HTTP/1.0 200").then_some(response)
+    let status = response.split_whitespace().nth(1).unwrap_or("");
+    (status == "200").then_some(response)
 }
 
 /// A name unique to this process and call, for parallel-safe tables, topics and addresses.
