@@ -66,6 +66,36 @@ pub async fn call_handler(
     payload: Value,
     ports: &Ports,
 ) -> Result<Value, HandlerError> {
-    let _ = (payload, ports);
-    Err(HandlerError::Unknown(binary.to_string()))
+    fn out<T: serde::Serialize>(r: Result<T, FunctionError>) -> Result<Value, HandlerError> {
+        let v = r.map_err(HandlerError::Function)?;
+        // The handlers' outputs are plain serde structs: this cannot fail, but say so if it does.
+        serde_json::to_value(v).map_err(|e| {
+            HandlerError::Function(FunctionError::transient(format!(
+                "output not serialisable: {e}"
+            )))
+        })
+    }
+    match binary {
+        "load-order" => {
+            out(
+                load_order::handle(ports.orders.as_ref(), ports.check_status.as_ref(), payload)
+                    .await,
+            )
+        }
+        "build-failed-header" => out(build_failed_header::handle(payload).await),
+        "save-order" => out(save_order::handle(ports.orders.as_ref(), payload).await),
+        "log-attempt" => {
+            out(log_attempt::handle(ports.orders.as_ref(), ports.attempts.as_ref(), payload).await)
+        }
+        "notify-failure" => {
+            let p = notify_failure::Ports {
+                orders: ports.orders.as_ref(),
+                email_log: ports.email_log.as_ref(),
+                notifier: ports.notifier.as_ref(),
+                mailer: ports.mailer.as_ref(),
+            };
+            out(notify_failure::handle(p, payload).await)
+        }
+        other => Err(HandlerError::Unknown(other.to_string())),
+    }
 }

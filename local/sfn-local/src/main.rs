@@ -217,15 +217,18 @@ fn print_pipe_summary(report: &PipeReport, runner: &Runner) {
         let outcome = o.get("outcome").and_then(Value::as_str).unwrap_or("?");
         let detail = match outcome {
             "processed" | "failed" => format!(
-                "{} {}",
+                "{}{}{} {}",
                 o.get("childStatus").and_then(Value::as_str).unwrap_or(""),
-                o.pointer("/child/executionArn")
+                o.get("childError")
                     .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .or_else(|| o
-                        .get("executionName")
-                        .and_then(Value::as_str)
-                        .map(str::to_string))
+                    .map(|e| format!(" {e}"))
+                    .unwrap_or_default(),
+                o.get("childSkipped")
+                    .map(|_| " (already paid: skipped, no email)")
+                    .unwrap_or(""),
+                o.get("childExecutionArn")
+                    .and_then(Value::as_str)
+                    .or_else(|| o.get("executionName").and_then(Value::as_str))
                     .unwrap_or_default()
             ),
             "duplicate" => format!(
@@ -244,11 +247,10 @@ fn print_pipe_summary(report: &PipeReport, runner: &Runner) {
                 .to_string(),
             _ => String::new(),
         };
-        let error = o
-            .get("error")
-            .and_then(Value::as_str)
-            .map(|e| format!(" error {e}"))
-            .unwrap_or_default();
+        let error = match o.get("error").and_then(Value::as_str) {
+            Some(e) if o.get("childError").is_none() => format!(" error {e}"),
+            _ => String::new(),
+        };
         println!("  record {record:>3}  order {order:<14} {outcome:<10} {detail}{error}");
     }
     for f in &report.filtered {

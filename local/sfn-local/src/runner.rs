@@ -516,11 +516,25 @@ impl Runner {
                     if let Some(m) = line.as_object_mut() {
                         m.insert("record".into(), json!(chunk.get(batch_index)));
                         m.remove("index");
-                        if let Some(child) =
-                            o.pointer("/child/executionArn").and_then(Value::as_str)
-                        {
-                            if let Ok(c) = self.describe_execution(child) {
-                                m.insert("childStatus".into(), json!(c.status));
+                        // The child's ARN: in the result when it succeeded, in the cause (its
+                        // DescribeExecution) when it failed.
+                        let failed_child: Option<Value> = o
+                            .get("cause")
+                            .and_then(Value::as_str)
+                            .and_then(|c| serde_json::from_str(c).ok());
+                        let child = o
+                            .pointer("/child/executionArn")
+                            .or_else(|| failed_child.as_ref().and_then(|c| c.get("ExecutionArn")))
+                            .and_then(Value::as_str)
+                            .map(str::to_string);
+                        if let Some(c) = child.and_then(|arn| self.describe_execution(&arn).ok()) {
+                            m.insert("childExecutionArn".into(), json!(c.execution_arn));
+                            m.insert("childStatus".into(), json!(c.status));
+                            if let Some(e) = &c.error {
+                                m.insert("childError".into(), json!(e));
+                            }
+                            if c.output.as_ref().and_then(|o| o.get("skipped")).is_some() {
+                                m.insert("childSkipped".into(), json!("OrderAlreadyPaid"));
                             }
                         }
                     }
