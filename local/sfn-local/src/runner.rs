@@ -49,6 +49,11 @@ pub struct RunnerOptions {
     pub faults: Vec<Fault>,
     /// Print a progress line per step on stderr.
     pub progress: bool,
+    /// The functions' environment (ORDER_TABLE, ...), over the process's and the template's.
+    pub environment: BTreeMap<String, String>,
+    /// The SDK configuration for `aws_endpoint` / `lambda_endpoint` (default: the functions' own,
+    /// credentials from the environment).
+    pub sdk_config: Option<aws_config::SdkConfig>,
 }
 
 impl RunnerOptions {
@@ -63,6 +68,8 @@ impl RunnerOptions {
             lambda_endpoint: None,
             faults: Vec::new(),
             progress: false,
+            environment: BTreeMap::new(),
+            sdk_config: None,
         }
     }
 }
@@ -285,15 +292,21 @@ impl Runner {
 
         let store = Store::open(&options.state_dir)?;
         let env = |name: &str| -> String {
-            std::env::var(name)
-                .ok()
+            options
+                .environment
+                .get(name)
+                .cloned()
+                .or_else(|| std::env::var(name).ok())
                 .filter(|v| !v.is_empty())
                 .or_else(|| template.function_environment.get(name).cloned())
                 .unwrap_or_default()
         };
         let mut embedded = None;
         let backend: Arc<dyn Functions> = if let Some(url) = &options.lambda_endpoint {
-            let sdk = unpaid_order::aws::sdk_config(Some(url)).await;
+            let sdk = match &options.sdk_config {
+                Some(s) => s.to_builder().endpoint_url(url).build(),
+                None => unpaid_order::aws::sdk_config(Some(url)).await,
+            };
             let names = template
                 .functions
                 .iter()
@@ -304,7 +317,10 @@ impl Runner {
                 names,
             ))
         } else if let Some(url) = &options.aws_endpoint {
-            let sdk = unpaid_order::aws::sdk_config(Some(url)).await;
+            let sdk = match &options.sdk_config {
+                Some(s) => s.to_builder().endpoint_url(url).build(),
+                None => unpaid_order::aws::sdk_config(Some(url)).await,
+            };
             let config = unpaid_order::Config::with(
                 unpaid_order::Setting::ALL
                     .iter()
