@@ -84,8 +84,14 @@ def one_cold_start(args, listener, body, env):
     t0 = time.monotonic_ns()
     pid = os.posix_spawn(args.bootstrap, [args.bootstrap], env, file_actions=actions)
     deadline = time.monotonic() + args.timeout
+    exited = None
     while done is None and time.monotonic() < deadline:
-        for key, _ in sel.select(timeout=max(0.0, deadline - time.monotonic())):
+        # A bootstrap that exits (crash, missing config) must not cost the whole timeout.
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            exited = True
+            kind = "exited"
+            break
+        for key, _ in sel.select(timeout=min(0.05, max(0.0, deadline - time.monotonic()))):
             if key.data is None:
                 conn, _ = listener.accept()
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -125,9 +131,10 @@ def one_cold_start(args, listener, body, env):
                         kind, out, done = tail[2], req_body, now
                 else:
                     conn.sendall(response(404))
-    rss = vm_hwm_kb(pid)
-    os.kill(pid, signal.SIGKILL)
-    os.wait4(pid, 0)
+    rss = None if exited else vm_hwm_kb(pid)
+    if not exited:
+        os.kill(pid, signal.SIGKILL)
+        os.wait4(pid, 0)
     for conn in list(bufs):
         sel.unregister(conn)
         conn.close()
@@ -164,6 +171,8 @@ def main():
     ap.add_argument("--bootstrap", required=True)
     ap.add_argument("--event", required=True, help="JSON file delivered as the first event")
     ap.add_argument("--iterations", type=int, default=20)
+    ap.add_argument("--unique", action="append", default=[],
+                    help="top-level string field made unique per iteration (VALUE-i), e.g. attemptId")
     ap.add_argument("--env", action="append", default=[], help="K=V added to the function's environment")
     ap.add_argument("--name", default=None, help="AWS_LAMBDA_FUNCTION_NAME (default: the bootstrap's folder)")
     ap.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for one invocation")
@@ -204,7 +213,15 @@ def main():
         k, _, v = kv.partition("=")
         env[k] = v
 
-    runs = [one_cold_start(args, listener, body, env) for _ in range(args.iterations)]
+    def event(i):
+        if not args.unique:
+            return body
+        doc = json.loads(body)
+        for key in args.unique:
+            doc[key] = f"{doc[key]}-{i}"
+        return json.dumps(doc).encode()
+
+    runs = [one_cold_start(args, listener, event(i), env) for i in range(args.iterations)]
     listener.close()
     summary = {
         "function": name,

@@ -15,10 +15,15 @@ use serde_json::{Map, Value};
 use machines::Workload;
 
 fn workloads() -> Vec<(Workload, usize)> {
+    // ASL_BENCH_MAP_ITEMS shrinks the Map for a quick smoke run (tests/bench/engine.sh --quick).
+    let map_items = std::env::var("ASL_BENCH_MAP_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     vec![
         (machines::pass_chain(100), 100),
         (machines::choice_loop(50), 50),
-        (machines::map_items(1000), 1000),
+        (machines::map_items(map_items), map_items),
         (machines::retry_chain(5, 2), 5),
     ]
 }
