@@ -742,8 +742,11 @@ impl Core {
         self.finish(record, execution, sink).await
     }
 
-    /// Polls the store until another invocation's run of the execution ends.
+    /// Polls the store until another invocation's run of the execution ends, for at most a Standard
+    /// workflow's time here (the machines' TimeoutSeconds is 900 s) plus a margin: a run whose process
+    /// died stays RUNNING in the store, and this must not wait for it forever.
     async fn wait_for(&self, record: &ExecutionRecord) -> Result<ExecutionRecord, RunnerError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(960);
         loop {
             let now = self
                 .store
@@ -752,7 +755,14 @@ impl Core {
             if !now.is_running() {
                 return Ok(now);
             }
-            // Another process runs it on its own clock: wait in real time.
+            if std::time::Instant::now() >= deadline {
+                return Err(RunnerError::Backend(format!(
+                    "execution {} is still RUNNING in {}: the process running it may have died",
+                    record.execution_arn,
+                    self.store.root().display()
+                )));
+            }
+            // Another process runs it on its own clock: poll in real time.
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
