@@ -308,10 +308,19 @@ impl MotoEnv {
 }
 
 /// moto's inspection API (`GET /moto-api/data.json`).
+/// moto serialises its whole state for this; while other tests write to the same server it can
+/// fail (a dictionary changing during iteration: HTTP 500), so it is asked again, boundedly.
 pub async fn moto_data(endpoint: &str) -> Value {
-    let (status, body) = http(endpoint, "GET", "/moto-api/data.json", "").await;
-    assert_eq!(status, 200, "moto data.json: {body}");
-    serde_json::from_str(&body).expect("data.json is JSON")
+    let mut last = (0, String::new());
+    for _ in 0..20 {
+        let (status, body) = http(endpoint, "GET", "/moto-api/data.json", "").await;
+        if status == 200 {
+            return serde_json::from_str(&body).expect("data.json is JSON");
+        }
+        last = (status, body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("moto data.json kept failing: HTTP {}: {}", last.0, last.1)
 }
 
 /// A minimal HTTP/1.0 request (the test harness's own client; no extra dependency).
