@@ -86,13 +86,15 @@ impl Config {
         let branch = get("BRANCH");
         let mut values = Vec::new();
         for &setting in required {
-            let value = match get(setting.var()) {
-                Some(v) => v,
-                None => match (setting.default_from_branch("x"), &branch) {
-                    (Some(_), Some(b)) => setting.default_from_branch(b).unwrap_or_default(),
-                    (Some(_), None) => return Err(ConfigError::MissingTable(setting.var())),
-                    (None, _) => return Err(ConfigError::Missing(setting.var())),
-                },
+            let value = match (get(setting.var()), &branch) {
+                (Some(v), _) => v,
+                (None, Some(b)) => setting
+                    .default_from_branch(b)
+                    .ok_or(ConfigError::Missing(setting.var()))?,
+                (None, None) if setting.default_from_branch("").is_some() => {
+                    return Err(ConfigError::MissingTable(setting.var()))
+                }
+                (None, None) => return Err(ConfigError::Missing(setting.var())),
             };
             if setting == Setting::SenderEmail && crate::notice::usable_address(&value).is_none() {
                 return Err(ConfigError::Invalid(

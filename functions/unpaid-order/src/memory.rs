@@ -401,3 +401,59 @@ impl Mailer for MemoryStore {
         Ok(message_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("unpaid-order-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn fixtures_need_orders_and_well_formed_items() {
+        let dir = temp_dir("fixtures");
+        assert!(matches!(
+            MemoryState::load_fixtures(&dir),
+            Err(FixtureError::Io { .. })
+        ));
+        std::fs::write(
+            dir.join("orders.json"),
+            r#"[{"orderId": {"S": "1"}, "data": {"M": {}}}]"#,
+        )
+        .unwrap();
+        let state = MemoryState::load_fixtures(&dir).unwrap();
+        assert_eq!(state.orders.len(), 1);
+        assert!(state.check_status.is_empty() && state.email_log.is_empty());
+        std::fs::write(
+            dir.join("check-status.json"),
+            r#"[{"orderId": {"X": "1"}}]"#,
+        )
+        .unwrap();
+        let err = MemoryState::load_fixtures(&dir).unwrap_err();
+        assert!(err.to_string().contains("check-status.json"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn numeric_range_keys_sort_by_value() {
+        let check = |created_at: &str, charge: &str| -> Item {
+            serde_json::from_value(serde_json::json!({"orderId": {"S": "1"}, "created_at": {"N": created_at},
+                "chargeId": {"S": charge}, "paymentMethod": {"S": "card"}, "status": {"S": "failed"}}))
+            .unwrap()
+        };
+        let store = MemoryStore::new(MemoryState {
+            check_status: vec![check("100", "late"), check("99", "early")],
+            ..MemoryState::default()
+        });
+        let oldest = store
+            .oldest(&OrderId::parse("1").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(oldest.charge_id, "early");
+    }
+}
