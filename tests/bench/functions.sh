@@ -116,14 +116,16 @@ for f in names:
           f"{r['bootstrap_bytes'] / 1e6:>14.2f}{dep:>20}  {','.join(r['outcomes'])}")
     if f != "floor":
         size = max(r["bootstrap_bytes"], os.path.getsize(deployed) if fresh else 0)
-        rows.append((f, r["init_ms_median"], r["rss_kb_max"], size, r["outcomes"], r["example"]))
+        rows.append((f, r["init_ms_median"], r["rss_kb_max"], size, r["outcomes"], r.get("first_failure")))
 print()
-for f, init, rss, size, outcomes, example in rows:
+for f, init, rss, size, outcomes, failure in rows:
     met = lambda c: "met" if c else "MISSED"
     print(f"functions: {f}: init {met(init is not None and init <= 5)} (<= 5 ms), "
           f"RSS {met(rss is not None and rss <= 16 * 1024)} (<= 16 MB), size {met(size <= 4_000_000)} (<= 4 MB)")
-    if any(o.startswith(("error", "init_error", "timeout")) for o in outcomes):
-        print(f"functions: {f}: first outcome {example.get('outcome')} {example.get('errorType')}: {example.get('errorMessage')}")
+    if any(o.startswith(("error", "init_error")) for o in outcomes):
+        print(f"functions: {f}: function errors: {', '.join(o for o in outcomes if o.startswith(('error', 'init_error')))}")
+    if failure:
+        print(f"functions: {f}: a cold start ended '{failure['outcome']}' (init {failure['init_ms']} ms)")
 print("functions: medians over the cold starts; init and first event include the harness (the floor row).")
 sys.exit(0 if ok else 1)
 PY

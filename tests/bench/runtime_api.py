@@ -234,6 +234,8 @@ def main():
         "rss_kb_max": max((r["rss_kb"] for r in runs if r["rss_kb"] is not None), default=None),
         "bootstrap_bytes": os.path.getsize(args.bootstrap),
         "example": runs[0],
+        "failed": sum(r["outcome"] not in ("response", "error") for r in runs),
+        "first_failure": next((r for r in runs if r["outcome"] not in ("response", "error")), None),
     }
     print(json.dumps(summary) if args.json else json.dumps(summary, indent=2))
     # A function that never reached the Runtime API measured nothing.
