@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The project's test command (README "Test"): installs the pinned tools it needs into .tools/,
+# then runs every check CI runs, in the order that fails fastest. Safe to re-run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export CARGO_TERM_COLOR=never
+export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+# Fake credentials: nothing here talks to AWS, and the SDK must not probe for real ones.
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
+export AWS_EC2_METADATA_DISABLED=true
+
+started=$SECONDS
+step() { printf '\n==> [%4ss] %s\n' "$((SECONDS - started))" "$*"; }
+
+step "install pinned tools (.tools/)"
+bash tests/tools/install-moto.sh
+bash tests/tools/install-static.sh
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "start moto server (local AWS API emulator)"
+# shellcheck source=tests/tools/moto.sh
+source tests/tools/moto.sh
+echo "MOTO_ENDPOINT=$MOTO_ENDPOINT"
+
+step "cargo test (unit, adapters over moto, workflows, reliability)"
+cargo test --workspace --locked
+
+step "static checks: sam validate, cfn-lint, asl-validator, project ASL check, checkov, negative tests"
+bash tests/static/check.sh
+
+step "ASL conformance ratchet (../shared/asl-conformance)"
+bash tests/conformance/ratchet.sh
+
+step "package: cargo lambda build --release (bootstrap zips)"
+bash tests/static/package.sh
+
+step "done in $((SECONDS - started))s"
