@@ -31,6 +31,6 @@ for name, n in counts.items():
     per = ns / 1000 / n
     worst = max(worst, per)
     run = f"{ns / 1e6:.3f} ms" if ns >= 1e6 else f"{ns / 1e3:.1f} us"
-    print(f"{name:<22}{n:>12}{run:>14}{per:>15.2f}  {'met' if per <= 5 else 'MISSED'}")
+    print(f"{name:<22}{n:>12}{run:>14}{per:>15.3f}  {'met' if per <= 5 else 'MISSED'}")
 print(f"\nengine: criterion medians; worst {worst:.2f} us per transition")
 PY

@@ -74,58 +74,85 @@ envargs=()
 while IFS= read -r kv; do envargs+=(--env "$kv"); done <"$work/env"
 
 # The floor: the same harness with the smallest possible Runtime API client (C, if cc exists).
-if command -v cc >/dev/null && cc -O2 -o "$work/floor" tests/bench/floor.c 2>/dev/null; then
-    python3 tests/bench/runtime_api.py --bootstrap "$work/floor" --name floor --event events/functions/build-failed-header.json \
-        --iterations "$iterations" --json >"$work/floor.json"
+names=()
+mkdir -p "$work/floor"
+if command -v cc >/dev/null && cc -O2 -o "$work/floor/bootstrap" tests/bench/floor.c 2>/dev/null; then
+    bin[floor]=$work/floor/bootstrap
+    names+=(floor)
 fi
+names+=("${functions[@]}")
 
-echo "functions: $iterations cold starts per function on $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-for f in "${functions[@]}"; do
-    unique=()
-    case $f in log-attempt | notify-failure) unique=(--unique attemptId) ;; esac
-    python3 tests/bench/runtime_api.py --bootstrap "${bin[$f]}" --name "$f" --event "events/functions/$f.json" \
-        --iterations "$iterations" "${unique[@]}" "${envargs[@]}" --json >"$work/$f.json" || true
+# Round robin (one cold start of each, N rounds) rather than N in a row: load from anything else
+# on the machine then hits every function alike, and init - floor can be paired per round.
+echo "functions: $iterations rounds of cold starts on $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+for ((i = 0; i < iterations; i++)); do
+    for f in "${names[@]}"; do
+        event=events/functions/$f.json unique=()
+        case $f in
+            floor) event=events/functions/build-failed-header.json ;;
+            log-attempt | notify-failure) unique=(--unique attemptId --first-index "$i") ;;
+        esac
+        python3 tests/bench/runtime_api.py --bootstrap "${bin[$f]}" --name "$f" --event "$event" \
+            --iterations 1 "${unique[@]}" "${envargs[@]}" --json >>"$work/$f.jsonl" || true
+    done
 done
 
-python3 - "$work" "$target" "${functions[@]}" <<'PY'
-import json, os, sys
-work, target, functions = sys.argv[1], sys.argv[2], sys.argv[3:]
+python3 - "$work" "$target" "${names[@]}" <<'PY'
+import json, os, statistics, sys
+work, target, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 def arch(p):
     with open(p, "rb") as f:
         h = f.read(20)
     return {0x3E: "x86_64", 0xB7: "arm64"}.get(int.from_bytes(h[18:20], "little"), "?")
-rows, ok = [], True
-print()
-print(f"{'function':<22}{'init ms':>9}{'(max)':>8}{'1st event ms':>14}{'peak RSS MB':>13}{'bootstrap MB':>14}{'deployed MB':>20}  outcome")
-names = (["floor"] if os.path.exists(f"{work}/floor.json") else []) + functions
-for f in names:
+def load(f):
     try:
-        r = json.load(open(f"{work}/{f}.json"))
-    except (OSError, ValueError):
+        lines = [json.loads(l) for l in open(f"{work}/{f}.jsonl") if l.strip()]
+    except OSError:
+        return None
+    runs = [r for l in lines for r in l["runs"]]
+    return {"runs": runs, "bytes": lines[0]["bootstrap_bytes"] if lines else 0}
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+data = {f: load(f) for f in names}
+floor = data.get("floor")
+print()
+print(f"{'function':<22}{'init ms':>9}{'-floor':>8}{'(max)':>8}{'1st event ms':>14}{'peak RSS MB':>13}{'bootstrap MB':>14}{'deployed MB':>21}  outcomes")
+ok, verdicts = True, []
+for f in names:
+    d = data[f]
+    if not d or not d["runs"]:
         print(f"{f:<22} no result (the bootstrap never reached the Runtime API)")
         ok = False
         continue
+    runs = d["runs"]
+    init = med(r["init_ms"] for r in runs)
+    paired = None
+    if floor and f != "floor":
+        paired = med(a["init_ms"] - b["init_ms"] for a, b in zip(runs, floor["runs"])
+                     if a["init_ms"] is not None and b["init_ms"] is not None)
+    rss = max((r["rss_kb"] for r in runs if r["rss_kb"] is not None), default=None)
+    outcomes = {}
+    for r in runs:
+        key = r["outcome"] + (f":{r['errorType']}" if r.get("errorType") else "")
+        outcomes[key] = outcomes.get(key, 0) + 1
     deployed = f"{target}/lambda/{f}/bootstrap"
-    measured = f"{target}/bench-lambda/{f}/bootstrap" if f != "floor" else f"{work}/floor"
+    measured = f"{target}/bench-lambda/{f}/bootstrap"
     fresh = f != "floor" and os.path.exists(deployed) and os.path.getmtime(deployed) >= os.path.getmtime(measured) - 600
     dep = (f"{os.path.getsize(deployed) / 1e6:.2f} {arch(deployed)}{'' if fresh else ' (stale)'}"
-           if os.path.exists(deployed) else "-")
+           if f != "floor" and os.path.exists(deployed) else "-")
     fmt = lambda v, spec: "-" if v is None else format(v, spec)
-    print(f"{f:<22}{fmt(r['init_ms_median'], '.2f'):>9}{fmt(r['init_ms_max'], '.1f'):>8}"
-          f"{fmt(r['first_event_ms_median'], '.2f'):>14}{fmt(r['rss_kb_max'] and r['rss_kb_max'] / 1024, '.1f'):>13}"
-          f"{r['bootstrap_bytes'] / 1e6:>14.2f}{dep:>20}  {','.join(r['outcomes'])}")
+    print(f"{f:<22}{fmt(init, '.2f'):>9}{fmt(paired, '.2f'):>8}{fmt(max((r['init_ms'] or 0) for r in runs), '.1f'):>8}"
+          f"{fmt(med(r['first_event_ms'] for r in runs), '.2f'):>14}{fmt(rss and rss / 1024, '.1f'):>13}"
+          f"{d['bytes'] / 1e6:>14.2f}{dep:>21}  {', '.join(f'{k} x{v}' for k, v in sorted(outcomes.items()))}")
     if f != "floor":
-        size = max(r["bootstrap_bytes"], os.path.getsize(deployed) if fresh else 0)
-        rows.append((f, r["init_ms_median"], r["rss_kb_max"], size, r["outcomes"], r.get("first_failure")))
+        size = max(d["bytes"], os.path.getsize(deployed) if fresh else 0)
+        met = lambda c: "met" if c else "MISSED"
+        verdicts.append(f"functions: {f}: init {met(init is not None and init <= 5)} (<= 5 ms median), "
+                        f"RSS {met(rss is not None and rss <= 16 * 1024)} (<= 16 MB), size {met(size <= 4_000_000)} (<= 4 MB)")
 print()
-for f, init, rss, size, outcomes, failure in rows:
-    met = lambda c: "met" if c else "MISSED"
-    print(f"functions: {f}: init {met(init is not None and init <= 5)} (<= 5 ms), "
-          f"RSS {met(rss is not None and rss <= 16 * 1024)} (<= 16 MB), size {met(size <= 4_000_000)} (<= 4 MB)")
-    if any(o.startswith(("error", "init_error")) for o in outcomes):
-        print(f"functions: {f}: function errors: {', '.join(o for o in outcomes if o.startswith(('error', 'init_error')))}")
-    if failure:
-        print(f"functions: {f}: a cold start ended '{failure['outcome']}' (init {failure['init_ms']} ms)")
-print("functions: medians over the cold starts; init and first event include the harness (the floor row).")
+print("\n".join(verdicts))
+print("functions: medians over the rounds; '-floor' = median of per-round (init - the floor's init), i.e. the")
+print("functions: function's own start-up without the harness's spawn and HTTP costs.")
 sys.exit(0 if ok else 1)
 PY

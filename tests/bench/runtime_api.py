@@ -76,10 +76,10 @@ def one_cold_start(args, listener, body, env):
     first_get = delivered = done = None
     kind, out = "timeout", b""
     log = tempfile.TemporaryFile() if args.show_logs else None
-    actions = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-               (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0)]
-    actions.append((os.POSIX_SPAWN_DUP2, log.fileno(), 2) if log
-                   else (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0))
+    actions = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)]
+    for fd in (1, 2):  # Lambda sends both to CloudWatch Logs
+        actions.append((os.POSIX_SPAWN_DUP2, log.fileno(), fd) if log
+                       else (os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_WRONLY, 0))
     # posix_spawn (vfork-like), not fork: no copy of this process's page tables in init_ms.
     t0 = time.monotonic_ns()
     pid = os.posix_spawn(args.bootstrap, [args.bootstrap], env, file_actions=actions)
@@ -171,12 +171,13 @@ def main():
     ap.add_argument("--bootstrap", required=True)
     ap.add_argument("--event", required=True, help="JSON file delivered as the first event")
     ap.add_argument("--iterations", type=int, default=20)
+    ap.add_argument("--first-index", type=int, default=0, help="suffix of the first --unique value")
     ap.add_argument("--unique", action="append", default=[],
                     help="top-level string field made unique per iteration (VALUE-i), e.g. attemptId")
     ap.add_argument("--env", action="append", default=[], help="K=V added to the function's environment")
     ap.add_argument("--name", default=None, help="AWS_LAMBDA_FUNCTION_NAME (default: the bootstrap's folder)")
     ap.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for one invocation")
-    ap.add_argument("--show-logs", action="store_true", help="keep the function's stderr in the results")
+    ap.add_argument("--show-logs", action="store_true", help="keep the function's stdout+stderr in the results")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -221,7 +222,7 @@ def main():
             doc[key] = f"{doc[key]}-{i}"
         return json.dumps(doc).encode()
 
-    runs = [one_cold_start(args, listener, event(i), env) for i in range(args.iterations)]
+    runs = [one_cold_start(args, listener, event(args.first_index + i), env) for i in range(args.iterations)]
     listener.close()
     summary = {
         "function": name,
@@ -236,6 +237,7 @@ def main():
         "example": runs[0],
         "failed": sum(r["outcome"] not in ("response", "error") for r in runs),
         "first_failure": next((r for r in runs if r["outcome"] not in ("response", "error")), None),
+        "runs": [{k: r.get(k) for k in ("outcome", "errorType", "init_ms", "first_event_ms", "rss_kb")} for r in runs],
     }
     print(json.dumps(summary) if args.json else json.dumps(summary, indent=2))
     # A function that never reached the Runtime API measured nothing.
