@@ -69,6 +69,17 @@ fn bench_engine(c: &mut Criterion) {
         group.bench_with_input(id, &w.input, |b, input| {
             b.iter(|| rt.block_on(machines::run_once(&engine, &sm, input)))
         });
+        // The runner keeps every history event: measure that path too where it is cheap to.
+        if transitions <= 200 {
+            let name = format!("{}+history", w.name);
+            counts.insert(format!("{name}/{size}"), Value::from(transitions));
+            group.bench_with_input(BenchmarkId::new(name, size), &w.input, |b, input| {
+                b.iter(|| {
+                    let history = asl::VecHistory::new();
+                    rt.block_on(machines::run_with(&engine, &sm, input, &history))
+                })
+            });
+        }
     }
     group.finish();
     let dir = criterion_dir();
