@@ -1,7 +1,8 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-#[tokio::main]
+// One thread: a Lambda handles one event at a time, and worker threads cost init time and RSS.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     unpaid_order::telemetry::init();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {

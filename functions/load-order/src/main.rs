@@ -3,7 +3,8 @@ use serde_json::Value;
 use unpaid_order::aws::{dynamodb_client, sdk_config, DynamoCheckStatusTable, DynamoOrderTable};
 use unpaid_order::Setting;
 
-#[tokio::main]
+// One thread: a Lambda handles one event at a time, and worker threads cost init time and RSS.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     unpaid_order::telemetry::init();
     let config = unpaid_order::startup_config(&[Setting::OrderTable, Setting::CheckStatusTable])?;

@@ -8,8 +8,10 @@ use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::{SharedCredentialsProvider, SharedHttpClient};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_smithy_http_client::tls;
 
 use crate::attr::{item_from_sdk, item_to_sdk, Attr, Item};
 use crate::config::{Config, ConfigError, Setting};
@@ -29,28 +31,83 @@ const SAVE_TRIES: usize = 3;
 
 /// The SDK configuration the Lambdas use: region from `AWS_REGION` (or `AWS_DEFAULT_REGION`),
 /// credentials from the environment only (Lambda provides them; no profile, IMDS or container
-/// probes), `AWS_ENDPOINT_URL` if set, and timeouts that fit the functions' 10 s limit.
-/// `endpoint` overrides `AWS_ENDPOINT_URL` (the offline runner's `--aws-endpoint`).
+/// probes), `AWS_ENDPOINT_URL` if set, standard retries, the [`http_client`], and timeouts that
+/// fit the functions' 10 s limit. `endpoint` overrides `AWS_ENDPOINT_URL` (the offline runner's
+/// `--aws-endpoint`).
+///
+/// Built directly rather than with aws-config's loader: the loader reads `~/.aws/config` and
+/// `~/.aws/credentials` at every cold start and links the SSO/STS/IMDS credential chain into
+/// every binary, none of which a Lambda uses.
 pub async fn sdk_config(endpoint: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .credentials_provider(
+    let region = env_var("AWS_REGION")
+        .or_else(|| env_var("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let endpoint = endpoint
+        .map(str::to_string)
+        .or_else(|| env_var("AWS_ENDPOINT_URL"));
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(
             aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
-        )
+        ))
+        .retry_config(RetryConfig::standard())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(2))
                 .operation_attempt_timeout(Duration::from_secs(3))
                 .operation_timeout(Duration::from_secs(8))
                 .build(),
-        );
-    let region = std::env::var("AWS_REGION")
-        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-        .unwrap_or_else(|_| "us-east-1".to_string());
-    loader = loader.region(Region::new(region));
-    if let Some(endpoint) = endpoint {
-        loader = loader.endpoint_url(endpoint);
+        )
+        .http_client(http_client());
+    builder.set_endpoint_url(endpoint);
+    builder.build()
+}
+
+/// A set, non-empty environment variable (an empty one counts as unset, as in aws-config).
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The one HTTP client of the SDK clients: hyper 1 + rustls with ring, trusting the Mozilla
+/// root certificates compiled into the binary (webpki-root-certs), so a cold start does not read
+/// the system's certificate files (hundreds of them on some images, ~2 ms here). With
+/// `SSL_CERT_FILE` or `SSL_CERT_DIR` set it trusts the system's roots from there instead (e.g. an
+/// HTTPS emulator with its own CA). Plain `http://` endpoints (moto) need no TLS at all.
+pub fn http_client() -> SharedHttpClient {
+    let system = env_var("SSL_CERT_FILE").is_some() || env_var("SSL_CERT_DIR").is_some();
+    let trust = if system {
+        tls::TrustStore::default()
+    } else {
+        tls::TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(compiled_in_roots_pem())
+    };
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::Ring,
+    ));
+    match tls::TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // Cannot fail today (the builder only stores what it is given); the SDK's default
+        // context (system roots) is the safe fallback if it ever does.
+        Err(_) => builder.build_https(),
     }
-    loader.load().await
+}
+
+/// webpki-root-certs' DER certificates as one PEM bundle: the form the SDK's trust store takes.
+fn compiled_in_roots_pem() -> Vec<u8> {
+    use base64::Engine as _;
+    let mut pem = Vec::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2048);
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        for line in b64.as_bytes().chunks(64) {
+            pem.extend_from_slice(line);
+            pem.push(b'\n');
+        }
+        pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    }
+    pem
 }
 
 pub fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {

@@ -120,6 +120,8 @@ pub fn sdk_config(endpoint: &str) -> SdkConfig {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
+        // The SDK crates are built without a default HTTP client (see the root Cargo.toml).
+        .http_client(crate::aws::http_client())
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "moto"),
         ))
