@@ -669,3 +669,34 @@ impl AwsPorts {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    /// The trust store gets back exactly the DER certificates webpki-root-certs ships.
+    #[test]
+    fn compiled_in_roots_round_trip_through_pem() {
+        let pem = String::from_utf8(compiled_in_roots_pem()).expect("PEM is ASCII");
+        let decoded: Vec<Vec<u8>> = pem
+            .split("-----END CERTIFICATE-----\n")
+            .filter(|block| !block.is_empty())
+            .map(|block| {
+                let body = block
+                    .strip_prefix("-----BEGIN CERTIFICATE-----\n")
+                    .expect("each block starts with BEGIN");
+                assert!(body.lines().all(|line| line.len() <= 64));
+                base64::engine::general_purpose::STANDARD
+                    .decode(body.replace('\n', ""))
+                    .expect("valid base64")
+            })
+            .collect();
+        let shipped: Vec<&[u8]> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|c| c.as_ref())
+            .collect();
+        assert!(shipped.len() > 100);
+        assert_eq!(decoded, shipped);
+    }
+}
