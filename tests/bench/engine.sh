@@ -6,8 +6,7 @@
 #   bash tests/bench/engine.sh --quick   # smoke: criterion --quick, Map of 100 (~30 s)
 #
 # Transitions = states entered + retry attempts (what Standard workflows bill), counted from the
-# history of one run. Not part of the CI test command. CARGO_TARGET_DIR is honoured (the engine
-# helpers use /work/target-engine).
+# history of one run. Not part of the CI test command. CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 target=${CARGO_TARGET_DIR:-$PWD/target}

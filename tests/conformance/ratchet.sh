@@ -6,7 +6,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-cases_dir="${ASL_CONFORMANCE_DIR:-/work/shared/asl-conformance}"
+cases_dir="${ASL_CONFORMANCE_DIR:-$root/../shared/asl-conformance}"
 target="${CARGO_TARGET_DIR:-$root/target}"
 passing="$here/passing.txt"
 report="$(mktemp /tmp/asl-ratchet-report.XXXXXX.jsonl)"

@@ -1,7 +1,7 @@
 //! Criterion benches of the offline ASL engine: cost per state transition for a Pass chain, a
 //! Choice-heavy loop, a Map of 1,000 items and Retry with back-off on the virtual clock.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/target-engine cargo bench -p asl --bench engine`; per-transition
+//! Run: `cargo bench -p asl --bench engine`; per-transition
 //! medians: `bash tests/bench/engine.sh` (reads criterion's estimates and the counts written here).
 
 mod machines;

@@ -2,7 +2,7 @@
 //! as AWS Step Functions does, with pluggable task dispatch and a virtual clock for tests.
 //!
 //! API: [`StateMachine::from_json`] → [`Engine::new`]`(dispatcher, clock)` → [`Engine::run`] /
-//! [`Engine::redrive`]; history through [`HistorySink`]; see /work/coord/ENGINE-API.md.
+//! [`Engine::redrive`]; history through [`HistorySink`].
 
 pub mod choice;
 pub mod clock;
@@ -20,7 +20,8 @@ pub mod test_state;
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use definition::{DefinitionError, QueryLanguage, State, StateMachine, StateType};
 pub use engine::{
-    Checkpoint, Engine, Execution, ExecutionContext, ExecutionStatus, TaskDispatcher, TaskFailure, TaskRequest, MAX_PAYLOAD_BYTES,
+    Checkpoint, Engine, Execution, ExecutionContext, ExecutionStatus, TaskDispatcher, TaskFailure,
+    TaskRequest, MAX_PAYLOAD_BYTES,
 };
 pub use error::Failure;
 pub use history::{HistoryEvent, HistorySink, NoHistory, VecHistory};
