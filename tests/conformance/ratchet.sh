@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Conformance ratchet: run the engine's asl-run over the AWS-recorded corpus and fail if any case
-# listed in passing.txt no longer passes. `--update` rewrites passing.txt from this run.
-# Usage: tests/conformance/ratchet.sh [--update]   (CARGO_TARGET_DIR is honoured)
+# listed in passing.txt no longer passes (a ratchet, not a threshold).
+# Usage: tests/conformance/ratchet.sh [--update] [--report FILE]
+#   --update       rewrite passing.txt from this run (records newly passing cases)
+#   --report FILE  keep the per-case run report (JSON Lines) for tests/conformance/table.py
+# The corpus is read from $ASL_CONFORMANCE_DIR, by default ../shared/asl-conformance beside the
+# repo. CARGO_TARGET_DIR and JOBS are honoured.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -9,22 +13,35 @@ root="$(cd "$here/../.." && pwd)"
 cases_dir="${ASL_CONFORMANCE_DIR:-$root/../shared/asl-conformance}"
 target="${CARGO_TARGET_DIR:-$root/target}"
 passing="$here/passing.txt"
-report="$(mktemp /tmp/asl-ratchet-report.XXXXXX.jsonl)"
-trap 'rm -f "$report"' EXIT
 
 update=0
-case "${1:-}" in
-  --update) update=1 ;;
-  "") ;;
-  *) echo "usage: $0 [--update]" >&2; exit 2 ;;
-esac
+keep_report=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --update) update=1; shift ;;
+    --report)
+      [ $# -ge 2 ] || { echo "usage: $0 [--update] [--report FILE]" >&2; exit 2; }
+      keep_report="$2"; shift 2 ;;
+    *) echo "usage: $0 [--update] [--report FILE]" >&2; exit 2 ;;
+  esac
+done
+
+if [ ! -f "$cases_dir/cases.jsonl" ] || [ ! -f "$cases_dir/run_cases.py" ]; then
+  echo "conformance ratchet: corpus not found: expected cases.jsonl and run_cases.py in" >&2
+  echo "  $cases_dir" >&2
+  echo "  (put the asl-conformance corpus there or set ASL_CONFORMANCE_DIR)" >&2
+  exit 2
+fi
+
+report="$(mktemp /tmp/asl-ratchet-report.XXXXXX.jsonl)"
+lambdas="$(mktemp /tmp/asl-ratchet-lambdas.XXXXXX.json)"
+scored="$(mktemp /tmp/asl-ratchet-scored.XXXXXX.txt)"
+trap 'rm -f "$report" "$lambdas" "$scored"' EXIT
 
 (cd "$root" && cargo build --release -p asl --bin asl-run)
 
 # "Deploy" the corpus's trivial Lambda functions in-process: each case names its functions and
 # their handler files; asl-run maps the handler file to an in-process handler (see lambdas.rs).
-lambdas="$(mktemp /tmp/asl-ratchet-lambdas.XXXXXX.json)"
-trap 'rm -f "$report" "$lambdas"' EXIT
 python3 - "$cases_dir/cases.jsonl" "$lambdas" <<'PY'
 import json, sys
 m = {}
@@ -36,16 +53,22 @@ PY
 export ASL_RUN_LAMBDAS="$lambdas"
 
 python3 "$cases_dir/run_cases.py" --cases "$cases_dir/cases.jsonl" \
-  --cmd "$target/release/asl-run" --jobs "${JOBS:-2}" --report "$report"
+  --cmd "$target/release/asl-run" --jobs "${JOBS:-2}" --report "$report" >"$scored"
+# The scorer's per-category lines are informative; its total line ("N passed, M failed") counts
+# cases that differ from AWS, not ratchet failures, so it is reworded.
+sed -E 's/^([0-9]+) passed, ([0-9]+) failed, ([0-9]+) errors, ([0-9]+) skipped$/corpus: \1 agree with AWS, \2 differ, \3 harness errors, \4 skipped/' "$scored"
+
+if [ -n "$keep_report" ]; then
+  cp "$report" "$keep_report"
+fi
 
 if [ "$update" = 1 ]; then
   python3 - "$report" "$passing" <<'PY'
 import json, sys
 ids = sorted(json.loads(l)["id"] for l in open(sys.argv[1]) if json.loads(l)["result"] == "pass")
 open(sys.argv[2], "w").write("".join(i + "\n" for i in ids))
-print("passing.txt: %d cases" % len(ids))
+print("passing.txt: %d cases recorded" % len(ids))
 PY
-  exit 0
 fi
 
 python3 - "$report" "$passing" <<'PY'
@@ -59,7 +82,10 @@ regressed = [i for i in expected if results.get(i, {}).get("result") != "pass"]
 for i in regressed:
     r = results.get(i)
     print("REGRESSED: %s (%s)" % (i, r.get("detail") if r else "case not run"))
-newly = sum(1 for i, r in results.items() if r["result"] == "pass") - (len(expected) - len(regressed))
-print("ratchet: %d listed, %d regressed, %d newly passing (run with --update to record them)" % (len(expected), len(regressed), newly))
+listed = set(expected)
+newly = sum(1 for i, r in results.items() if r["result"] == "pass" and i not in listed)
+if newly:
+    print("%d passing cases not yet listed in passing.txt (run with --update to record them)" % newly)
+print("conformance ratchet: %d passed, %d failed" % (len(expected) - len(regressed), len(regressed)))
 sys.exit(1 if regressed else 0)
 PY
