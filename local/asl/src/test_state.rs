@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
-use crate::definition::StateMachine;
+use crate::definition::{State, StateMachine, StateType};
+use chrono::SecondsFormat;
 use crate::engine::{
     Engine, ExecutionContext, TaskDispatcher, TaskFailure, TaskRequest, TestStateInput,
 };
@@ -117,6 +118,9 @@ pub async fn test_state(engine: &Engine, req: TestStateRequest, ctx: ExecutionCo
     let Some(state) = find_state(&sm, &name) else {
         return json!({"status": "INVALID_DEFINITION", "error": "States.Runtime", "cause": format!("State '{name}' not found")});
     };
+    let context = req
+        .context
+        .unwrap_or_else(|| default_context(&ctx, &state, &req.input));
     let out = engine
         .test_state(
             &state,
@@ -124,7 +128,7 @@ pub async fn test_state(engine: &Engine, req: TestStateRequest, ctx: ExecutionCo
                 input: req.input,
                 variables: req.variables,
                 mock: req.mock,
-                context: req.context,
+                context: Some(context),
             },
             ctx,
             &NoHistory,
@@ -148,6 +152,34 @@ pub async fn test_state(engine: &Engine, req: TestStateRequest, ctx: ExecutionCo
     Value::Object(r)
 }
 
+/// The Context object AWS's TestState gives a state when the request brings none: the run is an
+/// express-like execution (express ARN, no RedriveCount), the state is called "StateName", and
+/// only states that can retry (Task, Map, Parallel) carry a RetryCount.
+fn default_context(ctx: &ExecutionContext, state: &State, input: &Value) -> Value {
+    let now = ctx.start_time.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let mut st = json!({"Name": "StateName", "EnteredTime": now});
+    if matches!(
+        state.ty,
+        StateType::Task | StateType::Map | StateType::Parallel
+    ) {
+        st["RetryCount"] = json!(0);
+    }
+    json!({
+        "Execution": {
+            "Id": format!(
+                "arn:aws:states:us-east-1:111111111111:express:{}:{}",
+                ctx.state_machine_name, ctx.execution_name
+            ),
+            "Input": input,
+            "Name": ctx.execution_name,
+            "RoleArn": ctx.role_arn,
+            "StartTime": now,
+        },
+        "StateMachine": {"Id": ctx.state_machine_arn, "Name": ctx.state_machine_name},
+        "State": st,
+    })
+}
+
 /// Add placeholder target states so a lone state's Catch/Choice transitions validate.
 fn strip_catch_targets(m: &mut Value, states: Map<String, Value>) {
     if let Some(o) = m.get_mut("States").and_then(Value::as_object_mut) {
@@ -158,7 +190,7 @@ fn strip_catch_targets(m: &mut Value, states: Map<String, Value>) {
 }
 
 /// Find a state by name anywhere in the machine (including Map/Parallel children).
-fn find_state(sm: &StateMachine, name: &str) -> Option<crate::definition::State> {
+fn find_state(sm: &StateMachine, name: &str) -> Option<State> {
     if let Some(s) = sm.state(name) {
         return Some(s.clone());
     }
