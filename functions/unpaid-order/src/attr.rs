@@ -1,13 +1,19 @@
 //! DynamoDB items as plain, serde-serialisable data, in DynamoDB JSON (the shape
 //! `aws dynamodb put-item --item` takes): the in-memory store, the fixtures and the adapters share it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+#[cfg(feature = "aws")]
+use std::collections::HashMap;
 
+#[cfg(feature = "aws")]
 use aws_sdk_dynamodb::primitives::Blob;
+#[cfg(feature = "aws")]
 use aws_sdk_dynamodb::types::AttributeValue;
+#[cfg(feature = "aws")]
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "aws")]
 use crate::FunctionError;
 
 /// One DynamoDB attribute value. Numbers stay the decimal strings DynamoDB holds (no f64).
@@ -61,6 +67,7 @@ impl Attr {
         }
     }
 
+    #[cfg(feature = "aws")]
     pub fn to_sdk(&self) -> Result<AttributeValue, FunctionError> {
         Ok(match self {
             Attr::S(s) => AttributeValue::S(s.clone()),
@@ -84,6 +91,7 @@ impl Attr {
         })
     }
 
+    #[cfg(feature = "aws")]
     pub fn from_sdk(value: &AttributeValue) -> Result<Attr, FunctionError> {
         let b64 = |b: &Blob| base64::engine::general_purpose::STANDARD.encode(b.as_ref());
         Ok(match value {
@@ -112,25 +120,28 @@ impl Attr {
     }
 }
 
+#[cfg(feature = "aws")]
 fn decode_b64(text: &str) -> Result<Vec<u8>, FunctionError> {
     base64::engine::general_purpose::STANDARD
         .decode(text)
         .map_err(|e| FunctionError::invalid(format!("binary attribute is not base64: {e}")))
 }
 
+#[cfg(feature = "aws")]
 pub fn item_to_sdk(item: &Item) -> Result<HashMap<String, AttributeValue>, FunctionError> {
     item.iter()
         .map(|(k, v)| Ok((k.clone(), v.to_sdk()?)))
         .collect()
 }
 
+#[cfg(feature = "aws")]
 pub fn item_from_sdk(item: &HashMap<String, AttributeValue>) -> Result<Item, FunctionError> {
     item.iter()
         .map(|(k, v)| Ok((k.clone(), Attr::from_sdk(v)?)))
         .collect()
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "aws"))]
 mod tests {
     use super::*;
 

@@ -1,5 +1,6 @@
 //! The functions' typed errors and the `errorType` each one reaches Step Functions with.
 
+#[cfg(feature = "aws")]
 use lambda_runtime::Diagnostic;
 
 /// Every error a function returns. The `errorType` strings (see [`FunctionError::error_type`]) are
@@ -45,6 +46,7 @@ impl FunctionError {
 }
 
 /// lambda_runtime would otherwise name the errorType after the Rust type.
+#[cfg(feature = "aws")]
 impl From<FunctionError> for Diagnostic {
     fn from(error: FunctionError) -> Diagnostic {
         Diagnostic {
@@ -54,7 +56,7 @@ impl From<FunctionError> for Diagnostic {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "aws"))]
 mod tests {
     use super::*;
 

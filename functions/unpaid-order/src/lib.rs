@@ -2,6 +2,7 @@
 //! the ports the functions use, their DynamoDB / SNS / SESv2 adapters and in-memory versions.
 
 pub mod attr;
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod config;
 mod error;
