@@ -130,9 +130,76 @@ impl LambdaHandlers {
     }
 }
 
+/// AWS's limit on a state's result (256 KiB).
+const MAX_RESULT_BYTES: usize = 256 * 1024;
+
+/// The payload a `lambda:invoke` request sends: a string parameter is the request body itself (so
+/// `"0.0"` arrives as the number 0.0), and no payload arrives as `{}`, as Lambda's Python
+/// runtime sees them.
+fn request_event(payload: Option<&Value>) -> Value {
+    match payload {
+        None | Some(Value::Null) => json!({}),
+        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or_else(|_| json!(s)),
+        Some(v) => v.clone(),
+    }
+}
+
+/// A function error as Step Functions reports it: the service integration serialises Lambda's
+/// error document compactly, the legacy Lambda resource passes the runtime's text through.
+fn service_failure(f: TaskFailure) -> TaskFailure {
+    let cause = f.cause.map(|c| match serde_json::from_str::<Value>(&c) {
+        Ok(v @ Value::Object(_)) => v.to_string(),
+        _ => c,
+    });
+    TaskFailure {
+        error: f.error,
+        cause,
+    }
+}
+
+fn data_limit_exceeded(task: &str) -> TaskFailure {
+    TaskFailure {
+        error: "States.DataLimitExceeded".into(),
+        cause: Some(format!("The state/task '{task}' returned a result with a size exceeding the maximum number of bytes service limit.")),
+    }
+}
+
+/// `lambda:invoke`'s result: the function's response document plus the HTTP metadata of the
+/// Invoke call (headers as Lambda sends them; Content-Length is the response body's length).
+fn invoke_result(payload: Value, body_len: usize, date: &str, request_id: &str) -> Value {
+    let len = body_len.to_string();
+    let trace = "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0;Lineage=1:00000000:0";
+    let headers = [
+        ("Connection", "keep-alive"),
+        ("Content-Length", len.as_str()),
+        ("Content-Type", "application/json"),
+        ("Date", date),
+        ("X-Amz-Executed-Version", "$LATEST"),
+        ("x-amzn-Remapped-Content-Length", "0"),
+        ("x-amzn-RequestId", request_id),
+        ("X-Amzn-Trace-Id", trace),
+    ];
+    let all: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!([v])))
+        .collect();
+    let single: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    json!({
+        "ExecutedVersion": "$LATEST",
+        "Payload": payload,
+        "SdkHttpMetadata": {"AllHttpHeaders": all, "HttpHeaders": single, "HttpStatusCode": 200},
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StatusCode": 200,
+    })
+}
+
 #[async_trait]
 impl TaskDispatcher for LambdaHandlers {
     async fn invoke(&self, req: TaskRequest) -> Result<Value, TaskFailure> {
+        let request_id = "00000000-0000-0000-0000-000000000000";
         if req.resource.starts_with("arn:aws:states:::lambda:invoke") {
             let name = req
                 .parameters
@@ -140,22 +207,26 @@ impl TaskDispatcher for LambdaHandlers {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
-            let payload = req
-                .parameters
-                .get("Payload")
-                .cloned()
-                .unwrap_or(Value::Null);
-            let out = self.call(&name, payload).await?;
-            return Ok(json!({
-                "ExecutedVersion": "$LATEST",
-                "Payload": out,
-                "SdkHttpMetadata": {"AllHttpHeaders": {}, "HttpHeaders": {}, "HttpStatusCode": 200},
-                "SdkResponseMetadata": {"RequestId": "00000000-0000-0000-0000-000000000000"},
-                "StatusCode": 200,
-            }));
+            let event = request_event(req.parameters.get("Payload"));
+            let out = self.call(&name, event).await.map_err(service_failure)?;
+            // The response body as the Python runtime writes it.
+            let body_len = python_json(&out).len();
+            if body_len > MAX_RESULT_BYTES {
+                return Err(data_limit_exceeded("lambda"));
+            }
+            let date = self
+                .clock
+                .now()
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string();
+            return Ok(invoke_result(out, body_len, &date, request_id));
         }
         if req.resource.starts_with("arn:aws:lambda:") {
-            return self.call(&req.resource, req.parameters).await;
+            let out = self.call(&req.resource, req.parameters).await?;
+            if python_json(&out).len() > MAX_RESULT_BYTES {
+                return Err(data_limit_exceeded(&req.resource));
+            }
+            return Ok(out);
         }
         Err(TaskFailure {
             error: "States.Runtime".into(),
@@ -164,5 +235,49 @@ impl TaskDispatcher for LambdaHandlers {
                 req.resource
             )),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_payload_is_the_request_body_and_none_is_an_empty_object() {
+        assert_eq!(request_event(Some(&json!("0.0"))), json!(0.0));
+        assert_eq!(request_event(Some(&json!("\"Hi\""))), json!("Hi"));
+        assert_eq!(request_event(Some(&json!("not json"))), json!("not json"));
+        assert_eq!(request_event(None), json!({}));
+        assert_eq!(request_event(Some(&Value::Null)), json!({}));
+    }
+
+    #[test]
+    fn service_integration_reports_function_errors_compactly() {
+        let f = python_exception("Exception", "boom", "2, in handler\n");
+        assert!(f
+            .cause
+            .as_deref()
+            .unwrap_or_default()
+            .contains("\"errorMessage\": \"boom\""));
+        let s = service_failure(f);
+        assert!(s
+            .cause
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("{\"errorMessage\":\"boom\","));
+    }
+
+    #[test]
+    fn invoke_result_carries_the_body_length() {
+        let r = invoke_result(json!({}), 2, "Mon, 01 Jan 2024 00:00:00 GMT", "id");
+        assert_eq!(
+            r["SdkHttpMetadata"]["HttpHeaders"]["Content-Length"],
+            json!("2")
+        );
+        assert_eq!(
+            r["SdkHttpMetadata"]["AllHttpHeaders"]["Content-Length"],
+            json!(["2"])
+        );
+        assert_eq!(r["Payload"], json!({}));
     }
 }

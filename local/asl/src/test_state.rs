@@ -5,11 +5,11 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
 use crate::definition::{State, StateMachine, StateType};
-use chrono::SecondsFormat;
 use crate::engine::{
     Engine, ExecutionContext, TaskDispatcher, TaskFailure, TaskRequest, TestStateInput,
 };
 use crate::history::NoHistory;
+use chrono::SecondsFormat;
 
 /// Dispatcher for the conformance corpus: no Lambda function is deployed offline, so every
 /// invocation fails as AWS does for an unknown function.
