@@ -4,6 +4,7 @@
 //! Library API: [`Runner::open`] with [`RunnerOptions`], then `start_execution`, `describe_execution`,
 //! `get_execution_history`, `list_executions`, `redrive_execution`, `pipe`, `outbox`, `tables`.
 
+pub mod api;
 pub mod error;
 pub mod functions;
 pub mod handlers;

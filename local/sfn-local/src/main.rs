@@ -9,6 +9,7 @@ use std::sync::Arc;
 use asl::{SystemClock, VirtualClock};
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
+use sfn_local::api::{check_host, Api, ApiOptions};
 use sfn_local::functions::OUTBOX_FILE;
 use sfn_local::{cli_date, Fault, PipeReport, Runner, RunnerError, RunnerOptions};
 
@@ -100,6 +101,24 @@ enum Command {
     },
     /// Prints the SNS messages and emails that would have been sent.
     Outbox,
+    /// Serves the Step Functions API (AWS JSON 1.0) for the AWS CLI and SDKs (`--endpoint-url`);
+    /// prints `{"endpoint": ..., "address": ...}` on stdout once listening.
+    Serve {
+        /// 0: any free port (read it from the printed line).
+        #[arg(long, default_value_t = 8083)]
+        port: u16,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Listen on a non-loopback --host (the API has no authentication).
+        #[arg(long)]
+        allow_remote: bool,
+        /// The account in the ARNs the API shows and accepts.
+        #[arg(long, default_value = sfn_local::template::ACCOUNT)]
+        account: String,
+        /// The region in the ARNs the API shows and accepts.
+        #[arg(long, default_value = sfn_local::template::REGION)]
+        region: String,
+    },
 }
 
 /// `file://PATH` → the file's JSON; otherwise the argument's own JSON.
@@ -268,10 +287,74 @@ fn print_pipe_summary(report: &PipeReport, runner: &Runner) {
     );
 }
 
+/// `serve`: until Ctrl-C or SIGTERM.
+async fn serve(
+    runner: Runner,
+    host: &str,
+    port: u16,
+    allow_remote: bool,
+    api_options: ApiOptions,
+) -> Result<(), RunnerError> {
+    check_host(host, allow_remote)?;
+    let listener = tokio::net::TcpListener::bind((host, port))
+        .await
+        .map_err(|e| {
+            RunnerError::argument(
+                "--host/--port",
+                format!("cannot listen on {host}:{port}: {e}"),
+            )
+        })?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| RunnerError::Backend(e.to_string()))?;
+    let state_dir = runner.state_dir().display().to_string();
+    println!(
+        "{}",
+        json!({"endpoint": format!("http://{address}"), "address": address.to_string(), "stateDir": state_dir})
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let api = Arc::new(Api::new(runner, api_options));
+    let shutdown = async {
+        #[cfg(unix)]
+        {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {},
+                        _ = term.recv() => {},
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    };
+    sfn_local::api::serve(listener, api, shutdown).await
+}
+
 async fn run(cli: Cli) -> Result<(), RunnerError> {
     let options = options(&cli)?;
     let runner = Runner::open(options).await?;
     match &cli.command {
+        Command::Serve {
+            port,
+            host,
+            allow_remote,
+            account,
+            region,
+        } => {
+            let api_options = ApiOptions {
+                account: account.clone(),
+                region: region.clone(),
+            };
+            serve(runner, host, *port, *allow_remote, api_options).await?;
+        }
         Command::StartExecution {
             state_machine_arn,
             input,

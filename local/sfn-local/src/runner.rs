@@ -1,13 +1,14 @@
 //! The runner: the template's state machines on the `asl` engine, with Lambda tasks dispatched to
 //! the functions backend, nested executions run locally, and every execution kept in the store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use asl::{
-    Clock, Engine, ExecutionContext, HistoryEvent, HistorySink, StateMachine, SystemClock,
-    TaskDispatcher, TaskFailure, TaskRequest,
+    Checkpoint, Clock, Engine, ExecutionContext, HistoryEvent, HistorySink, StateMachine,
+    SystemClock, TaskDispatcher, TaskFailure, TaskRequest,
 };
 use async_trait::async_trait;
 use serde::Serialize;
@@ -19,7 +20,7 @@ use crate::functions::{
     AwsFunctions, EmbeddedFunctions, Fault, Faulty, Functions, RemoteFunctions,
 };
 use crate::handlers::{Ports, BINARIES};
-use crate::store::{ExecutionRecord, Store};
+use crate::store::{ExecutionRecord, OwnerLease, Store};
 use crate::template::{Template, ACCOUNT, REGION};
 
 /// Resources a Task state may name locally.
@@ -90,10 +91,28 @@ struct Core {
     embedded: Option<Arc<EmbeddedFunctions>>,
     clock: Arc<dyn Clock>,
     progress: bool,
+    /// The executions this runner is running now (StopExecution, live history), by ARN.
+    running: Mutex<HashMap<String, Running>>,
+    run_ids: AtomicU64,
+    /// When this runner opened (the API's creationDate of the machines).
+    opened_at: chrono::DateTime<chrono::Utc>,
+    /// This runner's lease: the executions it runs name it as their owner.
+    lease: OwnerLease,
     /// The Arc this Core lives in: the dispatcher (called through `&self`) starts nested
     /// executions, which need an owned handle.
     me: Weak<Core>,
 }
+
+/// An execution running in this runner.
+struct Running {
+    id: u64,
+    abort: tokio::task::AbortHandle,
+    recorder: Arc<Recorder>,
+}
+
+/// Why an execution ended without the engine: a stop request, or the runner that ran it died.
+const STOPPED_CAUSE: &str = "sfn-local stopped during the execution (its process ended before the \
+execution did); redrive it to run it again from the state that was running";
 
 /// The offline runner (library API; the CLI is a thin layer over it).
 #[derive(Clone)]
@@ -339,7 +358,8 @@ impl Runner {
             embedded = Some(e.clone());
             e
         };
-        Ok(Runner {
+        let lease = store.take_lease()?;
+        let runner = Runner {
             core: Arc::new_cyclic(|me| Core {
                 template,
                 machines,
@@ -348,13 +368,24 @@ impl Runner {
                 embedded,
                 clock: options.clock,
                 progress: options.progress,
+                running: Mutex::new(HashMap::new()),
+                run_ids: AtomicU64::new(0),
+                opened_at: chrono::Utc::now(),
+                lease,
                 me: me.clone(),
             }),
-        })
+        };
+        runner.core.recover().await?;
+        Ok(runner)
     }
 
     pub fn template(&self) -> &Template {
         &self.core.template
+    }
+
+    /// When this runner opened.
+    pub fn opened_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.core.opened_at
     }
 
     pub fn state_dir(&self) -> &Path {
@@ -396,6 +427,45 @@ impl Runner {
         self.core.start(state_machine, input, name, None).await
     }
 
+    /// StartExecution as the API does it: returns the RUNNING execution at once and runs it in a
+    /// background task (the same name and input while it runs: that execution, as on AWS).
+    pub async fn start_execution_detached(
+        &self,
+        state_machine: &str,
+        input: Value,
+        name: Option<&str>,
+    ) -> Result<ExecutionRecord, RunnerError> {
+        match self.core.create(state_machine, input, name, None).await? {
+            Created::Existing(r) => Ok(r),
+            Created::New(r) => {
+                self.core.spawn_run(r.clone(), None);
+                Ok(r)
+            }
+        }
+    }
+
+    /// RedriveExecution as the API does it: returns the redriven (RUNNING) execution at once.
+    pub async fn redrive_execution_detached(
+        &self,
+        execution_arn: &str,
+    ) -> Result<ExecutionRecord, RunnerError> {
+        let (record, checkpoint, offset) = self.core.prepare_redrive(execution_arn).await?;
+        self.core
+            .spawn_run(record.clone(), Some((checkpoint, offset)));
+        Ok(record)
+    }
+
+    /// StopExecution: ends a RUNNING execution as ABORTED (redrivable). A finished one is left
+    /// as it is. Returns the execution as it is now.
+    pub async fn stop_execution(
+        &self,
+        execution_arn: &str,
+        error: Option<String>,
+        cause: Option<String>,
+    ) -> Result<ExecutionRecord, RunnerError> {
+        self.core.stop(execution_arn, error, cause).await
+    }
+
     pub fn describe_execution(&self, execution_arn: &str) -> Result<ExecutionRecord, RunnerError> {
         let (sm, name) = parse_execution_arn(execution_arn)?;
         let machine = self.core.machine(&sm)?;
@@ -415,7 +485,23 @@ impl Runner {
         execution_arn: &str,
         reverse: bool,
     ) -> Result<Vec<Value>, RunnerError> {
-        let mut events = self.describe_execution(execution_arn)?.history;
+        let record = self.describe_execution(execution_arn)?;
+        let running_now = record.is_running();
+        let mut events = record.history;
+        if running_now {
+            // Events of a run in this runner are kept in memory until it ends: show them live.
+            let running = self.core.running.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(r) = running.get(&record.execution_arn) {
+                events.extend(
+                    r.recorder
+                        .events
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .iter()
+                        .cloned(),
+                );
+            }
+        }
         if reverse {
             events.reverse();
         }
@@ -589,6 +675,13 @@ impl Runner {
     }
 }
 
+/// What `create` found.
+enum Created {
+    New(ExecutionRecord),
+    /// The same execution (name and input), already running.
+    Existing(ExecutionRecord),
+}
+
 /// Records history into memory (and the progress line), renumbering after a redrive so the ids go
 /// on from the execution's earlier events, as on AWS.
 struct Recorder {
@@ -674,14 +767,14 @@ impl Core {
         }
     }
 
-    /// Creates the execution (or finds the same one running), runs it and stores the outcome.
-    async fn start(
-        self: &Arc<Self>,
+    /// Creates the execution, or finds the same one running (same name and input).
+    async fn create(
+        &self,
         state_machine: &str,
         input: Value,
         name: Option<&str>,
         parent: Option<String>,
-    ) -> Result<ExecutionRecord, RunnerError> {
+    ) -> Result<Created, RunnerError> {
         let machine = self.machine(state_machine)?;
         let name = match name {
             Some(n) => n.to_string(),
@@ -694,51 +787,146 @@ impl Core {
                 "the input is {size} bytes, over the {MAX_INPUT_BYTES}-byte limit"
             )));
         }
-        let record = {
-            let _lock = self.store.lock().await?;
-            if let Some(existing) = self.store.get_execution(&machine.name, &name)? {
-                // AWS: the same name and input while it runs is the same execution (idempotent).
-                if existing.is_running() && existing.input == input {
-                    drop(_lock);
-                    return self.wait_for(&existing).await;
-                }
-                return Err(RunnerError::ExecutionAlreadyExists(existing.execution_arn));
+        let _lock = self.store.lock().await?;
+        if let Some(existing) = self.store.get_execution(&machine.name, &name)? {
+            // AWS: the same name and input while it runs is the same execution (idempotent).
+            if existing.is_running() && existing.input == input {
+                return Ok(Created::Existing(existing));
             }
-            let record = ExecutionRecord {
-                execution_arn: format!(
-                    "arn:aws:states:{REGION}:{ACCOUNT}:execution:{}:{name}",
-                    machine.name
-                ),
-                state_machine_arn: machine.arn.clone(),
-                state_machine_name: machine.name.clone(),
-                name: name.clone(),
-                status: "RUNNING".into(),
-                input: input.clone(),
-                output: None,
-                error: None,
-                cause: None,
-                start_date: self.clock.now(),
-                stop_date: None,
-                redrive_count: 0,
-                redrive_date: None,
-                history: Vec::new(),
-                checkpoint: None,
-                parent_execution_arn: parent,
-            };
-            self.store.put_execution(&record)?;
-            record
+            return Err(RunnerError::ExecutionAlreadyExists(existing.execution_arn));
+        }
+        let record = ExecutionRecord {
+            execution_arn: format!(
+                "arn:aws:states:{REGION}:{ACCOUNT}:execution:{}:{name}",
+                machine.name
+            ),
+            state_machine_arn: machine.arn.clone(),
+            state_machine_name: machine.name.clone(),
+            name: name.clone(),
+            status: "RUNNING".into(),
+            input,
+            output: None,
+            error: None,
+            cause: None,
+            start_date: self.clock.now(),
+            stop_date: None,
+            redrive_count: 0,
+            redrive_date: None,
+            history: Vec::new(),
+            checkpoint: None,
+            parent_execution_arn: parent,
+            owner: Some(self.lease.id().to_string()),
         };
+        self.store.put_execution(&record)?;
         if self.progress {
             eprintln!(
                 "sfn-local: {}:{} started",
                 record.state_machine_name, record.name
             );
         }
-        let sink = self.recorder(&record, 0);
-        let execution = self
-            .engine()
-            .run(&machine.definition, input, self.context(&record), &sink)
-            .await;
+        Ok(Created::New(record))
+    }
+
+    /// Creates the execution (or finds the same one running), runs it and stores the outcome.
+    async fn start(
+        self: &Arc<Self>,
+        state_machine: &str,
+        input: Value,
+        name: Option<&str>,
+        parent: Option<String>,
+    ) -> Result<ExecutionRecord, RunnerError> {
+        match self.create(state_machine, input, name, parent).await? {
+            Created::Existing(r) => self.wait_for(&r).await,
+            Created::New(r) => {
+                let handle = self.spawn_run(r.clone(), None);
+                self.join(&r, handle).await
+            }
+        }
+    }
+
+    /// Runs `record` (from its start, or redriven from a checkpoint) in a task of its own, so that
+    /// StopExecution can end it and the API can return at once.
+    fn spawn_run(
+        self: &Arc<Self>,
+        record: ExecutionRecord,
+        redrive: Option<(Checkpoint, u64)>,
+    ) -> tokio::task::JoinHandle<Result<ExecutionRecord, RunnerError>> {
+        let offset = redrive.as_ref().map(|(_, o)| *o).unwrap_or(0);
+        let recorder = Arc::new(self.recorder(&record, offset));
+        let id = self.run_ids.fetch_add(1, Ordering::Relaxed);
+        let arn = record.execution_arn.clone();
+        let key = arn.clone();
+        let core = self.clone();
+        let sink = recorder.clone();
+        // Held while spawning, so the task cannot remove its entry before it is there.
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let handle = tokio::spawn(async move {
+            let result = core.execute(record, redrive, &sink).await;
+            let mut running = core.running.lock().unwrap_or_else(|p| p.into_inner());
+            if running.get(&arn).is_some_and(|r| r.id == id) {
+                running.remove(&arn);
+            }
+            drop(running);
+            if let Err(e) = &result {
+                tracing::error!(executionArn = %arn, error = %e, "execution could not be stored");
+            }
+            result
+        });
+        running.insert(
+            key,
+            Running {
+                id,
+                abort: handle.abort_handle(),
+                recorder,
+            },
+        );
+        handle
+    }
+
+    /// Waits for a run this runner started; a stopped one is read back from the store.
+    async fn join(
+        &self,
+        record: &ExecutionRecord,
+        handle: tokio::task::JoinHandle<Result<ExecutionRecord, RunnerError>>,
+    ) -> Result<ExecutionRecord, RunnerError> {
+        match handle.await {
+            Ok(result) => result,
+            Err(e) if e.is_cancelled() => self
+                .store
+                .get_execution(&record.state_machine_name, &record.name)?
+                .ok_or_else(|| RunnerError::ExecutionDoesNotExist(record.execution_arn.clone())),
+            Err(e) => Err(RunnerError::Backend(format!(
+                "execution {} panicked: {e}",
+                record.execution_arn
+            ))),
+        }
+    }
+
+    /// The engine run of a created (or redriven) execution, and its outcome stored.
+    async fn execute(
+        self: &Arc<Self>,
+        record: ExecutionRecord,
+        redrive: Option<(Checkpoint, u64)>,
+        sink: &Recorder,
+    ) -> Result<ExecutionRecord, RunnerError> {
+        let machine = self.machine(&record.state_machine_name)?;
+        let execution = match &redrive {
+            None => {
+                self.engine()
+                    .run(
+                        &machine.definition,
+                        record.input.clone(),
+                        self.context(&record),
+                        sink,
+                    )
+                    .await
+            }
+            Some((checkpoint, _)) => {
+                self.engine()
+                    .redrive(&machine.definition, checkpoint, self.context(&record), sink)
+                    .await
+            }
+        };
         self.finish(record, execution, sink).await
     }
 
@@ -754,6 +942,13 @@ impl Core {
                 .ok_or_else(|| RunnerError::ExecutionDoesNotExist(record.execution_arn.clone()))?;
             if !now.is_running() {
                 return Ok(now);
+            }
+            if now
+                .owner
+                .as_deref()
+                .is_some_and(|o| o != self.lease.id() && !self.store.owner_alive(o))
+            {
+                return self.end_orphan(now, None, None).await;
             }
             if std::time::Instant::now() >= deadline {
                 return Err(RunnerError::Backend(format!(
@@ -771,7 +966,7 @@ impl Core {
         &self,
         mut record: ExecutionRecord,
         execution: asl::Execution,
-        sink: Recorder,
+        sink: &Recorder,
     ) -> Result<ExecutionRecord, RunnerError> {
         let status = serde_json::to_value(execution.status)
             .ok()
@@ -783,6 +978,7 @@ impl Core {
         record.cause = execution.cause;
         record.stop_date = Some(self.clock.now());
         record.checkpoint = Some(execution.checkpoint);
+        record.owner = None;
         record.history.extend(std::mem::take(
             &mut *sink.events.lock().unwrap_or_else(|p| p.into_inner()),
         ));
@@ -804,61 +1000,204 @@ impl Core {
         Ok(record)
     }
 
-    async fn redrive(
-        self: &Arc<Self>,
+    /// Ends a RUNNING execution that no engine will finish (stopped, or its runner died): ABORTED
+    /// with the caller's error/cause, or FAILED with States.Runtime; either way redrivable (from the
+    /// last failure's checkpoint, or from the start). `events` are the run's history so far.
+    fn end_record(
+        &self,
+        record: &mut ExecutionRecord,
+        stopped: Option<(Option<String>, Option<String>)>,
+        events: Vec<Value>,
+    ) {
+        record.history.extend(events);
+        let id = record
+            .history
+            .last()
+            .and_then(|e| e.get("id"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let now = self.clock.now();
+        let (status, event, error, cause) = match stopped {
+            Some((error, cause)) => ("ABORTED", "ExecutionAborted", error, cause),
+            None => (
+                "FAILED",
+                "ExecutionFailed",
+                Some("States.Runtime".to_string()),
+                Some(STOPPED_CAUSE.to_string()),
+            ),
+        };
+        let mut details = serde_json::Map::new();
+        if let Some(e) = &error {
+            details.insert("error".into(), json!(e));
+        }
+        if let Some(c) = &cause {
+            details.insert("cause".into(), json!(c));
+        }
+        let event = HistoryEvent {
+            timestamp: now,
+            r#type: event.into(),
+            id: id + 1,
+            previous_event_id: id,
+            details: if details.is_empty() {
+                Value::Null
+            } else {
+                Value::Object(details)
+            },
+        };
+        if let Ok(v) = serde_json::to_value(&event) {
+            record.history.push(v);
+        }
+        record.status = status.into();
+        record.error = error;
+        record.cause = cause;
+        record.stop_date = Some(now);
+        record.owner = None;
+        if record.checkpoint.is_none() {
+            record.checkpoint = Some(Checkpoint {
+                input: record.input.clone(),
+                ..Default::default()
+            });
+        }
+    }
+
+    /// Ends an execution whose owner died (seen while waiting for it).
+    async fn end_orphan(
+        &self,
+        record: ExecutionRecord,
+        _error: Option<String>,
+        _cause: Option<String>,
+    ) -> Result<ExecutionRecord, RunnerError> {
+        let _lock = self.store.lock().await?;
+        let mut now = self
+            .store
+            .get_execution(&record.state_machine_name, &record.name)?
+            .ok_or_else(|| RunnerError::ExecutionDoesNotExist(record.execution_arn.clone()))?;
+        if now.is_running() && now.owner == record.owner {
+            self.end_record(&mut now, None, Vec::new());
+            self.store.put_execution(&now)?;
+        }
+        Ok(now)
+    }
+
+    /// On opening: every RUNNING execution whose runner is gone (killed, crashed) is ended as
+    /// FAILED (States.Runtime) and so becomes redrivable; nothing else is touched.
+    async fn recover(&self) -> Result<(), RunnerError> {
+        let _lock = self.store.lock().await?;
+        for machine in self.store.machines()? {
+            for mut record in self.store.list_executions(&machine)? {
+                if !record.is_running() {
+                    continue;
+                }
+                let alive = match record.owner.as_deref() {
+                    Some(o) => o == self.lease.id() || self.store.owner_alive(o),
+                    // Written before leases existed: nobody can be running it now.
+                    None => false,
+                };
+                if !alive {
+                    tracing::warn!(executionArn = %record.execution_arn, "execution cut off by a stopped sfn-local: marked FAILED, redrivable");
+                    self.end_record(&mut record, None, Vec::new());
+                    self.store.put_execution(&record)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// StopExecution.
+    async fn stop(
+        &self,
         execution_arn: &str,
+        error: Option<String>,
+        cause: Option<String>,
     ) -> Result<ExecutionRecord, RunnerError> {
         let (sm, name) = parse_execution_arn(execution_arn)?;
         let machine = self.machine(&sm)?;
-        let (record, checkpoint, offset) = {
-            let _lock = self.store.lock().await?;
-            let mut record = self
-                .store
-                .get_execution(&machine.name, &name)?
-                .ok_or_else(|| {
-                    RunnerError::ExecutionDoesNotExist(format!(
-                        "Execution Does Not Exist: '{execution_arn}'"
-                    ))
-                })?;
-            if !record.redrivable() {
-                return Err(RunnerError::ExecutionNotRedrivable(format!(
-                    "Execution {} is {} and cannot be redriven",
-                    record.execution_arn, record.status
-                )));
+        let _lock = self.store.lock().await?;
+        let mut record = self
+            .store
+            .get_execution(&machine.name, &name)?
+            .ok_or_else(|| {
+                RunnerError::ExecutionDoesNotExist(format!(
+                    "Execution Does Not Exist: '{execution_arn}'"
+                ))
+            })?;
+        if !record.is_running() {
+            return Ok(record);
+        }
+        // With the store locked the run cannot store its outcome: abort it, keep its events.
+        let events = match self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&record.execution_arn)
+        {
+            Some(r) => {
+                r.abort.abort();
+                let events = std::mem::take(
+                    &mut *r.recorder.events.lock().unwrap_or_else(|p| p.into_inner()),
+                );
+                events
             }
-            let checkpoint = record.checkpoint.clone().unwrap_or_default();
-            let offset = record
-                .history
-                .last()
-                .and_then(|e| e.get("id"))
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            record.status = "RUNNING".into();
-            record.redrive_count += 1;
-            record.redrive_date = Some(self.clock.now());
-            record.stop_date = None;
-            record.error = None;
-            record.cause = None;
-            self.store.put_execution(&record)?;
-            (record, checkpoint, offset)
+            None => Vec::new(),
         };
+        self.end_record(&mut record, Some((error, cause)), events);
+        self.store.put_execution(&record)?;
+        Ok(record)
+    }
+
+    /// Marks a redrivable execution RUNNING again: (the record, its checkpoint, the last event id).
+    async fn prepare_redrive(
+        &self,
+        execution_arn: &str,
+    ) -> Result<(ExecutionRecord, Checkpoint, u64), RunnerError> {
+        let (sm, name) = parse_execution_arn(execution_arn)?;
+        let machine = self.machine(&sm)?;
+        let _lock = self.store.lock().await?;
+        let mut record = self
+            .store
+            .get_execution(&machine.name, &name)?
+            .ok_or_else(|| {
+                RunnerError::ExecutionDoesNotExist(format!(
+                    "Execution Does Not Exist: '{execution_arn}'"
+                ))
+            })?;
+        if !record.redrivable() {
+            return Err(RunnerError::ExecutionNotRedrivable(format!(
+                "Execution {} is {} and cannot be redriven",
+                record.execution_arn, record.status
+            )));
+        }
+        let checkpoint = record.checkpoint.clone().unwrap_or_default();
+        let offset = record
+            .history
+            .last()
+            .and_then(|e| e.get("id"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        record.status = "RUNNING".into();
+        record.redrive_count += 1;
+        record.redrive_date = Some(self.clock.now());
+        record.stop_date = None;
+        record.error = None;
+        record.cause = None;
+        record.owner = Some(self.lease.id().to_string());
+        self.store.put_execution(&record)?;
         if self.progress {
             eprintln!(
                 "sfn-local: {}:{} redriven",
                 record.state_machine_name, record.name
             );
         }
-        let sink = self.recorder(&record, offset);
-        let execution = self
-            .engine()
-            .redrive(
-                &machine.definition,
-                &checkpoint,
-                self.context(&record),
-                &sink,
-            )
-            .await;
-        self.finish(record, execution, sink).await
+        Ok((record, checkpoint, offset))
+    }
+
+    async fn redrive(
+        self: &Arc<Self>,
+        execution_arn: &str,
+    ) -> Result<ExecutionRecord, RunnerError> {
+        let (record, checkpoint, offset) = self.prepare_redrive(execution_arn).await?;
+        let handle = self.spawn_run(record.clone(), Some((checkpoint, offset)));
+        self.join(&record, handle).await
     }
 
     async fn lambda_invoke(&self, req: &TaskRequest) -> Result<Value, TaskFailure> {

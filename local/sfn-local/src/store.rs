@@ -40,6 +40,10 @@ pub struct ExecutionRecord {
     pub checkpoint: Option<Checkpoint>,
     /// The execution that started this one (`states:startExecution.sync:2`).
     pub parent_execution_arn: Option<String>,
+    /// The runner that runs it while RUNNING (its lease in `owners/`): a RUNNING execution whose
+    /// owner is gone was cut off by a crash, and the next runner to open the directory ends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// AWS CLI's date format (`2026-11-25T06:10:00.123000+00:00`).
@@ -176,6 +180,26 @@ pub struct StoreLock {
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// A runner's lease on the state directory: `owners/<id>.lock`, locked while the runner lives. The
+/// kernel drops the lock when the process dies, so a lease nobody holds means a dead owner.
+pub struct OwnerLease {
+    id: String,
+    path: PathBuf,
+    _file: File,
+}
+
+impl OwnerLease {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Drop for OwnerLease {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 impl Store {
     /// Opens (creating) the state directory.
     pub fn open(root: &Path) -> Result<Store, RunnerError> {
@@ -250,6 +274,58 @@ impl Store {
             let _ = std::fs::remove_file(&tmp);
             RunnerError::store(&path, e)
         })
+    }
+
+    /// Takes a new owner lease for a runner.
+    pub fn take_lease(&self) -> Result<OwnerLease, RunnerError> {
+        let dir = self.root.join("owners");
+        std::fs::create_dir_all(&dir).map_err(|e| RunnerError::store(&dir, e))?;
+        let id = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        let path = dir.join(format!("{id}.lock"));
+        let file = File::create(&path).map_err(|e| RunnerError::store(&path, e))?;
+        fs4::FileExt::try_lock(&file)
+            .map_err(|e| RunnerError::store(&path, format!("cannot lock: {e:?}")))?;
+        Ok(OwnerLease {
+            id,
+            path,
+            _file: file,
+        })
+    }
+
+    /// Whether the runner holding lease `id` is still alive (its lock file is locked).
+    pub fn owner_alive(&self, id: &str) -> bool {
+        if id.contains(['/', '\\']) || id.starts_with('.') {
+            return false;
+        }
+        let path = self.root.join("owners").join(format!("{id}.lock"));
+        let file = match OpenOptions::new().write(true).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return false,
+            // Cannot tell: assume alive rather than fail someone else's execution.
+            Err(_) => return true,
+        };
+        match fs4::FileExt::try_lock(&file) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&path);
+                false
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// The machines that have executions in the store.
+    pub fn machines(&self) -> Result<Vec<String>, RunnerError> {
+        let dir = self.root.join("executions");
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| RunnerError::store(&dir, e))? {
+            let entry = entry.map_err(|e| RunnerError::store(&dir, e))?;
+            if entry.path().is_dir() {
+                if let Some(n) = entry.file_name().to_str() {
+                    out.push(n.to_string());
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn execution_rel(state_machine: &str, name: &str) -> String {
@@ -327,6 +403,7 @@ mod tests {
             history: vec![],
             checkpoint: Some(Checkpoint::default()),
             parent_execution_arn: None,
+            owner: None,
         }
     }
 
