@@ -1,6 +1,7 @@
 //! The interpreter: runs a validated [`StateMachine`] state by state, applying the JSONPath or
 //! JSONata data flow of each state, Retry/Catch, Map/Parallel, and recording history.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,10 +18,13 @@ use crate::clock::Clock;
 use crate::definition::{Catcher, State, StateMachine, StateType};
 use crate::error::Failure;
 use crate::history::{HistoryEvent, HistorySink};
-use crate::path::{set_at, Path, PathError};
+use crate::path::{set_at, ContextRoot, Path, PathError};
 use crate::template::{
     eval_expr, eval_jsonata_template, eval_template, jsonata_expr, to_json, Env,
 };
+
+/// AWS's cap on concurrent iterations of an inline Map state.
+pub const INLINE_MAP_MAX_CONCURRENCY: usize = 40;
 
 /// AWS's payload quota: 256 KiB.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
@@ -116,7 +120,9 @@ type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Per-run shared state.
 struct Run<'a> {
     ctx: ExecutionContext,
-    input: Value,
+    /// The run-constant part of the Context object (Execution, StateMachine, TestState
+    /// overrides), built once: states borrow it through [`ContextView`].
+    context_base: Map<String, Value>,
     sink: &'a dyn HistorySink,
     next_id: AtomicU64,
     last_id: AtomicU64,
@@ -129,24 +135,99 @@ struct Run<'a> {
     /// TestState `mock` (`{"result": "<json>"}` or `{"errorOutput": {...}}`) for the tested state.
     mock: Option<Value>,
     test_outcome: Mutex<Option<&'static str>>,
-    /// TestState `context`: replaces parts of the Context object.
-    context_override: Option<Value>,
     /// The machine-level TimeoutSeconds elapsed (TIMED_OUT rather than FAILED).
     timed_out: std::sync::atomic::AtomicBool,
 }
 
 impl Run<'_> {
-    fn event(&self, clock: &dyn Clock, ty: &str, details: Value) -> u64 {
+    /// Record an event; ids advance even when the sink keeps nothing (causes cite them), but
+    /// the details are only built for a sink that keeps them.
+    fn event(&self, clock: &dyn Clock, ty: &str, details: impl FnOnce() -> Value) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::SeqCst) + 1;
         let prev = self.last_id.swap(id, Ordering::SeqCst);
-        self.sink.record(HistoryEvent {
-            timestamp: clock.now(),
-            r#type: ty.to_string(),
-            id,
-            previous_event_id: prev,
-            details,
-        });
+        if self.sink.enabled() {
+            self.sink.record(HistoryEvent {
+                timestamp: clock.now(),
+                r#type: ty.to_string(),
+                id,
+                previous_event_id: prev,
+                details: details(),
+            });
+        }
         id
+    }
+}
+
+/// The run-constant members of the Context object, with TestState's overrides applied.
+fn context_base(
+    ctx: &ExecutionContext,
+    input: &Value,
+    overrides: Option<&Value>,
+) -> Map<String, Value> {
+    let mut base = Map::new();
+    base.insert(
+        "Execution".into(),
+        json!({
+            "Id": ctx.execution_arn,
+            "Input": input,
+            "StartTime": ts(ctx.start_time),
+            "Name": ctx.execution_name,
+            "RoleArn": ctx.role_arn,
+            "RedriveCount": ctx.redrive_count,
+        }),
+    );
+    base.insert(
+        "StateMachine".into(),
+        json!({"Id": ctx.state_machine_arn, "Name": ctx.state_machine_name}),
+    );
+    if let Some(Value::Object(o)) = overrides {
+        for (k, v) in o {
+            base.insert(k.clone(), v.clone());
+        }
+    }
+    base
+}
+
+/// The Context object (`$$`) of one state attempt: borrows the run's constant part and adds
+/// `State` (and `Map` in an ItemSelector), so no state copies the execution input.
+pub struct ContextView<'a> {
+    base: &'a Map<String, Value>,
+    state: &'a Value,
+    map: Option<Value>,
+}
+
+impl ContextView<'_> {
+    /// The whole object as AWS shows it (for TaskRequest.context and JSONata's `$states`).
+    fn to_value(&self) -> Value {
+        let mut m = Map::new();
+        for k in ["Execution", "StateMachine", "State"] {
+            if let Some(v) = self.top(k) {
+                m.insert(k.into(), v.clone());
+            }
+        }
+        for (k, v) in self.base {
+            if !m.contains_key(k) {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        if let (Some(v), false) = (&self.map, m.contains_key("Map")) {
+            m.insert("Map".into(), v.clone());
+        }
+        Value::Object(m)
+    }
+}
+
+impl ContextRoot for ContextView<'_> {
+    fn top(&self, key: &str) -> Option<&Value> {
+        // TestState overrides (in `base`) win over the per-state parts.
+        self.base.get(key).or(match key {
+            "State" => Some(self.state),
+            "Map" => self.map.as_ref(),
+            _ => None,
+        })
+    }
+    fn materialize(&self) -> Cow<'_, Value> {
+        Cow::Owned(self.to_value())
     }
 }
 
@@ -200,6 +281,20 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// The history types of entering and leaving a state of type `ty`.
+fn state_event_types(ty: StateType) -> (&'static str, &'static str) {
+    match ty {
+        StateType::Pass => ("PassStateEntered", "PassStateExited"),
+        StateType::Task => ("TaskStateEntered", "TaskStateExited"),
+        StateType::Choice => ("ChoiceStateEntered", "ChoiceStateExited"),
+        StateType::Wait => ("WaitStateEntered", "WaitStateExited"),
+        StateType::Succeed => ("SucceedStateEntered", "SucceedStateExited"),
+        StateType::Fail => ("FailStateEntered", "FailStateExited"),
+        StateType::Parallel => ("ParallelStateEntered", "ParallelStateExited"),
+        StateType::Map => ("MapStateEntered", "MapStateExited"),
+    }
+}
+
 fn error_output(f: &Failure) -> Value {
     let mut m = Map::new();
     if let Some(e) = &f.error {
@@ -222,18 +317,60 @@ fn matches_error(list: &[String], err: &str, ty: StateType) -> bool {
     })
 }
 
-fn payload_too_big(v: &Value) -> bool {
-    serde_json::to_string(v)
-        .map(|s| s.len() > MAX_PAYLOAD_BYTES)
-        .unwrap_or(false)
+/// Counts serialised bytes and stops the serialisation once past the quota.
+struct SizeCounter(usize);
+
+impl std::io::Write for SizeCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        if self.0 > MAX_PAYLOAD_BYTES {
+            return Err(std::io::Error::other("payload over quota"));
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
-/// Apply a JSONPath InputPath/OutputPath (`null` → `{}`).
-fn apply_io_path(
+fn payload_too_big(v: &Value) -> bool {
+    let mut c = SizeCounter(0);
+    serde_json::to_writer(&mut c, v).is_err() && c.0 > MAX_PAYLOAD_BYTES
+}
+
+/// Apply a JSONPath InputPath/OutputPath (`null` → `{}`); without one, the value itself.
+fn apply_io_path<'v>(
+    state: &State,
+    field: &str,
+    v: &'v Value,
+    context: &dyn ContextRoot,
+    vars: &Map<String, Value>,
+) -> Result<Cow<'v, Value>, Failure> {
+    match state.field(field) {
+        None => Ok(Cow::Borrowed(v)),
+        _ => select_io_path(state, field, v, context, vars).map(Cow::Owned),
+    }
+}
+
+/// [`apply_io_path`] for an owned value (OutputPath on a state's result): no copy without one.
+fn apply_io_path_owned(
+    state: &State,
+    field: &str,
+    v: Value,
+    context: &dyn ContextRoot,
+    vars: &Map<String, Value>,
+) -> Result<Value, Failure> {
+    match state.field(field) {
+        None => Ok(v),
+        _ => select_io_path(state, field, &v, context, vars),
+    }
+}
+
+fn select_io_path(
     state: &State,
     field: &str,
     v: &Value,
-    context: &Value,
+    context: &dyn ContextRoot,
     vars: &Map<String, Value>,
 ) -> Result<Value, Failure> {
     match state.field(field) {
@@ -289,6 +426,14 @@ fn apply_result_path(
         }
         Some(_) => Ok(result),
     }
+}
+
+/// A MaxConcurrency value as a limit (0 = none; anything not a non-negative integer, e.g. an
+/// unevaluated JSONata template, counts as none).
+fn concurrency_limit(v: Option<&Value>) -> usize {
+    v.and_then(Value::as_u64)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0)
 }
 
 fn integer_value(v: &Value) -> Option<i64> {
@@ -349,8 +494,8 @@ impl Engine {
         from: Option<&Checkpoint>,
     ) -> Execution {
         let run = Run {
+            context_base: context_base(&ctx, &input, None),
             ctx,
-            input: input.clone(),
             sink,
             next_id: AtomicU64::new(0),
             last_id: AtomicU64::new(0),
@@ -359,7 +504,6 @@ impl Engine {
             test_mode: false,
             mock: None,
             test_outcome: Mutex::new(None),
-            context_override: None,
             timed_out: Default::default(),
         };
         let clock = self.clock.as_ref();
@@ -367,13 +511,13 @@ impl Engine {
             run.event(
                 clock,
                 "ExecutionRedriven",
-                json!({"redriveCount": run.ctx.redrive_count}),
+                || json!({"redriveCount": run.ctx.redrive_count}),
             );
         } else {
             run.event(
                 clock,
                 "ExecutionStarted",
-                json!({"input": to_json(&input), "inputDetails": {"truncated": false}, "roleArn": run.ctx.role_arn}),
+                || json!({"input": to_json(&input), "inputDetails": {"truncated": false}, "roleArn": run.ctx.role_arn}),
             );
         }
         let (start, start_input, vars) = match from {
@@ -406,7 +550,7 @@ impl Engine {
                 run.event(
                     clock,
                     "ExecutionSucceeded",
-                    json!({"output": to_json(&out), "outputDetails": {"truncated": false}}),
+                    || json!({"output": to_json(&out), "outputDetails": {"truncated": false}}),
                 );
                 Execution {
                     status: ExecutionStatus::Succeeded,
@@ -425,7 +569,7 @@ impl Engine {
                         run.partial.lock().unwrap_or_else(|p| p.into_inner()).take();
                 }
                 if run.timed_out.load(Ordering::SeqCst) {
-                    run.event(clock, "ExecutionTimedOut", json!({}));
+                    run.event(clock, "ExecutionTimedOut", || json!({}));
                     return Execution {
                         status: ExecutionStatus::TimedOut,
                         output: None,
@@ -447,7 +591,7 @@ impl Engine {
         if let Some(c) = &f.cause {
             d.insert("cause".into(), json!(c));
         }
-        run.event(self.clock.as_ref(), "ExecutionFailed", Value::Object(d));
+        run.event(self.clock.as_ref(), "ExecutionFailed", || Value::Object(d));
         Execution {
             status: ExecutionStatus::Failed,
             output: None,
@@ -479,9 +623,10 @@ impl Engine {
                 let state = sm
                     .state(&cur)
                     .ok_or_else(|| Failure::runtime(format!("Missing state '{cur}'")))?;
-                let state_input = input.clone();
-                let saved_vars = vars.clone();
-                match self.run_state(run, state, input, &mut vars, depth).await {
+                // Only the top level reports where it failed (for redrive); the input stays owned
+                // here, so only the variables need a copy, and only there.
+                let saved_vars = (depth == 0).then(|| vars.clone());
+                match self.run_state(run, state, &input, &mut vars, depth).await {
                     Ok(step) => {
                         if deadline.is_some_and(|d| self.clock.now() > d) {
                             return Err(Failure {
@@ -499,8 +644,8 @@ impl Engine {
                         }
                     }
                     Err(f) => {
-                        if depth == 0 {
-                            *failed_at = Some((cur.clone(), state_input, saved_vars));
+                        if let Some(saved_vars) = saved_vars {
+                            *failed_at = Some((cur, input, saved_vars));
                         }
                         return Err(f);
                     }
@@ -509,54 +654,24 @@ impl Engine {
         })
     }
 
-    fn context_object(
-        &self,
-        run: &Run,
-        state: &State,
-        entered: DateTime<Utc>,
-        retry_count: Option<u64>,
-    ) -> Value {
-        let mut st = json!({"Name": state.name, "EnteredTime": ts(entered)});
-        if let Some(r) = retry_count {
-            st["RetryCount"] = json!(r);
-        }
-        let mut ctx = json!({
-            "Execution": {
-                "Id": run.ctx.execution_arn,
-                "Input": run.input,
-                "StartTime": ts(run.ctx.start_time),
-                "Name": run.ctx.execution_name,
-                "RoleArn": run.ctx.role_arn,
-                "RedriveCount": run.ctx.redrive_count,
-            },
-            "StateMachine": {"Id": run.ctx.state_machine_arn, "Name": run.ctx.state_machine_name},
-            "State": st,
-        });
-        if let Some(Value::Object(o)) = &run.context_override {
-            for (k, v) in o {
-                ctx[k] = v.clone();
-            }
-        }
-        ctx
-    }
-
     /// Run one state with its Retry/Catch.
     async fn run_state(
         &self,
         run: &Run<'_>,
         state: &State,
-        raw_input: Value,
+        raw_input: &Value,
         vars: &mut Map<String, Value>,
         depth: usize,
     ) -> Result<Step, Failure> {
         let clock = self.clock.as_ref();
-        let ty = state.ty.name();
+        let (entered_type, exited_type) = state_event_types(state.ty);
         let entered_id = run.event(
             clock,
-            &format!("{ty}StateEntered"),
-            json!({"name": state.name, "input": to_json(&raw_input), "inputDetails": {"truncated": false}}),
+            entered_type,
+            || json!({"name": state.name, "input": to_json(raw_input), "inputDetails": {"truncated": false}}),
         );
         let entered = clock.now();
+        let mut state_ctx = json!({"Name": state.name, "EnteredTime": ts(entered)});
         let prefix = |f: Failure| -> Failure {
             if f.needs_state_prefix {
                 Failure {
@@ -578,9 +693,16 @@ impl Engine {
             } else {
                 None
             };
-            let context = self.context_object(run, state, entered, retry_count);
+            if let Some(r) = retry_count {
+                state_ctx["RetryCount"] = json!(r);
+            }
+            let context = ContextView {
+                base: &run.context_base,
+                state: &state_ctx,
+                map: None,
+            };
             let res = self
-                .exec_state(run, state, &raw_input, &context, vars, depth)
+                .exec_state(run, state, raw_input, &context, vars, depth)
                 .await
                 .map_err(prefix);
             match res {
@@ -594,8 +716,8 @@ impl Engine {
                     }
                     run.event(
                         clock,
-                        &format!("{ty}StateExited"),
-                        json!({"name": state.name, "output": to_json(&step.output), "outputDetails": {"truncated": false}}),
+                        exited_type,
+                        || json!({"name": state.name, "output": to_json(&step.output), "outputDetails": {"truncated": false}}),
                     );
                     return Ok(step);
                 }
@@ -635,7 +757,7 @@ impl Engine {
                         .find(|c| matches_error(&c.error_equals, &name, state.ty))
                     {
                         let output = self
-                            .apply_catcher(c, state, &raw_input, &context, vars, &f)
+                            .apply_catcher(c, state, raw_input, &context, vars, &f)
                             .map_err(prefix)?;
                         if run.test_mode && depth == 0 {
                             *run.test_outcome.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -643,8 +765,8 @@ impl Engine {
                         }
                         run.event(
                             clock,
-                            &format!("{ty}StateExited"),
-                            json!({"name": state.name, "output": to_json(&output), "outputDetails": {"truncated": false}}),
+                            exited_type,
+                            || json!({"name": state.name, "output": to_json(&output), "outputDetails": {"truncated": false}}),
                         );
                         return Ok(Step {
                             output,
@@ -662,7 +784,7 @@ impl Engine {
         c: &Catcher,
         state: &State,
         raw_input: &Value,
-        context: &Value,
+        context: &ContextView<'_>,
         vars: &mut Map<String, Value>,
         f: &Failure,
     ) -> Result<Value, Failure> {
@@ -671,7 +793,7 @@ impl Engine {
             let mut b = vars.clone();
             b.insert(
                 "states".into(),
-                json!({"input": raw_input, "context": context, "errorOutput": err_out}),
+                json!({"input": raw_input, "context": context.to_value(), "errorOutput": err_out}),
             );
             if let Some(a) = &c.assign {
                 let assigned = eval_jsonata_template(a, &b, "Assign")?;
@@ -700,7 +822,7 @@ impl Engine {
         run: &Run<'_>,
         state: &State,
         raw_input: &Value,
-        context: &Value,
+        context: &ContextView<'_>,
         vars: &mut Map<String, Value>,
         depth: usize,
     ) -> Result<Step, Failure> {
@@ -716,13 +838,11 @@ impl Engine {
             context,
             vars,
         };
-        let finish = |result: Value,
-                      vars: &mut Map<String, Value>,
-                      assign_input: &Value|
-         -> Result<Value, Failure> {
+        // Assign reads the result; then ResultPath merges it and OutputPath filters.
+        let finish = |result: Value, vars: &mut Map<String, Value>| -> Result<Value, Failure> {
             if let Some(a) = state.field("Assign") {
                 let env = Env {
-                    input: assign_input,
+                    input: &result,
                     context,
                     vars,
                 };
@@ -730,7 +850,7 @@ impl Engine {
                 merge_vars(vars, assigned);
             }
             let merged = apply_result_path(state.field("ResultPath"), raw_input, result)?;
-            apply_io_path(state, "OutputPath", &merged, context, vars)
+            apply_io_path_owned(state, "OutputPath", merged, context, vars)
         };
         match state.ty {
             StateType::Pass => {
@@ -739,13 +859,13 @@ impl Engine {
                 } else if let Some(p) = state.field("Parameters") {
                     eval_template(p, &env)?
                 } else {
-                    effective.clone()
+                    effective.clone().into_owned()
                 };
-                let out = finish(result.clone(), vars, &result)?;
+                let out = finish(result, vars)?;
                 Ok(Step { output: out, next })
             }
             StateType::Succeed => Ok(Step {
-                output: apply_io_path(state, "OutputPath", &effective, context, vars)?,
+                output: apply_io_path(state, "OutputPath", &effective, context, vars)?.into_owned(),
                 next: None,
             }),
             StateType::Fail => {
@@ -765,16 +885,17 @@ impl Engine {
                 let choices = state
                     .field("Choices")
                     .and_then(Value::as_array)
-                    .cloned()
+                    .map(Vec::as_slice)
                     .unwrap_or_default();
-                for rule in &choices {
+                for rule in choices {
                     if choice::evaluate(rule, &env)? {
                         if let Some(a) = rule.get("Assign") {
                             let assigned = eval_template(a, &env)?;
                             merge_vars(vars, assigned);
                         }
                         let next = rule.get("Next").and_then(Value::as_str).map(str::to_string);
-                        let out = apply_io_path(state, "OutputPath", &effective, context, vars)?;
+                        let out = apply_io_path(state, "OutputPath", &effective, context, vars)?
+                            .into_owned();
                         return Ok(Step { output: out, next });
                     }
                 }
@@ -784,7 +905,8 @@ impl Engine {
                             let assigned = eval_template(a, &env)?;
                             merge_vars(vars, assigned);
                         }
-                        let out = apply_io_path(state, "OutputPath", &effective, context, vars)?;
+                        let out = apply_io_path(state, "OutputPath", &effective, context, vars)?
+                            .into_owned();
                         Ok(Step {
                             output: out,
                             next: Some(d.to_string()),
@@ -804,34 +926,43 @@ impl Engine {
                     merge_vars(vars, assigned);
                 }
                 Ok(Step {
-                    output: apply_io_path(state, "OutputPath", &effective, context, vars)?,
+                    output: apply_io_path(state, "OutputPath", &effective, context, vars)?
+                        .into_owned(),
                     next,
                 })
             }
             StateType::Task => {
                 let params = match state.field("Parameters") {
                     Some(p) => eval_template(p, &env)?,
-                    None => effective.clone(),
+                    None => effective.clone().into_owned(),
                 };
                 let timeout = self.seconds_field(state, "TimeoutSeconds", &env)?;
                 let heartbeat = self.seconds_field(state, "HeartbeatSeconds", &env)?;
                 let result = self
-                    .invoke_task(run, depth, state, params, context, timeout, heartbeat)
+                    .invoke_task(
+                        run,
+                        depth,
+                        state,
+                        params,
+                        context.to_value(),
+                        timeout,
+                        heartbeat,
+                    )
                     .await?;
                 let result = self.select_result(state, result, context, vars)?;
-                let out = finish(result.clone(), vars, &result)?;
+                let out = finish(result, vars)?;
                 Ok(Step { output: out, next })
             }
             StateType::Parallel => {
                 let branch_input = match state.field("Parameters") {
                     Some(p) => eval_template(p, &env)?,
-                    None => effective.clone(),
+                    None => effective.clone().into_owned(),
                 };
                 let result = self
                     .run_parallel(run, state, branch_input, vars, depth)
                     .await?;
                 let result = self.select_result(state, result, context, vars)?;
-                let out = finish(result.clone(), vars, &result)?;
+                let out = finish(result, vars)?;
                 Ok(Step { output: out, next })
             }
             StateType::Map => {
@@ -845,7 +976,7 @@ impl Engine {
                             ))
                         })?
                     }
-                    None => effective.clone(),
+                    None => effective.clone().into_owned(),
                 };
                 let items = match items_v {
                     Value::Array(a) => a,
@@ -860,11 +991,15 @@ impl Engine {
                     .field("ItemSelector")
                     .or_else(|| state.field("Parameters"));
                 let mut inputs = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
+                for (i, item) in items.into_iter().enumerate() {
                     inputs.push(match selector {
                         Some(sel) => {
-                            let mut ctx = context.clone();
-                            ctx["Map"] = json!({"Item": {"Index": i, "Value": item}});
+                            // Only `Map` is per item; the rest of `$$` stays borrowed.
+                            let ctx = ContextView {
+                                base: context.base,
+                                state: context.state,
+                                map: Some(json!({"Item": {"Index": i, "Value": item}})),
+                            };
                             eval_template(
                                 sel,
                                 &Env {
@@ -874,16 +1009,16 @@ impl Engine {
                                 },
                             )?
                         }
-                        None => item.clone(),
+                        None => item,
                     });
                 }
-                self.check_max_concurrency(state, &env)?;
+                let limit = self.max_concurrency(state, &env)?;
                 let tolerated = self.tolerance(state, &env)?;
                 let result = self
-                    .run_map(run, state, inputs, vars, depth, tolerated)
+                    .run_map(run, state, inputs, vars, depth, tolerated, limit)
                     .await?;
                 let result = self.select_result(state, result, context, vars)?;
-                let out = finish(result.clone(), vars, &result)?;
+                let out = finish(result, vars)?;
                 Ok(Step { output: out, next })
             }
         }
@@ -893,7 +1028,7 @@ impl Engine {
         &self,
         state: &State,
         result: Value,
-        context: &Value,
+        context: &dyn ContextRoot,
         vars: &Map<String, Value>,
     ) -> Result<Value, Failure> {
         match state.field("ResultSelector") {
@@ -924,17 +1059,19 @@ impl Engine {
         Ok(None)
     }
 
-    fn check_max_concurrency(&self, state: &State, env: &Env) -> Result<(), Failure> {
+    /// How many iterations may run at once; 0 = no limit.
+    fn max_concurrency(&self, state: &State, env: &Env) -> Result<usize, Failure> {
         if let Some(p) = state.str_field("MaxConcurrencyPath") {
             let v = eval_expr(p, "MaxConcurrencyPath", env)?;
-            if integer_value(&v).is_none() {
-                return Err(Failure::runtime(format!(
+            return match integer_value(&v) {
+                Some(n) => Ok(n.max(0) as usize),
+                None => Err(Failure::runtime(format!(
                     "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {p}",
                     display_value(&v)
-                )));
-            }
+                ))),
+            };
         }
-        Ok(())
+        Ok(concurrency_limit(state.field("MaxConcurrency")))
     }
 
     /// (tolerated failure count, tolerated percentage)
@@ -987,7 +1124,7 @@ impl Engine {
         depth: usize,
         state: &State,
         params: Value,
-        context: &Value,
+        context: Value,
         timeout: Option<u64>,
         heartbeat: Option<u64>,
     ) -> Result<Value, Failure> {
@@ -996,9 +1133,9 @@ impl Engine {
         run.event(
             clock,
             "TaskScheduled",
-            json!({"resource": resource, "parameters": to_json(&params), "region": "us-east-1"}),
+            || json!({"resource": resource, "parameters": to_json(&params), "region": "us-east-1"}),
         );
-        run.event(clock, "TaskStarted", json!({"resource": resource}));
+        run.event(clock, "TaskStarted", || json!({"resource": resource}));
         if let Some(m) = self.mock_result(run, depth) {
             return m;
         }
@@ -1006,7 +1143,7 @@ impl Engine {
             resource: resource.clone(),
             parameters: params,
             state_name: state.name.clone(),
-            context: context.clone(),
+            context,
             timeout_seconds: timeout,
             heartbeat_seconds: heartbeat,
         };
@@ -1018,7 +1155,7 @@ impl Engine {
             run.event(
                 clock,
                 "TaskTimedOut",
-                json!({"resource": resource, "error": "States.Timeout"}),
+                || json!({"resource": resource, "error": "States.Timeout"}),
             );
             return Err(Failure::raw(
                 Some("States.Timeout".into()),
@@ -1036,7 +1173,7 @@ impl Engine {
                 run.event(
                     clock,
                     "TaskSucceeded",
-                    json!({"resource": resource, "output": to_json(&v)}),
+                    || json!({"resource": resource, "output": to_json(&v)}),
                 );
                 Ok(v)
             }
@@ -1045,7 +1182,7 @@ impl Engine {
                 if let Some(c) = &tf.cause {
                     d["cause"] = json!(c);
                 }
-                run.event(clock, "TaskFailed", d);
+                run.event(clock, "TaskFailed", || d);
                 Err(Failure::raw(Some(tf.error), tf.cause))
             }
         }
@@ -1087,8 +1224,8 @@ impl Engine {
             context,
         } = req;
         let run = Run {
+            context_base: context_base(&ctx, &input, context.as_ref()),
             ctx,
-            input: input.clone(),
             sink,
             next_id: AtomicU64::new(0),
             last_id: AtomicU64::new(0),
@@ -1097,10 +1234,9 @@ impl Engine {
             test_mode: true,
             mock,
             test_outcome: Mutex::new(None),
-            context_override: context,
             timed_out: Default::default(),
         };
-        let res = self.run_state(&run, state, input, &mut vars, 0).await;
+        let res = self.run_state(&run, state, &input, &mut vars, 0).await;
         let outcome = run
             .test_outcome
             .lock()
@@ -1147,39 +1283,58 @@ impl Engine {
         depth: usize,
     ) -> Result<Value, Failure> {
         let clock = self.clock.as_ref();
-        run.event(clock, "ParallelStateStarted", Value::Null);
+        run.event(clock, "ParallelStateStarted", || Value::Null);
         if let Some(m) = self.mock_result(run, depth) {
             return m;
         }
         let mut results = self.take_reuse(run, depth, state.children.len());
-        for (i, branch) in state.children.iter().enumerate() {
-            if results[i].is_some() {
-                continue;
+        let input = &input;
+        let branches: Vec<BoxFut<'_, (usize, Result<Value, Failure>)>> = state
+            .children
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| results[*i].is_none())
+            .map(
+                |(i, branch)| -> BoxFut<'_, (usize, Result<Value, Failure>)> {
+                    Box::pin(async move {
+                        let mut fa = None;
+                        let r = self
+                            .run_machine(
+                                run,
+                                branch,
+                                &branch.start_at,
+                                input.clone(),
+                                vars.clone(),
+                                depth + 1,
+                                &mut fa,
+                            )
+                            .await;
+                        (i, r)
+                    })
+                },
+            )
+            .collect();
+        // Branches run concurrently (all at once, as on AWS); results stay in branch order.
+        let mut failure = None;
+        run_bounded(branches, 0, |(i, r)| match r {
+            Ok(v) => {
+                results[i] = Some(v);
+                true
             }
-            let mut fa = None;
-            match self
-                .run_machine(
-                    run,
-                    branch,
-                    &branch.start_at,
-                    input.clone(),
-                    vars.clone(),
-                    depth + 1,
-                    &mut fa,
-                )
-                .await
-            {
-                Ok(v) => results[i] = Some(v),
-                Err(f) => {
-                    run.event(clock, "ParallelStateFailed", Value::Null);
-                    if depth == 0 {
-                        *run.partial.lock().unwrap_or_else(|p| p.into_inner()) = Some(results);
-                    }
-                    return Err(f);
-                }
+            Err(f) => {
+                failure = Some(f);
+                false
             }
+        })
+        .await;
+        if let Some(f) = failure {
+            run.event(clock, "ParallelStateFailed", || Value::Null);
+            if depth == 0 {
+                *run.partial.lock().unwrap_or_else(|p| p.into_inner()) = Some(results);
+            }
+            return Err(f);
         }
-        run.event(clock, "ParallelStateSucceeded", Value::Null);
+        run.event(clock, "ParallelStateSucceeded", || Value::Null);
         Ok(Value::Array(
             results
                 .into_iter()
@@ -1188,6 +1343,8 @@ impl Engine {
         ))
     }
 
+    /// Run the iterations, at most `limit` at once (0 = no limit), results in item order.
+    #[allow(clippy::too_many_arguments)]
     async fn run_map(
         &self,
         run: &Run<'_>,
@@ -1196,64 +1353,81 @@ impl Engine {
         vars: &Map<String, Value>,
         depth: usize,
         tolerated: (Option<i64>, Option<f64>),
+        limit: usize,
     ) -> Result<Value, Failure> {
         let clock = self.clock.as_ref();
         let n = inputs.len();
-        run.event(clock, "MapStateStarted", json!({"length": n}));
+        run.event(clock, "MapStateStarted", || json!({"length": n}));
         if let Some(m) = self.mock_result(run, depth) {
             return m;
         }
         let processor = &state.children[0];
         let mut results = self.take_reuse(run, depth, n);
         let tolerant = tolerated.0.is_some() || tolerated.1.is_some();
+        let name = &state.name;
+        let iterations: Vec<BoxFut<'_, (usize, Result<Value, Failure>)>> = inputs
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| results[*i].is_none())
+            .map(|(i, item)| -> BoxFut<'_, (usize, Result<Value, Failure>)> {
+                Box::pin(async move {
+                    run.event(
+                        clock,
+                        "MapIterationStarted",
+                        || json!({"name": name, "index": i}),
+                    );
+                    let mut fa = None;
+                    let r = self
+                        .run_machine(
+                            run,
+                            processor,
+                            &processor.start_at,
+                            item,
+                            vars.clone(),
+                            depth + 1,
+                            &mut fa,
+                        )
+                        .await;
+                    let ty = if r.is_ok() {
+                        "MapIterationSucceeded"
+                    } else {
+                        "MapIterationFailed"
+                    };
+                    run.event(clock, ty, || json!({"name": name, "index": i}));
+                    (i, r)
+                })
+            })
+            .collect();
+        // AWS runs at most 40 iterations of an inline Map at once, whatever MaxConcurrency says.
+        let limit = match limit {
+            0 => INLINE_MAP_MAX_CONCURRENCY,
+            n => n.min(INLINE_MAP_MAX_CONCURRENCY),
+        };
         let mut failures = 0usize;
-        for (i, item) in inputs.into_iter().enumerate() {
-            if results[i].is_some() {
-                continue;
+        let mut failure = None;
+        run_bounded(iterations, limit, |(i, r)| match r {
+            Ok(v) => {
+                results[i] = Some(v);
+                true
             }
-            run.event(
-                clock,
-                "MapIterationStarted",
-                json!({"name": state.name, "index": i}),
-            );
-            let mut fa = None;
-            match self
-                .run_machine(
-                    run,
-                    processor,
-                    &processor.start_at,
-                    item,
-                    vars.clone(),
-                    depth + 1,
-                    &mut fa,
-                )
-                .await
-            {
-                Ok(v) => {
-                    run.event(
-                        clock,
-                        "MapIterationSucceeded",
-                        json!({"name": state.name, "index": i}),
-                    );
-                    results[i] = Some(v);
-                }
-                Err(f) => {
-                    run.event(
-                        clock,
-                        "MapIterationFailed",
-                        json!({"name": state.name, "index": i}),
-                    );
-                    failures += 1;
-                    if !tolerant {
-                        run.event(clock, "MapStateFailed", Value::Null);
-                        if depth == 0 {
-                            *run.partial.lock().unwrap_or_else(|p| p.into_inner()) = Some(results);
-                        }
-                        return Err(f);
-                    }
+            Err(f) => {
+                failures += 1;
+                if tolerant {
                     results[i] = Some(error_output(&f));
+                    true
+                } else {
+                    failure = Some(f);
+                    false
                 }
             }
+        })
+        .await;
+        if let Some(f) = failure {
+            run.event(clock, "MapStateFailed", || Value::Null);
+            if depth == 0 {
+                *run.partial.lock().unwrap_or_else(|p| p.into_inner()) = Some(results);
+            }
+            return Err(f);
         }
         if tolerant && failures > 0 {
             let over_count = tolerated.0.map(|c| failures as i64 > c);
@@ -1267,14 +1441,14 @@ impl Engine {
                 (None, None) => true,
             };
             if exceeded {
-                run.event(clock, "MapStateFailed", Value::Null);
+                run.event(clock, "MapStateFailed", || Value::Null);
                 return Err(Failure::raw(
                     Some("States.ExceedToleratedFailureThreshold".into()),
                     Some("The specified tolerated failure threshold was exceeded".into()),
                 ));
             }
         }
-        run.event(clock, "MapStateSucceeded", Value::Null);
+        run.event(clock, "MapStateSucceeded", || Value::Null);
         Ok(Value::Array(
             results
                 .into_iter()
@@ -1343,10 +1517,11 @@ impl Engine {
         run: &Run<'_>,
         state: &State,
         raw_input: &Value,
-        context: &Value,
+        context: &ContextView<'_>,
         vars: &mut Map<String, Value>,
         depth: usize,
     ) -> Result<Step, Failure> {
+        let context = &context.to_value();
         let mut b = vars.clone();
         b.insert(
             "states".into(),
@@ -1473,7 +1648,7 @@ impl Engine {
                 let timeout = eval("TimeoutSeconds", &b)?.and_then(|v| v.as_u64());
                 let heartbeat = eval("HeartbeatSeconds", &b)?.and_then(|v| v.as_u64());
                 let result = self
-                    .invoke_task(run, depth, state, args, context, timeout, heartbeat)
+                    .invoke_task(run, depth, state, args, context.clone(), timeout, heartbeat)
                     .await?;
                 let out = finish(Some(result), vars, &mut b)?;
                 Ok(Step { output: out, next })
@@ -1526,15 +1701,59 @@ impl Engine {
                         "ToleratedFailureCount cannot be negative.",
                     ));
                 }
-                let _ = eval("MaxConcurrency", &b)?;
+                let limit = concurrency_limit(eval("MaxConcurrency", &b)?.as_ref());
                 let result = self
-                    .run_map(run, state, inputs, vars, depth, (count, pct))
+                    .run_map(run, state, inputs, vars, depth, (count, pct), limit)
                     .await?;
                 let out = finish(Some(result), vars, &mut b)?;
                 Ok(Step { output: out, next })
             }
         }
     }
+}
+
+/// Drive `futs` with at most `limit` in flight (0 = all), starting them in order, and hand each
+/// output to `done` as it completes; `done` returning false stops (the rest are dropped, i.e.
+/// cancelled). Polling is in a fixed order, so with a virtual clock and a deterministic
+/// dispatcher the interleaving (and the history) is reproducible.
+async fn run_bounded<'a, T>(
+    futs: Vec<BoxFut<'a, T>>,
+    limit: usize,
+    mut done: impl FnMut(T) -> bool + Send,
+) {
+    let limit = if limit == 0 { futs.len() } else { limit };
+    let mut waiting = futs.into_iter();
+    let mut active: Vec<BoxFut<'a, T>> = Vec::new();
+    std::future::poll_fn(move |cx| loop {
+        while active.len() < limit {
+            match waiting.next() {
+                Some(f) => active.push(f),
+                None => break,
+            }
+        }
+        if active.is_empty() {
+            return std::task::Poll::Ready(());
+        }
+        let mut progressed = false;
+        let mut i = 0;
+        while i < active.len() {
+            match active[i].as_mut().poll(cx) {
+                std::task::Poll::Ready(out) => {
+                    // `remove`, not `swap_remove`: keeps the start order for the next polls.
+                    drop(active.remove(i));
+                    progressed = true;
+                    if !done(out) {
+                        return std::task::Poll::Ready(());
+                    }
+                }
+                std::task::Poll::Pending => i += 1,
+            }
+        }
+        if !progressed {
+            return std::task::Poll::Pending;
+        }
+    })
+    .await
 }
 
 fn merge_vars(vars: &mut Map<String, Value>, assigned: Value) {

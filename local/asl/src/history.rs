@@ -59,6 +59,11 @@ impl Serialize for HistoryEvent {
 /// Where the engine reports events as they happen.
 pub trait HistorySink: Send + Sync {
     fn record(&self, event: HistoryEvent);
+    /// Whether events are kept at all: when not, the engine skips building their details
+    /// (the JSON text of every state's input and output).
+    fn enabled(&self) -> bool {
+        true
+    }
 }
 
 /// Keeps events in memory (tests, asl-run, the runner's store before persisting).
@@ -94,4 +99,7 @@ pub struct NoHistory;
 
 impl HistorySink for NoHistory {
     fn record(&self, _event: HistoryEvent) {}
+    fn enabled(&self) -> bool {
+        false
+    }
 }

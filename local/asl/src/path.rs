@@ -1,6 +1,11 @@
 //! JSONPath as Step Functions evaluates it (Jayway semantics): `$` input, `$$` Context object,
 //! `$name` variables; definite paths yield one value or "not found", indefinite ones a list.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 use thiserror::Error;
 
@@ -56,13 +61,41 @@ enum Filter {
 /// A parsed JSONPath (`$.a.b`, `$$.Execution.Id`, `$var.x`, `$.items[1:]`, `$..x`, `$[?(@.a == 1)]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Path {
+    inner: Arc<PathInner>,
+}
+
+#[derive(Debug, PartialEq)]
+struct PathInner {
     text: String,
     root: Root,
     segments: Vec<Segment>,
 }
 
+/// Parsed paths by text: definitions are evaluated many times with the same few paths, and
+/// some callers (Choice rules, intrinsics) hold only the text. Bounded, per thread.
+const PARSE_CACHE_MAX: usize = 4096;
+thread_local! {
+    static PARSED: RefCell<HashMap<String, Path>> = RefCell::new(HashMap::new());
+}
+
 impl Path {
+    /// Parse a path; repeated texts come from a per-thread cache (a `Path` is a shared handle).
     pub fn parse(text: &str) -> Result<Path, PathError> {
+        if let Some(p) = PARSED.with(|c| c.borrow().get(text).cloned()) {
+            return Ok(p);
+        }
+        let p = Self::parse_uncached(text)?;
+        PARSED.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= PARSE_CACHE_MAX {
+                c.clear();
+            }
+            c.insert(text.to_string(), p.clone());
+        });
+        Ok(p)
+    }
+
+    fn parse_uncached(text: &str) -> Result<Path, PathError> {
         let err = || PathError::Syntax(text.to_string());
         let t = text.trim();
         let (root, rest) = if let Some(r) = t.strip_prefix("$$") {
@@ -83,31 +116,35 @@ impl Path {
         };
         let segments = parse_segments(rest).ok_or_else(err)?;
         Ok(Path {
-            text: text.to_string(),
-            root,
-            segments,
+            inner: Arc::new(PathInner {
+                text: text.to_string(),
+                root,
+                segments,
+            }),
         })
     }
 
     pub fn text(&self) -> &str {
-        &self.text
+        &self.inner.text
     }
 
     pub fn root(&self) -> &Root {
-        &self.root
+        &self.inner.root
     }
 
     /// A definite path names at most one node; an indefinite one (wildcard, slice, filter,
     /// descent, unions) always yields a list.
     pub fn is_definite(&self) -> bool {
-        self.segments
+        self.inner
+            .segments
             .iter()
             .all(|s| matches!(s, Segment::Field(_) | Segment::Index(_) | Segment::Length))
     }
 
     /// Field names of a plain reference path (`$.a.b` → ["a","b"]); `None` when it has other segments.
     pub fn reference_fields(&self) -> Option<Vec<String>> {
-        self.segments
+        self.inner
+            .segments
             .iter()
             .map(|s| match s {
                 Segment::Field(f) => Some(f.clone()),
@@ -119,7 +156,7 @@ impl Path {
     /// Jayway's normalised form, used in AWS cause texts: `$['a']['b']`.
     pub fn normalized(&self) -> String {
         let mut s = String::from("$");
-        for seg in &self.segments {
+        for seg in &self.inner.segments {
             match seg {
                 Segment::Field(f) => s.push_str(&format!("['{f}']")),
                 Segment::Index(i) => s.push_str(&format!("[{i}]")),
@@ -132,27 +169,50 @@ impl Path {
 
     /// Evaluate against an already-chosen root value.
     pub fn select(&self, root: &Value) -> Result<Value, PathError> {
-        let found = select_all(&self.segments, root);
+        self.select_from(&self.inner.segments, root)
+    }
+
+    /// Walk `segments` by reference and clone only what was selected.
+    fn select_from(&self, segments: &[Segment], root: &Value) -> Result<Value, PathError> {
+        let found = select_refs(segments, root);
         if self.is_definite() {
-            found.into_iter().next().ok_or_else(|| PathError::NotFound {
-                path: self.text.clone(),
-                normalized: self.normalized(),
-            })
+            found
+                .into_iter()
+                .next()
+                .map(Node::into_value)
+                .ok_or_else(|| self.not_found())
         } else {
-            Ok(Value::Array(found))
+            Ok(Value::Array(
+                found.into_iter().map(Node::into_value).collect(),
+            ))
+        }
+    }
+
+    fn not_found(&self) -> PathError {
+        PathError::NotFound {
+            path: self.inner.text.clone(),
+            normalized: self.normalized(),
         }
     }
 
     /// Evaluate with the root picked from input, context or variables.
-    pub fn evaluate(
+    pub fn evaluate<C: ContextRoot + ?Sized>(
         &self,
         input: &Value,
-        context: &Value,
+        context: &C,
         variables: &Map<String, Value>,
     ) -> Result<Value, PathError> {
-        match &self.root {
+        match &self.inner.root {
             Root::Input => self.select(input),
-            Root::Context => self.select(context),
+            Root::Context => match self.inner.segments.split_first() {
+                // `$$.State...`: start at the named part without building the whole object.
+                Some((Segment::Field(f), rest)) => match context.top(f) {
+                    Some(v) => self.select_from(rest, v),
+                    None if self.is_definite() => Err(self.not_found()),
+                    None => Ok(Value::Array(Vec::new())),
+                },
+                _ => self.select(&context.materialize()),
+            },
             Root::Variable(name) => {
                 let v = variables
                     .get(name)
@@ -163,12 +223,31 @@ impl Path {
     }
 }
 
+/// The Context object (`$$`) as paths read it: its top-level parts by name, or the whole of it.
+/// The engine implements it with a view that borrows the per-run parts instead of copying them
+/// (the execution input among them) for every state.
+pub trait ContextRoot: Send + Sync {
+    /// A top-level member (`Execution`, `State`, `Map`, ...).
+    fn top(&self, key: &str) -> Option<&Value>;
+    /// The whole object (for `$$`, `$$.*`, `$$..x`).
+    fn materialize(&self) -> Cow<'_, Value>;
+}
+
+impl ContextRoot for Value {
+    fn top(&self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+    fn materialize(&self) -> Cow<'_, Value> {
+        Cow::Borrowed(self)
+    }
+}
+
 /// Evaluate a JSONPath (`$...` input, `$$...` Context object, `$name...` variable) — the entry
 /// point the intrinsic functions use to resolve their path arguments.
-pub fn evaluate_path(
+pub fn evaluate_path<C: ContextRoot + ?Sized>(
     path: &str,
     input: &Value,
-    context: &Value,
+    context: &C,
     variables: &Map<String, Value>,
 ) -> Result<Value, PathError> {
     Path::parse(path)?.evaluate(input, context, variables)
@@ -388,43 +467,78 @@ fn parse_operand(s: &str) -> Option<Operand> {
     serde_json::from_str(s).ok().map(Operand::Literal)
 }
 
-fn select_all(segments: &[Segment], root: &Value) -> Vec<Value> {
-    let mut cur = vec![root.clone()];
-    for seg in segments {
+/// A selected node: borrowed from the document, or computed (`length()`).
+enum Node<'a> {
+    Ref(&'a Value),
+    Owned(Value),
+}
+
+impl Node<'_> {
+    fn into_value(self) -> Value {
+        match self {
+            Node::Ref(v) => v.clone(),
+            Node::Owned(v) => v,
+        }
+    }
+}
+
+fn select_refs<'a>(segments: &[Segment], root: &'a Value) -> Vec<Node<'a>> {
+    let mut cur = vec![root];
+    for (i, seg) in segments.iter().enumerate() {
+        if let Segment::Length = seg {
+            // A length is a number: nothing after it can select anything.
+            if i + 1 < segments.len() {
+                return Vec::new();
+            }
+            return cur
+                .into_iter()
+                .filter_map(length)
+                .map(Node::Owned)
+                .collect();
+        }
         let mut next = Vec::new();
-        for v in &cur {
+        for v in cur {
             apply(seg, v, &mut next);
         }
         cur = next;
     }
-    cur
+    cur.into_iter().map(Node::Ref).collect()
 }
 
-fn apply(seg: &Segment, v: &Value, out: &mut Vec<Value>) {
+fn length(v: &Value) -> Option<Value> {
+    match v {
+        Value::Array(a) => Some(Value::from(a.len())),
+        Value::Object(o) => Some(Value::from(o.len())),
+        Value::String(s) => Some(Value::from(s.chars().count())),
+        _ => None,
+    }
+}
+
+fn apply<'a>(seg: &Segment, v: &'a Value, out: &mut Vec<&'a Value>) {
     match seg {
         Segment::Field(f) => {
             if let Some(x) = v.as_object().and_then(|o| o.get(f)) {
-                out.push(x.clone());
+                out.push(x);
             }
         }
         Segment::Fields(fs) => {
             if let Some(o) = v.as_object() {
-                out.extend(fs.iter().filter_map(|f| o.get(f).cloned()));
+                out.extend(fs.iter().filter_map(|f| o.get(f)));
             }
         }
         Segment::Index(i) => {
             if let Some(x) = v.as_array().and_then(|a| index(a, *i)) {
-                out.push(x.clone());
+                out.push(x);
             }
         }
         Segment::Indexes(is) => {
             if let Some(a) = v.as_array() {
-                out.extend(is.iter().filter_map(|i| index(a, *i).cloned()));
+                out.extend(is.iter().filter_map(|i| index(a, *i)));
             }
         }
         Segment::Wildcard => match v {
-            Value::Array(a) => out.extend(a.iter().cloned()),
-            Value::Object(o) => out.extend(o.values().cloned()),
+            Value::Array(a) => out.extend(a.iter()),
+            Value::Object(o) => out.extend(o.values()),
             _ => {}
         },
         Segment::Slice(a, b) => {
@@ -434,29 +548,22 @@ fn apply(seg: &Segment, v: &Value, out: &mut Vec<Value>) {
                 let s = a.map(norm).unwrap_or(0);
                 let e = b.map(norm).unwrap_or(n);
                 if s < e {
-                    out.extend(arr[s as usize..e as usize].iter().cloned());
+                    out.extend(arr[s as usize..e as usize].iter());
                 }
             }
         }
         Segment::Descend(inner) => descend(inner, v, out),
-        Segment::Filter(f) => {
-            let items: Vec<&Value> = match v {
-                Value::Array(a) => a.iter().collect(),
-                Value::Object(o) => o.values().collect(),
-                _ => vec![],
-            };
-            out.extend(items.into_iter().filter(|x| filter_matches(f, x)).cloned());
-        }
-        Segment::Length => match v {
-            Value::Array(a) => out.push(Value::from(a.len())),
-            Value::Object(o) => out.push(Value::from(o.len())),
-            Value::String(s) => out.push(Value::from(s.chars().count())),
+        Segment::Filter(f) => match v {
+            Value::Array(a) => out.extend(a.iter().filter(|x| filter_matches(f, x))),
+            Value::Object(o) => out.extend(o.values().filter(|x| filter_matches(f, x))),
             _ => {}
         },
+        // Handled by select_refs (it computes a value instead of borrowing one).
+        Segment::Length => {}
     }
 }
 
-fn descend(inner: &Segment, v: &Value, out: &mut Vec<Value>) {
+fn descend<'a>(inner: &Segment, v: &'a Value, out: &mut Vec<&'a Value>) {
     apply(inner, v, out);
     match v {
         Value::Array(a) => a.iter().for_each(|x| descend(inner, x, out)),
@@ -474,23 +581,33 @@ fn index(a: &[Value], i: i64) -> Option<&Value> {
     }
 }
 
-fn operand_value(op: &Operand, cur: &Value) -> Option<Value> {
+fn operand_value<'a>(op: &'a Operand, cur: &'a Value) -> Option<Node<'a>> {
     match op {
-        Operand::Literal(v) => Some(v.clone()),
-        Operand::Current(segs) => select_all(segs, cur).into_iter().next(),
+        Operand::Literal(v) => Some(Node::Ref(v)),
+        Operand::Current(segs) => select_refs(segs, cur).into_iter().next(),
+    }
+}
+
+impl Node<'_> {
+    fn as_value(&self) -> &Value {
+        match self {
+            Node::Ref(v) => v,
+            Node::Owned(v) => v,
+        }
     }
 }
 
 fn filter_matches(f: &Filter, cur: &Value) -> bool {
     match f {
-        Filter::Exists(segs) => !select_all(segs, cur).is_empty(),
+        Filter::Exists(segs) => !select_refs(segs, cur).is_empty(),
         Filter::And(a, b) => filter_matches(a, cur) && filter_matches(b, cur),
         Filter::Or(a, b) => filter_matches(a, cur) || filter_matches(b, cur),
         Filter::Compare(l, op, r) => {
             let (Some(a), Some(b)) = (operand_value(l, cur), operand_value(r, cur)) else {
                 return false;
             };
-            let ord = match (&a, &b) {
+            let (a, b) = (a.as_value(), b.as_value());
+            let ord = match (a, b) {
                 (Value::Number(x), Value::Number(y)) => x
                     .as_f64()
                     .zip(y.as_f64())

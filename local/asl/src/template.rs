@@ -1,17 +1,45 @@
 //! Payload templates (Parameters, ResultSelector, ItemSelector, Assign in JSONPath states: keys
 //! ending in `.$` take a path or intrinsic) and JSONata `{% %}` templates (Arguments, Output, ...).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use serde_json::{Map, Value};
 
 use crate::definition::DefinitionError;
 use crate::error::Failure;
-use crate::path::{Path, PathError};
+use crate::intrinsics::{Intrinsic, IntrinsicError};
+use crate::path::{ContextRoot, Path, PathError};
 
 /// What a template may read.
 pub struct Env<'a> {
     pub input: &'a Value,
-    pub context: &'a Value,
+    /// The Context object (`$$`): a `Value`, or the engine's borrowed view of it.
+    pub context: &'a dyn ContextRoot,
     pub vars: &'a Map<String, Value>,
+}
+
+/// Parsed intrinsic calls by text, so a template evaluated per transition parses each once
+/// (per thread; bounded).
+const INTRINSIC_CACHE_MAX: usize = 1024;
+thread_local! {
+    static INTRINSICS: RefCell<HashMap<String, Rc<Intrinsic>>> = RefCell::new(HashMap::new());
+}
+
+fn parse_intrinsic(expr: &str) -> Result<Rc<Intrinsic>, IntrinsicError> {
+    if let Some(f) = INTRINSICS.with(|c| c.borrow().get(expr).cloned()) {
+        return Ok(f);
+    }
+    let f = Rc::new(crate::intrinsics::parse(expr)?);
+    INTRINSICS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= INTRINSIC_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(expr.to_string(), f.clone());
+    });
+    Ok(f)
 }
 
 /// Check a JSONPath template at load time: every `.$` value must be a path or an intrinsic.
@@ -72,7 +100,7 @@ pub fn eval_expr(expr: &str, field: &str, env: &Env) -> Result<Value, Failure> {
             PathError::Syntax(_) => Failure::runtime(e.to_string()),
         })
     } else {
-        let f = crate::intrinsics::parse(expr).map_err(|e| Failure::new(e.error(), e.cause()))?;
+        let f = parse_intrinsic(expr).map_err(|e| Failure::new(e.error(), e.cause()))?;
         f.evaluate(&|p: &str| crate::path::evaluate_path(p, env.input, env.context, env.vars))
             .map_err(|e| Failure::new(e.error(), e.cause()))
     }
@@ -122,25 +150,25 @@ pub fn eval_jsonata_template(
 ) -> Result<Value, Failure> {
     match t {
         Value::String(s) => match jsonata_expr(s) {
-            Some(expr) => match eval_jsonata(expr, bindings) {
-                Ok(Some(v)) => Ok(v),
-                Ok(None) => Err(Failure::new(
-                    "States.QueryEvaluationError",
-                    format!("The JSONata expression '{expr}' specified for the field '{field}' returned nothing (undefined)."),
-                )),
-                Err(msg) => Err(Failure::new("States.QueryEvaluationError", msg)),
-            },
+            Some(expr) => crate::jsonata::evaluate_field(expr, bindings, field)
+                .map_err(|e| Failure::new(e.error(), e.cause())),
             None => Ok(t.clone()),
         },
         Value::Object(o) => {
             let mut out = Map::new();
             for (k, v) in o {
-                out.insert(k.clone(), eval_jsonata_template(v, bindings, &format!("{field}/{k}"))?);
+                out.insert(
+                    k.clone(),
+                    eval_jsonata_template(v, bindings, &format!("{field}/{k}"))?,
+                );
             }
             Ok(Value::Object(out))
         }
         Value::Array(a) => Ok(Value::Array(
-            a.iter().enumerate().map(|(i, x)| eval_jsonata_template(x, bindings, &format!("{field}[{i}]"))).collect::<Result<_, _>>()?,
+            a.iter()
+                .enumerate()
+                .map(|(i, x)| eval_jsonata_template(x, bindings, &format!("{field}[{i}]")))
+                .collect::<Result<_, _>>()?,
         )),
         other => Ok(other.clone()),
     }
