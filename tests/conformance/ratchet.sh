@@ -36,7 +36,8 @@ fi
 report="$(mktemp /tmp/asl-ratchet-report.XXXXXX.jsonl)"
 lambdas="$(mktemp /tmp/asl-ratchet-lambdas.XXXXXX.json)"
 scored="$(mktemp /tmp/asl-ratchet-scored.XXXXXX.txt)"
-trap 'rm -f "$report" "$lambdas" "$scored"' EXIT
+runnable="$(mktemp /tmp/asl-ratchet-cases.XXXXXX.jsonl)"
+trap 'rm -f "$report" "$lambdas" "$scored" "$runnable"' EXIT
 
 (cd "$root" && cargo build --release -p asl --bin asl-run)
 
@@ -52,11 +53,28 @@ json.dump(m, open(sys.argv[2], "w"))
 PY
 export ASL_RUN_LAMBDAS="$lambdas"
 
-python3 "$cases_dir/run_cases.py" --cases "$cases_dir/cases.jsonl" \
+# run_cases.py runs executions and TestState calls; the ValidateStateMachineDefinition cases
+# (mode=validate) have no input and are scored by validate_cases.py instead.
+python3 - "$cases_dir/cases.jsonl" "$runnable" <<'PY'
+import json, sys
+with open(sys.argv[2], "w") as out:
+    for line in open(sys.argv[1]):
+        if json.loads(line)["mode"] != "validate":
+            out.write(line)
+PY
+python3 "$cases_dir/run_cases.py" --cases "$runnable" \
   --cmd "$target/release/asl-run" --jobs "${JOBS:-2}" --report "$report" >"$scored"
+python3 "$here/validate_cases.py" --cases "$cases_dir/cases.jsonl" \
+  --cmd "$target/release/asl-run" --report "$report" >>"$scored"
 # The scorer's per-category lines are informative; its total line ("N passed, M failed") counts
-# cases that differ from AWS, not ratchet failures, so it is reworded.
-sed -E 's/^([0-9]+) passed, ([0-9]+) failed, ([0-9]+) errors, ([0-9]+) skipped$/corpus: \1 agree with AWS, \2 differ, \3 harness errors, \4 skipped/' "$scored"
+# cases that differ from AWS, not ratchet failures: the corpus total is printed from the report.
+grep -Ev '^[0-9]+ passed, [0-9]+ failed, [0-9]+ errors, [0-9]+ skipped$' "$scored" || true
+python3 - "$report" <<'PY'
+import collections, json, sys
+n = collections.Counter(json.loads(l)["result"] for l in open(sys.argv[1]))
+print("corpus: %d agree with AWS, %d differ, %d harness errors, %d skipped"
+      % (n["pass"], n["fail"], n["error"], n["skip"]))
+PY
 
 if [ -n "$keep_report" ]; then
   cp "$report" "$keep_report"

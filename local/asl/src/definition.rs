@@ -268,12 +268,76 @@ impl StateMachine {
     }
 
     pub fn from_value(v: Value) -> Result<StateMachine, DefinitionError> {
+        if let Some(o) = v.as_object() {
+            if o.get("QueryLanguage").and_then(Value::as_str) == Some("JSONata") {
+                no_jsonpath_state(o, "")?;
+            }
+        }
         let sm = parse_machine(&v, "", None, true)?;
         Ok(sm)
     }
 
     pub fn state(&self, name: &str) -> Option<&State> {
         self.states.get(name)
+    }
+}
+
+/// A machine whose top level is JSONata may not switch any state back to JSONPath (AWS refuses
+/// it before anything else; a JSONata Map inside a JSONPath machine may).
+fn no_jsonpath_state(machine: &Map<String, Value>, loc: &str) -> Result<(), DefinitionError> {
+    let Some(states) = machine.get("States").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    for (name, st) in states {
+        let sloc = format!("{loc}/States/{name}");
+        if st.get("QueryLanguage").and_then(Value::as_str) == Some("JSONPath") {
+            return Err(schema(
+                &sloc,
+                "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
+            ));
+        }
+        for field in ["ItemProcessor", "Iterator"] {
+            if let Some(m) = st.get(field).and_then(Value::as_object) {
+                no_jsonpath_state(m, &format!("{sloc}/{field}"))?;
+            }
+        }
+        if let Some(Value::Array(bs)) = st.get("Branches") {
+            for (i, b) in bs.iter().enumerate() {
+                if let Some(m) = b.as_object() {
+                    no_jsonpath_state(m, &format!("{sloc}/Branches/{i}"))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The parse error AWS (Jackson) reports for definition text that is not JSON:
+/// `(message, location)`.
+pub fn json_syntax_error(text: &str) -> (String, String) {
+    let source = format!("[Source: (String){}", Value::String(text.to_string()));
+    let trimmed = text.trim_start();
+    let lead = text.len() - trimmed.len();
+    let token: String = trimmed
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '$')
+        .collect();
+    if !token.is_empty() && !["true", "false", "null"].contains(&token.as_str()) {
+        let before = &text[..lead];
+        let line = before.matches('\n').count() + 1;
+        let col = lead - before.rfind('\n').map_or(0, |i| i + 1) + token.chars().count() + 1;
+        let location = format!("{source}; line: {line}, column: {col}]");
+        let message = format!(
+            "Unrecognized token '{token}': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n at {location}"
+        );
+        return (message, location);
+    }
+    match serde_json::from_str::<Value>(text) {
+        Err(e) => {
+            let location = format!("{source}; line: {}, column: {}]", e.line(), e.column());
+            (format!("{e}\n at {location}"), location)
+        }
+        Ok(_) => (String::new(), String::new()),
     }
 }
 
@@ -336,6 +400,16 @@ fn parse_machine(
         && obj.contains_key("QueryLanguage")
     {
         return Err(schema(loc, "Cannot use JSONPath inside a JSONata scope"));
+    }
+    let missing: Vec<&str> = ["States", "StartAt"]
+        .into_iter()
+        .filter(|k| !obj.contains_key(*k))
+        .collect();
+    if !missing.is_empty() {
+        return Err(schema(
+            if loc.is_empty() { "/" } else { loc },
+            format!("These fields are required: [{}]", missing.join(", ")),
+        ));
     }
     let start_at = obj
         .get("StartAt")
@@ -676,4 +750,45 @@ fn parse_catcher(v: &Value, loc: &str) -> Result<Catcher, DefinitionError> {
         output: o.get("Output").cloned(),
         assign: o.get("Assign").cloned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn missing_top_level_fields_are_named_as_aws_names_them() {
+        let e = StateMachine::from_value(json!({})).unwrap_err();
+        assert_eq!(e.message, "These fields are required: [States, StartAt]");
+        assert_eq!(e.location, "/");
+        let e = StateMachine::from_value(json!({"States": {}})).unwrap_err();
+        assert_eq!(e.message, "These fields are required: [StartAt]");
+    }
+
+    #[test]
+    fn a_jsonata_machine_may_not_switch_a_state_to_jsonpath() {
+        let e = StateMachine::from_value(json!({"QueryLanguage": "JSONata", "StartAt": "P",
+            "States": {"P": {"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}}}))
+        .unwrap_err();
+        assert_eq!(e.location, "/States/P");
+        // The other way round (a JSONata Map in a JSONPath machine, JSONPath inside) is valid.
+        StateMachine::from_value(json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+            "QueryLanguage": "JSONata", "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"},
+            "StartAt": "P", "States": {"P": {"QueryLanguage": "JSONPath", "Type": "Pass",
+            "End": true}}}, "End": true}}}))
+        .unwrap();
+    }
+
+    #[test]
+    fn unrecognized_tokens_are_reported_like_jackson() {
+        let (message, location) = json_syntax_error("not a definition");
+        assert_eq!(
+            location,
+            "[Source: (String)\"not a definition\"; line: 1, column: 4]"
+        );
+        assert!(message.starts_with("Unrecognized token 'not': was expecting"));
+        let (_, location) = json_syntax_error("{\"a\": }");
+        assert!(location.contains("line: 1"));
+    }
 }

@@ -18,8 +18,13 @@ use serde_json::{json, Map, Value};
 struct Args {
     #[arg(long)]
     definition: PathBuf,
+    /// Required unless --validate.
+    #[arg(long, required_unless_present = "validate")]
+    input: Option<PathBuf>,
+    /// ValidateStateMachineDefinition: print {"result": "OK"|"FAIL", "diagnostics": [...]}.
+    /// The definition file may hold any text.
     #[arg(long)]
-    input: PathBuf,
+    validate: bool,
     #[arg(long, default_value = "STANDARD")]
     state_machine_type: String,
     /// TestState API mode: run a single state.
@@ -64,12 +69,57 @@ fn main() -> ExitCode {
     }
 }
 
+/// AWS's ValidateStateMachineDefinition answer for the definition text.
+fn validate(text: &str) -> Value {
+    let diag = |code: &str, location: Option<String>, message: String| {
+        let mut d = json!({"code": code, "message": message, "severity": "ERROR"});
+        if let Some(l) = location {
+            d["location"] = json!(l);
+        }
+        d
+    };
+    let diagnostic = if text.trim().is_empty() {
+        Some(diag(
+            "SCHEMA_VALIDATION_FAILED",
+            None,
+            "Definition must be a valid JSON object".into(),
+        ))
+    } else {
+        match serde_json::from_str::<Value>(text) {
+            Err(_) => {
+                let (message, location) = asl::definition::json_syntax_error(text);
+                Some(diag("INVALID_JSON_DESCRIPTION", Some(location), message))
+            }
+            Ok(v) if !v.is_object() => Some(diag(
+                "SCHEMA_VALIDATION_FAILED",
+                None,
+                "Definition must be a valid JSON object".into(),
+            )),
+            Ok(v) => StateMachine::from_value(v).err().map(|e| {
+                let loc = if e.location.is_empty() {
+                    "/".to_string()
+                } else {
+                    e.location
+                };
+                diag(&e.code, Some(loc), e.message)
+            }),
+        }
+    };
+    let result = if diagnostic.is_some() { "FAIL" } else { "OK" };
+    json!({"result": result, "diagnostics": diagnostic.into_iter().collect::<Vec<_>>(), "truncated": false})
+}
+
 fn run(args: &Args) -> Result<Value, String> {
+    if args.validate {
+        let text = std::fs::read_to_string(&args.definition)
+            .map_err(|e| format!("cannot read {}: {e}", args.definition.display()))?;
+        return Ok(validate(&text));
+    }
     let def = read_json(&args.definition)?;
     if !def.is_object() {
         return Err("the definition is not a JSON object".into());
     }
-    let input = read_json(&args.input)?;
+    let input = read_json(args.input.as_ref().ok_or("--input is required")?)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
