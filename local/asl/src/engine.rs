@@ -264,6 +264,27 @@ struct Step {
 pub struct Engine {
     dispatcher: Arc<dyn TaskDispatcher>,
     clock: Arc<dyn Clock>,
+    jitter: Arc<Mutex<JitterRng>>,
+}
+
+/// The random source of Retry's FULL jitter: splitmix64, seeded, so runs are reproducible
+/// (a fixed default seed; [`Engine::with_jitter_seed`] picks another).
+#[derive(Debug)]
+struct JitterRng(u64);
+
+impl JitterRng {
+    const DEFAULT_SEED: u64 = 0x5eed_1e55_c0ff_ee00;
+
+    /// A uniform draw in [0, 1].
+    fn unit(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        // 53 random bits over 2^53 - 1: both ends reachable.
+        (z >> 11) as f64 / ((1u64 << 53) - 1) as f64
+    }
 }
 
 pub fn json_type_name(v: &Value) -> &'static str {
@@ -455,7 +476,17 @@ fn display_value(v: &Value) -> String {
 
 impl Engine {
     pub fn new(dispatcher: Arc<dyn TaskDispatcher>, clock: Arc<dyn Clock>) -> Self {
-        Engine { dispatcher, clock }
+        Engine {
+            dispatcher,
+            clock,
+            jitter: Arc::new(Mutex::new(JitterRng(JitterRng::DEFAULT_SEED))),
+        }
+    }
+
+    /// Seed the random delays of `JitterStrategy: FULL` retries (same seed, same delays).
+    pub fn with_jitter_seed(mut self, seed: u64) -> Self {
+        self.jitter = Arc::new(Mutex::new(JitterRng(seed)));
+        self
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
@@ -742,8 +773,9 @@ impl Engine {
                                 delay = delay.min(m);
                             }
                             if r.jitter_full {
-                                // Deterministic "jitter": half the interval keeps runs reproducible.
-                                delay /= 2.0;
+                                // AWS's full jitter: a random delay between 0 and the interval.
+                                delay *=
+                                    self.jitter.lock().unwrap_or_else(|p| p.into_inner()).unit();
                             }
                             retry_counts[i] += 1;
                             attempt += 1;
