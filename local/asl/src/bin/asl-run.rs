@@ -133,8 +133,9 @@ fn run(args: &Args) -> Result<Value, String> {
     let sm_name = "asl-run";
     let mut ctx = ExecutionContext::new("asl-run-execution", sm_name, start);
     if args.state_machine_type == "EXPRESS" {
+        // Express execution ARNs carry the execution name and an execution id.
         ctx.execution_arn = format!(
-            "arn:aws:states:us-east-1:111111111111:express:{sm_name}:{}",
+            "arn:aws:states:us-east-1:111111111111:express:{sm_name}:{}:00000000-0000-0000-0000-000000000000",
             ctx.execution_name
         );
     }
