@@ -166,7 +166,22 @@ fn data_limit_exceeded(task: &str) -> TaskFailure {
 
 /// `lambda:invoke`'s result: the function's response document plus the HTTP metadata of the
 /// Invoke call (headers as Lambda sends them; Content-Length is the response body's length).
-fn invoke_result(payload: Value, body_len: usize, date: &str, request_id: &str) -> Value {
+/// `LogType: Tail` asks Lambda for the end of the invocation's log, base64-encoded.
+fn log_tail(request_id: &str) -> String {
+    use base64::Engine as _;
+    let log = format!(
+        "START RequestId: {request_id} Version: $LATEST\nEND RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 32 MB\t\n"
+    );
+    base64::engine::general_purpose::STANDARD.encode(log)
+}
+
+fn invoke_result(
+    payload: Value,
+    body_len: usize,
+    date: &str,
+    request_id: &str,
+    log_result: Option<&str>,
+) -> Value {
     let len = body_len.to_string();
     let trace = "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0;Lineage=1:00000000:0";
     let headers = [
@@ -179,6 +194,10 @@ fn invoke_result(payload: Value, body_len: usize, date: &str, request_id: &str) 
         ("x-amzn-RequestId", request_id),
         ("X-Amzn-Trace-Id", trace),
     ];
+    let mut headers = headers.to_vec();
+    if let Some(l) = log_result {
+        headers.push(("X-Amz-Log-Result", l));
+    }
     let all: serde_json::Map<String, Value> = headers
         .iter()
         .map(|(k, v)| (k.to_string(), json!([v])))
@@ -187,13 +206,17 @@ fn invoke_result(payload: Value, body_len: usize, date: &str, request_id: &str) 
         .iter()
         .map(|(k, v)| (k.to_string(), json!(v)))
         .collect();
-    json!({
+    let mut result = json!({
         "ExecutedVersion": "$LATEST",
         "Payload": payload,
         "SdkHttpMetadata": {"AllHttpHeaders": all, "HttpHeaders": single, "HttpStatusCode": 200},
         "SdkResponseMetadata": {"RequestId": request_id},
         "StatusCode": 200,
-    })
+    });
+    if let Some(l) = log_result {
+        result["LogResult"] = json!(l);
+    }
+    result
 }
 
 #[async_trait]
@@ -219,7 +242,15 @@ impl TaskDispatcher for LambdaHandlers {
                 .now()
                 .format("%a, %d %b %Y %H:%M:%S GMT")
                 .to_string();
-            return Ok(invoke_result(out, body_len, &date, request_id));
+            let tail = req.parameters.get("LogType").and_then(Value::as_str) == Some("Tail");
+            let log = tail.then(|| log_tail(request_id));
+            return Ok(invoke_result(
+                out,
+                body_len,
+                &date,
+                request_id,
+                log.as_deref(),
+            ));
         }
         if req.resource.starts_with("arn:aws:lambda:") {
             let out = self.call(&req.resource, req.parameters).await?;
@@ -269,7 +300,14 @@ mod tests {
 
     #[test]
     fn invoke_result_carries_the_body_length() {
-        let r = invoke_result(json!({}), 2, "Mon, 01 Jan 2024 00:00:00 GMT", "id");
+        let r = invoke_result(json!({}), 2, "Mon, 01 Jan 2024 00:00:00 GMT", "id", None);
+        assert!(r.get("LogResult").is_none());
+        let t = invoke_result(json!({}), 2, "d", "id", Some("TG9n"));
+        assert_eq!(t["LogResult"], json!("TG9n"));
+        assert_eq!(
+            t["SdkHttpMetadata"]["HttpHeaders"]["X-Amz-Log-Result"],
+            json!("TG9n")
+        );
         assert_eq!(
             r["SdkHttpMetadata"]["HttpHeaders"]["Content-Length"],
             json!("2")
