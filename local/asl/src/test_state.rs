@@ -199,3 +199,39 @@ fn find_state(sm: &StateMachine, name: &str) -> Option<State> {
         .flat_map(|s| s.children.iter())
         .find_map(|c| find_state(c, name))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn state_of(def: Value) -> State {
+        let sm = StateMachine::from_value(json!({"StartAt": "S", "States": {"S": def}}))
+            .expect("valid machine");
+        find_state(&sm, "S").expect("state S")
+    }
+
+    #[test]
+    fn default_context_is_aws_teststate_shape() {
+        let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let ctx = ExecutionContext::new("run", "machine", start);
+        let pass = state_of(json!({"Type": "Pass", "End": true}));
+        let c = default_context(&ctx, &pass, &json!({"a": 1}));
+        assert_eq!(
+            c["Execution"]["Id"],
+            json!("arn:aws:states:us-east-1:111111111111:express:machine:run")
+        );
+        assert!(c["Execution"].get("RedriveCount").is_none());
+        assert_eq!(c["Execution"]["Input"], json!({"a": 1}));
+        assert_eq!(c["State"]["Name"], json!("StateName"));
+        assert!(c["State"].get("RetryCount").is_none());
+        let task = state_of(
+            json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "End": true}),
+        );
+        assert_eq!(
+            default_context(&ctx, &task, &json!({}))["State"]["RetryCount"],
+            json!(0)
+        );
+    }
+}
