@@ -302,6 +302,27 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// A Task's Resource as history shows it, `(resourceType, resource)`:
+/// `arn:aws:states:::lambda:invoke` → (`lambda`, `invoke`),
+/// `arn:aws:states:::states:startExecution.sync:2` → (`states`, `startExecution.sync:2`),
+/// any other ARN → (its service, the whole ARN), e.g. a Lambda function ARN → (`lambda`, ARN).
+pub fn split_resource(resource: &str) -> (&str, &str) {
+    if let Some(rest) = resource
+        .strip_prefix("arn:")
+        .and_then(|r| r.split_once(':'))
+        .and_then(|(_, r)| r.strip_prefix("states:::"))
+    {
+        if let Some((service, api)) = rest.split_once(':') {
+            return (service, api);
+        }
+    }
+    match resource.split(':').nth(2) {
+        Some("states") if resource.contains(":activity:") => ("activity", resource),
+        Some(service) if !service.is_empty() => (service, resource),
+        _ => ("", resource),
+    }
+}
+
 /// The history types of entering and leaving a state of type `ty`.
 fn state_event_types(ty: StateType) -> (&'static str, &'static str) {
     match ty {
@@ -1162,12 +1183,31 @@ impl Engine {
     ) -> Result<Value, Failure> {
         let clock = self.clock.as_ref();
         let resource = state.str_field("Resource").unwrap_or_default().to_string();
-        run.event(
-            clock,
-            "TaskScheduled",
-            || json!({"resource": resource, "parameters": to_json(&params), "region": "us-east-1"}),
-        );
-        run.event(clock, "TaskStarted", || json!({"resource": resource}));
+        // History names the integration as AWS does: `resourceType` + `resource`.
+        let task_details = |extra: &[(&str, Value)]| -> Value {
+            let (ty, res) = split_resource(&resource);
+            let mut d = Map::new();
+            d.insert("resourceType".into(), Value::String(ty.to_string()));
+            d.insert("resource".into(), Value::String(res.to_string()));
+            for (k, v) in extra {
+                d.insert((*k).to_string(), v.clone());
+            }
+            Value::Object(d)
+        };
+        run.event(clock, "TaskScheduled", || {
+            let mut extra = vec![
+                ("region", json!("us-east-1")),
+                ("parameters", Value::String(to_json(&params))),
+            ];
+            if let Some(t) = timeout {
+                extra.push(("timeoutInSeconds", json!(t)));
+            }
+            if let Some(h) = heartbeat {
+                extra.push(("heartbeatInSeconds", json!(h)));
+            }
+            task_details(&extra)
+        });
+        run.event(clock, "TaskStarted", || task_details(&[]));
         if let Some(m) = self.mock_result(run, depth) {
             return m;
         }
@@ -1184,11 +1224,9 @@ impl Engine {
         // A task that ran longer than TimeoutSeconds (real or virtual time) timed out.
         if timeout.is_some_and(|t| self.clock.now() - before >= chrono::Duration::seconds(t as i64))
         {
-            run.event(
-                clock,
-                "TaskTimedOut",
-                || json!({"resource": resource, "error": "States.Timeout"}),
-            );
+            run.event(clock, "TaskTimedOut", || {
+                task_details(&[("error", json!("States.Timeout"))])
+            });
             return Err(Failure::raw(
                 Some("States.Timeout".into()),
                 Some(String::new()),
@@ -1202,19 +1240,22 @@ impl Engine {
                         Some(format!("The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.", state.name)),
                     ));
                 }
-                run.event(
-                    clock,
-                    "TaskSucceeded",
-                    || json!({"resource": resource, "output": to_json(&v)}),
-                );
+                run.event(clock, "TaskSucceeded", || {
+                    task_details(&[
+                        ("output", Value::String(to_json(&v))),
+                        ("outputDetails", json!({"truncated": false})),
+                    ])
+                });
                 Ok(v)
             }
             Err(tf) => {
-                let mut d = json!({"resource": resource, "error": tf.error});
-                if let Some(c) = &tf.cause {
-                    d["cause"] = json!(c);
-                }
-                run.event(clock, "TaskFailed", || d);
+                run.event(clock, "TaskFailed", || {
+                    let mut extra = vec![("error", json!(tf.error))];
+                    if let Some(c) = &tf.cause {
+                        extra.push(("cause", json!(c)));
+                    }
+                    task_details(&extra)
+                });
                 Err(Failure::raw(Some(tf.error), tf.cause))
             }
         }

@@ -215,3 +215,62 @@ async fn full_jitter_waits_a_random_time_up_to_the_interval() {
 async fn no_jitter_waits_the_whole_interval() {
     assert_eq!(retry_delays("NONE", None).await, vec![4000; 30]);
 }
+
+#[test]
+fn task_resources_are_split_as_aws_history_shows_them() {
+    use asl::engine::split_resource;
+    assert_eq!(
+        split_resource("arn:aws:states:::lambda:invoke"),
+        ("lambda", "invoke")
+    );
+    assert_eq!(
+        split_resource("arn:aws:states:::states:startExecution.sync:2"),
+        ("states", "startExecution.sync:2")
+    );
+    let f = "arn:aws:lambda:us-east-1:111111111111:function:load-order";
+    assert_eq!(split_resource(f), ("lambda", f));
+    let a = "arn:aws:states:us-east-1:111111111111:activity:approve";
+    assert_eq!(split_resource(a), ("activity", a));
+}
+
+#[tokio::test]
+async fn task_history_carries_resource_type_and_timeout() {
+    let sm = StateMachine::from_value(json!({
+        "StartAt": "T",
+        "States": {"T": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": 3, "TimeoutSeconds": 30, "End": true
+        }}
+    }))
+    .unwrap();
+    let engine = Engine::new(
+        Arc::new(InFlight::default()),
+        Arc::new(VirtualClock::new(start())),
+    );
+    let history = VecHistory::new();
+    let ex = engine
+        .run(
+            &sm,
+            json!({}),
+            ExecutionContext::new("e", "m", start()),
+            &history,
+        )
+        .await;
+    assert_eq!(ex.status, ExecutionStatus::Succeeded, "{:?}", ex.cause);
+    let events = history.events();
+    let details = |ty: &str| {
+        events
+            .iter()
+            .find(|e| e.r#type == ty)
+            .map(|e| e.details.clone())
+            .unwrap()
+    };
+    let scheduled = details("TaskScheduled");
+    assert_eq!(scheduled["resourceType"], json!("lambda"));
+    assert_eq!(scheduled["resource"], json!("invoke"));
+    assert_eq!(scheduled["timeoutInSeconds"], json!(30));
+    assert_eq!(scheduled["parameters"], json!("3"));
+    let succeeded = details("TaskSucceeded");
+    assert_eq!(succeeded["resourceType"], json!("lambda"));
+    assert_eq!(succeeded["output"], json!("30"));
+}
