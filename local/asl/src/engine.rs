@@ -199,7 +199,7 @@ pub struct ContextView<'a> {
 impl ContextView<'_> {
     /// The whole object as AWS shows it (for TaskRequest.context and JSONata's `$states`).
     fn to_value(&self) -> Value {
-        let mut m = Map::new();
+        let mut m = Map::with_capacity(self.base.len() + 2);
         for k in ["Execution", "StateMachine", "State"] {
             if let Some(v) = self.top(k) {
                 m.insert(k.into(), v.clone());
@@ -321,6 +321,28 @@ pub fn split_resource(resource: &str) -> (&str, &str) {
         Some(service) if !service.is_empty() => (service, resource),
         _ => ("", resource),
     }
+}
+
+/// A JSON object of known size, allocated once (the `json!` macro grows its map per key, and
+/// history details are built for every event).
+fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    let mut m = Map::with_capacity(N);
+    for (k, v) in pairs {
+        m.insert(k.to_string(), v);
+    }
+    Value::Object(m)
+}
+
+fn not_truncated() -> Value {
+    obj([("truncated", Value::Bool(false))])
+}
+
+fn state_exited(state: &State, output: &Value) -> Value {
+    obj([
+        ("name", Value::String(state.name.clone())),
+        ("output", Value::String(to_json(output))),
+        ("outputDetails", not_truncated()),
+    ])
 }
 
 /// The history types of entering and leaving a state of type `ty`.
@@ -717,13 +739,18 @@ impl Engine {
     ) -> Result<Step, Failure> {
         let clock = self.clock.as_ref();
         let (entered_type, exited_type) = state_event_types(state.ty);
-        let entered_id = run.event(
-            clock,
-            entered_type,
-            || json!({"name": state.name, "input": to_json(raw_input), "inputDetails": {"truncated": false}}),
-        );
+        let entered_id = run.event(clock, entered_type, || {
+            obj([
+                ("name", Value::String(state.name.clone())),
+                ("input", Value::String(to_json(raw_input))),
+                ("inputDetails", not_truncated()),
+            ])
+        });
         let entered = clock.now();
-        let mut state_ctx = json!({"Name": state.name, "EnteredTime": ts(entered)});
+        let mut state_ctx = obj([
+            ("Name", Value::String(state.name.clone())),
+            ("EnteredTime", Value::String(ts(entered))),
+        ]);
         let prefix = |f: Failure| -> Failure {
             if f.needs_state_prefix {
                 Failure {
@@ -766,11 +793,7 @@ impl Engine {
                         );
                         return Err(f);
                     }
-                    run.event(
-                        clock,
-                        exited_type,
-                        || json!({"name": state.name, "output": to_json(&step.output), "outputDetails": {"truncated": false}}),
-                    );
+                    run.event(clock, exited_type, || state_exited(state, &step.output));
                     return Ok(step);
                 }
                 Err(f) => {
@@ -816,11 +839,7 @@ impl Engine {
                             *run.test_outcome.lock().unwrap_or_else(|p| p.into_inner()) =
                                 Some("CAUGHT_ERROR");
                         }
-                        run.event(
-                            clock,
-                            exited_type,
-                            || json!({"name": state.name, "output": to_json(&output), "outputDetails": {"truncated": false}}),
-                        );
+                        run.event(clock, exited_type, || state_exited(state, &output));
                         return Ok(Step {
                             output,
                             next: Some(c.next.clone()),
@@ -989,8 +1008,10 @@ impl Engine {
                     Some(p) => eval_template(p, &env)?,
                     None => effective.clone().into_owned(),
                 };
-                let timeout = self.seconds_field(state, "TimeoutSeconds", &env)?;
-                let heartbeat = self.seconds_field(state, "HeartbeatSeconds", &env)?;
+                let timeout =
+                    self.seconds_field(state, "TimeoutSeconds", "TimeoutSecondsPath", &env)?;
+                let heartbeat =
+                    self.seconds_field(state, "HeartbeatSeconds", "HeartbeatSecondsPath", &env)?;
                 let result = self
                     .invoke_task(
                         run,
@@ -1097,7 +1118,13 @@ impl Engine {
         }
     }
 
-    fn seconds_field(&self, state: &State, field: &str, env: &Env) -> Result<Option<u64>, Failure> {
+    fn seconds_field(
+        &self,
+        state: &State,
+        field: &str,
+        path_field: &str,
+        env: &Env,
+    ) -> Result<Option<u64>, Failure> {
         if let Some(v) = state.field(field) {
             if let Some(s) = v.as_str().and_then(jsonata_expr) {
                 let _ = s;
@@ -1105,8 +1132,8 @@ impl Engine {
             }
             return Ok(v.as_u64());
         }
-        if let Some(p) = state.str_field(&format!("{field}Path")) {
-            let v = eval_expr(p, &format!("{field}Path"), env)?;
+        if let Some(p) = state.str_field(path_field) {
+            let v = eval_expr(p, path_field, env)?;
             return Ok(v.as_u64());
         }
         Ok(None)
@@ -1186,7 +1213,7 @@ impl Engine {
         // History names the integration as AWS does: `resourceType` + `resource`.
         let task_details = |extra: &[(&str, Value)]| -> Value {
             let (ty, res) = split_resource(&resource);
-            let mut d = Map::new();
+            let mut d = Map::with_capacity(2 + extra.len());
             d.insert("resourceType".into(), Value::String(ty.to_string()));
             d.insert("resource".into(), Value::String(res.to_string()));
             for (k, v) in extra {
@@ -1444,11 +1471,9 @@ impl Engine {
             .filter(|(i, _)| results[*i].is_none())
             .map(|(i, item)| -> BoxFut<'_, (usize, Result<Value, Failure>)> {
                 Box::pin(async move {
-                    run.event(
-                        clock,
-                        "MapIterationStarted",
-                        || json!({"name": name, "index": i}),
-                    );
+                    run.event(clock, "MapIterationStarted", || {
+                        obj([("name", Value::String(name.clone())), ("index", json!(i))])
+                    });
                     let mut fa = None;
                     let r = self
                         .run_machine(
@@ -1466,7 +1491,9 @@ impl Engine {
                     } else {
                         "MapIterationFailed"
                     };
-                    run.event(clock, ty, || json!({"name": name, "index": i}));
+                    run.event(clock, ty, || {
+                        obj([("name", Value::String(name.clone())), ("index", json!(i))])
+                    });
                     (i, r)
                 })
             })
