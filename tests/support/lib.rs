@@ -213,3 +213,156 @@ pub fn task_failures(history: &[Value]) -> Vec<String> {
         })
         .collect()
 }
+
+/// `sfn-local serve` in a child process on a free loopback port, for the API tests (the AWS CLI
+/// and aws-sdk-sfn). Killed (SIGKILL, as a crash) when dropped.
+pub struct ApiServer {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+/// The `sfn-local` binary, built on demand (`cargo test -p workflow-tests` does not build the
+/// binaries of its dependencies).
+pub fn sfn_local_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/<profile>/deps/<test> → target/<profile>/sfn-local
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("the test binary is in target/<profile>/deps")
+        .to_path_buf();
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| build_sfn_local(&profile_dir));
+    profile_dir.join("sfn-local")
+}
+
+fn build_sfn_local(profile_dir: &std::path::Path) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    build
+        .args(["build", "-p", "sfn-local", "--bin", "sfn-local"])
+        .current_dir(project_root());
+    if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("run cargo build -p sfn-local");
+    assert!(status.success(), "cargo build -p sfn-local failed");
+}
+
+/// The pattern of an order execution's ARN on the default account and region.
+pub const ARN_PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
+
+impl ApiServer {
+    /// Starts `sfn-local serve --port 0` on `state_dir` with extra arguments (`--fail ...`,
+    /// `--virtual-clock`) and waits (bounded) for its address line.
+    pub fn start(state_dir: &std::path::Path, args: &[&str]) -> ApiServer {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(sfn_local_binary())
+            .arg("--state-dir")
+            .arg(state_dir)
+            .arg("--project-root")
+            .arg(project_root())
+            .arg("--quiet")
+            .args(args)
+            .args(["serve", "--port", "0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("spawn sfn-local serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        // The first line says where it listens; read it on a thread so a silent server cannot
+        // hang the test past the deadline.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("sfn-local serve printed no address within 60 s");
+            }
+        };
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("sfn-local serve's first line {line:?}: {e}"));
+        let endpoint = v["endpoint"].as_str().expect("endpoint").to_string();
+        ApiServer { child, endpoint }
+    }
+
+    /// Kills the server at once (SIGKILL): a crash, nothing flushed on the way out.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// One raw AWS JSON 1.0 request (`X-Amz-Target: target`): (HTTP status, JSON body).
+    pub fn call(&self, target: &str, body: &Value) -> (u16, Value) {
+        use std::io::{Read, Write};
+        let address = self.endpoint.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).expect("connect to sfn-local");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .expect("read timeout");
+        let body = body.to_string();
+        write!(
+            stream,
+            "POST / HTTP/1.1\r\nHost: {address}\r\nX-Amz-Target: {target}\r\n\
+             Content-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send the request");
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .expect("read the response");
+        let (head, text) = response
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {head:?}"));
+        let json = serde_json::from_str(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        (status, json)
+    }
+
+    /// sfn-local's fault switch, through its admin operation (`&[]`: the outage is over).
+    pub fn set_faults(&self, faults: &[&str]) {
+        let (status, body) = self.call(
+            "SfnLocal.SetFaults",
+            &serde_json::json!({ "faults": faults }),
+        );
+        assert_eq!(status, 200, "SetFaults: {body}");
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `probe` until it returns Some, for at most `limit`: the API runs executions in the
+/// background, so tests wait for a state with a bounded deadline, never a fixed sleep.
+pub fn poll_until<T>(
+    limit: std::time::Duration,
+    what: &str,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -295,6 +295,9 @@ impl std::str::FromStr for Fault {
     }
 }
 
+/// The fault "errorType" that makes the invocation hang instead of failing.
+pub const HANG: &str = "Hang";
+
 /// The fault switch in front of a backend. Faults are keyed by binary name.
 pub struct Faulty {
     inner: Arc<dyn Functions>,
@@ -341,6 +344,11 @@ impl Functions for Faulty {
         let Some((fault, n)) = self.fire(binary) else {
             return self.inner.invoke(binary, payload).await;
         };
+        if fault.error_type == HANG {
+            // A function that never answers (until the task's TimeoutSeconds, or the runner's end):
+            // to rehearse a runner stopped while an execution is RUNNING.
+            return std::future::pending().await;
+        }
         let injected = |when: &str| InvokeError::Function {
             error_type: fault.error_type.clone(),
             error_message: format!(

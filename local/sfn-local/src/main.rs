@@ -39,7 +39,7 @@ struct Cli {
     #[arg(long, global = true, value_name = "URL")]
     lambda_endpoint: Option<String>,
     /// Fault switch: NAME=ErrorType:N|always[:crash-after] (repeatable), e.g.
-    /// notify-failure=TransientError:2.
+    /// notify-failure=TransientError:2. ErrorType Hang: the call never answers.
     #[arg(long = "fail", global = true, value_name = "SPEC")]
     faults: Vec<String>,
     /// Waits and retry back-off take no time.
