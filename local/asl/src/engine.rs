@@ -199,6 +199,16 @@ pub struct ContextView<'a> {
 impl ContextView<'_> {
     /// The whole object as AWS shows it (for TaskRequest.context and JSONata's `$states`).
     fn to_value(&self) -> Value {
+        if self.base.len() == 2 {
+            // No TestState overrides: a map clone copies its hash table instead of re-hashing
+            // every key, then State (and Map) follow as AWS orders them.
+            let mut m = self.base.clone();
+            m.insert("State".into(), self.state.clone());
+            if let Some(v) = &self.map {
+                m.insert("Map".into(), v.clone());
+            }
+            return Value::Object(m);
+        }
         let mut m = Map::with_capacity(self.base.len() + 2);
         for k in ["Execution", "StateMachine", "State"] {
             if let Some(v) = self.top(k) {
@@ -1211,13 +1221,13 @@ impl Engine {
         let clock = self.clock.as_ref();
         let resource = state.str_field("Resource").unwrap_or_default().to_string();
         // History names the integration as AWS does: `resourceType` + `resource`.
-        let task_details = |extra: &[(&str, Value)]| -> Value {
+        let task_details = |extra: Vec<(&str, Value)>| -> Value {
             let (ty, res) = split_resource(&resource);
             let mut d = Map::with_capacity(2 + extra.len());
             d.insert("resourceType".into(), Value::String(ty.to_string()));
             d.insert("resource".into(), Value::String(res.to_string()));
             for (k, v) in extra {
-                d.insert((*k).to_string(), v.clone());
+                d.insert(k.to_string(), v);
             }
             Value::Object(d)
         };
@@ -1232,9 +1242,9 @@ impl Engine {
             if let Some(h) = heartbeat {
                 extra.push(("heartbeatInSeconds", json!(h)));
             }
-            task_details(&extra)
+            task_details(extra)
         });
-        run.event(clock, "TaskStarted", || task_details(&[]));
+        run.event(clock, "TaskStarted", || task_details(Vec::new()));
         if let Some(m) = self.mock_result(run, depth) {
             return m;
         }
@@ -1252,7 +1262,7 @@ impl Engine {
         if timeout.is_some_and(|t| self.clock.now() - before >= chrono::Duration::seconds(t as i64))
         {
             run.event(clock, "TaskTimedOut", || {
-                task_details(&[("error", json!("States.Timeout"))])
+                task_details(vec![("error", json!("States.Timeout"))])
             });
             return Err(Failure::raw(
                 Some("States.Timeout".into()),
@@ -1268,7 +1278,7 @@ impl Engine {
                     ));
                 }
                 run.event(clock, "TaskSucceeded", || {
-                    task_details(&[
+                    task_details(vec![
                         ("output", Value::String(to_json(&v))),
                         ("outputDetails", json!({"truncated": false})),
                     ])
@@ -1281,7 +1291,7 @@ impl Engine {
                     if let Some(c) = &tf.cause {
                         extra.push(("cause", json!(c)));
                     }
-                    task_details(&extra)
+                    task_details(extra)
                 });
                 Err(Failure::raw(Some(tf.error), tf.cause))
             }

@@ -74,7 +74,10 @@ pub struct VecHistory {
 
 impl VecHistory {
     pub fn new() -> Self {
-        Self::default()
+        // Room for a short execution's events without regrowing.
+        VecHistory {
+            events: Mutex::new(Vec::with_capacity(64)),
+        }
     }
     pub fn events(&self) -> Vec<HistoryEvent> {
         self.events
