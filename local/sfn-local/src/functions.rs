@@ -3,6 +3,7 @@
 //! switch (`--fail NAME=ErrorType:N|always[:crash-after]`) in front of any of them.
 
 use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -62,20 +63,137 @@ fn function_error(e: unpaid_order::FunctionError) -> InvokeError {
     }
 }
 
-/// The handlers over the embedded store. Each invocation is one transaction on the state
-/// directory: lock, load the tables, run the handler, write them back.
+/// The handlers over the embedded store. The tables live in memory for the runner's lifetime;
+/// each invocation is one transaction on the state directory (lock, catch up with what other
+/// processes wrote, run the handler, append its changes to `tables.journal`). `tables.json` is the
+/// snapshot the journal applies to; it is rewritten (compaction) when the journal grows long.
 pub struct EmbeddedFunctions {
     store: Store,
     /// `events/tables/`: what the tables hold before first use.
     fixtures: PathBuf,
     topic_arn: String,
     sender: String,
+    /// The tables as of the files' `seen` state. Only used with the store's lock held.
+    cache: Mutex<Option<Cached>>,
 }
 
 /// The tables and outbox file in the state directory.
 pub const TABLES_FILE: &str = "tables.json";
-/// A copy of the outbox alone, for people to read.
+/// Each handler's changes since the snapshot, one JSON line per invocation.
+pub const JOURNAL_FILE: &str = "tables.journal";
+/// A copy of the outbox alone, for people to read (written with the snapshot).
 pub const OUTBOX_FILE: &str = "outbox.json";
+/// The journal is folded into the snapshot after this many bytes.
+const COMPACT_AFTER_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What identifies a version of `tables.json`: another process's compaction changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+fn file_id(path: &std::path::Path) -> Option<FileId> {
+    let m = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(FileId {
+        len: m.len(),
+        modified: m.modified().ok(),
+        inode,
+    })
+}
+
+struct Cached {
+    state: MemoryState,
+    snapshot: Option<FileId>,
+    /// Bytes of the journal already applied.
+    journal_len: u64,
+}
+
+/// One journal line: every item of one order after a handler ran (they replace that order's
+/// items), and what it added to the outbox.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JournalEntry {
+    order_id: String,
+    orders: Vec<unpaid_order::Item>,
+    check_status: Vec<unpaid_order::Item>,
+    process_unpaid_order: Vec<unpaid_order::Item>,
+    email_log: Vec<unpaid_order::Item>,
+    #[serde(default)]
+    sns: Vec<unpaid_order::memory::PublishedMessage>,
+    #[serde(default)]
+    emails: Vec<unpaid_order::memory::SentEmail>,
+}
+
+fn of_order(item: &unpaid_order::Item, order_id: &str) -> bool {
+    item.get("orderId").and_then(unpaid_order::Attr::key_text) == Some(order_id)
+}
+
+/// Replaces the items of `order_id` in `table` with `items`, where the first of them was.
+fn replace_order(
+    table: &mut Vec<unpaid_order::Item>,
+    order_id: &str,
+    items: Vec<unpaid_order::Item>,
+) {
+    let at = table.iter().position(|i| of_order(i, order_id));
+    table.retain(|i| !of_order(i, order_id));
+    let at = at.unwrap_or(table.len()).min(table.len());
+    table.splice(at..at, items);
+}
+
+impl JournalEntry {
+    /// The items of `order_id` in `state` (the outbox left empty).
+    fn slice(state: &MemoryState, order_id: &str) -> MemoryState {
+        let pick = |t: &Vec<unpaid_order::Item>| {
+            t.iter()
+                .filter(|i| of_order(i, order_id))
+                .cloned()
+                .collect()
+        };
+        MemoryState {
+            orders: pick(&state.orders),
+            check_status: pick(&state.check_status),
+            process_unpaid_order: pick(&state.process_unpaid_order),
+            email_log: pick(&state.email_log),
+            outbox: Default::default(),
+        }
+    }
+
+    fn apply(self, state: &mut MemoryState) {
+        let id = self.order_id;
+        replace_order(&mut state.orders, &id, self.orders);
+        replace_order(&mut state.check_status, &id, self.check_status);
+        replace_order(
+            &mut state.process_unpaid_order,
+            &id,
+            self.process_unpaid_order,
+        );
+        replace_order(&mut state.email_log, &id, self.email_log);
+        state.outbox.sns.extend(self.sns);
+        state.outbox.emails.extend(self.emails);
+    }
+}
+
+/// The order an invocation is about, when it can run on that order's items alone: a plain key
+/// (anything else, e.g. one a handler would trim or refuse, runs on the whole tables).
+fn plain_order_id(payload: &Value) -> Option<String> {
+    let id = match payload.get("orderId")? {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    (!id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    .then_some(id)
+}
 
 impl EmbeddedFunctions {
     pub fn new(store: Store, fixtures: PathBuf, topic_arn: String, sender: String) -> Self {
@@ -84,20 +202,142 @@ impl EmbeddedFunctions {
             fixtures,
             topic_arn,
             sender,
+            cache: Mutex::new(None),
         }
+    }
+
+    fn journal_path(&self) -> PathBuf {
+        self.store.root().join(JOURNAL_FILE)
+    }
+
+    /// Brings the cache up to date with the files (other processes may have written). Lock held.
+    fn catch_up(&self, cache: &mut Option<Cached>) -> Result<(), RunnerError> {
+        let tables = self.store.root().join(TABLES_FILE);
+        let snapshot = file_id(&tables);
+        let reusable = matches!(cache, Some(c) if c.snapshot.is_some() && c.snapshot == snapshot);
+        if !reusable {
+            let state = match self.store.read::<MemoryState>(TABLES_FILE)? {
+                Some(s) => s,
+                None => {
+                    let state = MemoryState::load_fixtures(&self.fixtures).map_err(|e| {
+                        RunnerError::File {
+                            path: self.fixtures.clone(),
+                            message: format!("cannot seed the tables: {e}"),
+                        }
+                    })?;
+                    self.store.write(TABLES_FILE, &state)?;
+                    // A journal without its snapshot belongs to no state: start afresh.
+                    let _ = std::fs::remove_file(self.journal_path());
+                    state
+                }
+            };
+            *cache = Some(Cached {
+                state,
+                snapshot: file_id(&tables),
+                journal_len: 0,
+            });
+        }
+        let Some(c) = cache.as_mut() else {
+            return Ok(());
+        };
+        let journal = self.journal_path();
+        let len = std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0);
+        if len < c.journal_len {
+            // Compacted by another process without a new snapshot id (cannot happen with rename,
+            // but do not guess): reload everything.
+            *cache = None;
+            return self.catch_up(cache);
+        }
+        if len > c.journal_len {
+            use std::io::{Read, Seek, SeekFrom};
+            let mut f = File::open(&journal).map_err(|e| RunnerError::store(&journal, e))?;
+            f.seek(SeekFrom::Start(c.journal_len))
+                .map_err(|e| RunnerError::store(&journal, e))?;
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes)
+                .map_err(|e| RunnerError::store(&journal, e))?;
+            // A line cut short by a crash is no change at all: drop it.
+            let complete = bytes
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map(|p| p + 1)
+                .unwrap_or(0);
+            for line in bytes[..complete]
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+            {
+                let entry: JournalEntry = serde_json::from_slice(line).map_err(|e| {
+                    RunnerError::store(&journal, format!("unreadable line ({e}); delete {JOURNAL_FILE} and {TABLES_FILE} to start afresh"))
+                })?;
+                entry.apply(&mut c.state);
+            }
+            c.journal_len += complete as u64;
+            if complete < bytes.len() {
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&journal)
+                    .map_err(|e| RunnerError::store(&journal, e))?;
+                f.set_len(c.journal_len)
+                    .map_err(|e| RunnerError::store(&journal, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends one entry (fsynced: a handler's write is durable before its answer).
+    fn append(&self, c: &mut Cached, entry: &JournalEntry) -> Result<(), RunnerError> {
+        use std::io::Write;
+        let journal = self.journal_path();
+        let mut line = serde_json::to_vec(entry).map_err(|e| RunnerError::store(&journal, e))?;
+        line.push(b'\n');
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&journal)
+            .map_err(|e| RunnerError::store(&journal, e))?;
+        f.write_all(&line)
+            .and_then(|_| f.sync_data())
+            .map_err(|e| RunnerError::store(&journal, e))?;
+        c.journal_len += line.len() as u64;
+        if c.journal_len > COMPACT_AFTER_BYTES {
+            self.compact(c)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the snapshot (and the outbox copy) and empties the journal.
+    fn compact(&self, c: &mut Cached) -> Result<(), RunnerError> {
+        self.store.write(TABLES_FILE, &c.state)?;
+        self.store.write(OUTBOX_FILE, &c.state.outbox)?;
+        let journal = self.journal_path();
+        match std::fs::remove_file(&journal) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(RunnerError::store(&journal, e)),
+        }
+        c.snapshot = file_id(&self.store.root().join(TABLES_FILE));
+        c.journal_len = 0;
+        Ok(())
+    }
+
+    /// Folds the journal into `tables.json` and writes `outbox.json` (e.g. at the end of a run).
+    pub async fn flush(&self) -> Result<(), RunnerError> {
+        let _lock = self.store.lock().await?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        self.catch_up(&mut cache)?;
+        if let Some(c) = cache.as_mut() {
+            if c.journal_len > 0 || !self.store.root().join(OUTBOX_FILE).exists() {
+                self.compact(c)?;
+            }
+        }
+        Ok(())
     }
 
     /// The current tables, seeding them from the fixtures on first use. Call with the lock held.
     pub fn load_state(&self) -> Result<MemoryState, RunnerError> {
-        if let Some(state) = self.store.read::<MemoryState>(TABLES_FILE)? {
-            return Ok(state);
-        }
-        let state = MemoryState::load_fixtures(&self.fixtures).map_err(|e| RunnerError::File {
-            path: self.fixtures.clone(),
-            message: format!("cannot seed the tables: {e}"),
-        })?;
-        self.store.write(TABLES_FILE, &state)?;
-        Ok(state)
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        self.catch_up(&mut cache)?;
+        Ok(cache.as_ref().map(|c| c.state.clone()).unwrap_or_default())
     }
 
     /// The tables and outbox as they are now.
@@ -105,31 +345,83 @@ impl EmbeddedFunctions {
         let _lock = self.store.lock().await?;
         self.load_state()
     }
+
+    async fn run(
+        &self,
+        binary: &str,
+        payload: Value,
+    ) -> Result<Result<Value, crate::handlers::HandlerError>, RunnerError> {
+        if binary == "build-failed-header" {
+            // Touches no table: no transaction.
+            let memory = MemoryStore::default();
+            return Ok(call_handler(binary, payload, &Ports::from_memory(&memory)).await);
+        }
+        let _lock = self.store.lock().await?;
+        // Taken out of the cache while the handler runs (the store lock keeps others out); put
+        // back, updated, below. A cancelled invocation leaves the cache empty: the next reloads.
+        let mut cached = {
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            self.catch_up(&mut cache)?;
+            match cache.take() {
+                Some(c) => c,
+                None => return Err(RunnerError::Backend("embedded tables not loaded".into())),
+            }
+        };
+        let put_back = |c: Cached| {
+            *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
+        };
+        match plain_order_id(&payload) {
+            Some(id) => {
+                // The handler sees that order's items only: cost independent of the tables' size.
+                let before = JournalEntry::slice(&cached.state, &id);
+                let memory = MemoryStore::new(before.clone())
+                    .with_identity(self.topic_arn.clone(), self.sender.clone());
+                let result = call_handler(binary, payload, &Ports::from_memory(&memory)).await;
+                let after = memory.snapshot();
+                // A handler that failed half-way may have written (as on DynamoDB): keep it.
+                if after != before {
+                    let entry = JournalEntry {
+                        order_id: id,
+                        orders: after.orders,
+                        check_status: after.check_status,
+                        process_unpaid_order: after.process_unpaid_order,
+                        email_log: after.email_log,
+                        sns: after.outbox.sns,
+                        emails: after.outbox.emails,
+                    };
+                    // On an error the cache stays empty: the next invocation reloads the files.
+                    self.append(&mut cached, &entry)?;
+                    entry.apply(&mut cached.state);
+                }
+                put_back(cached);
+                Ok(result)
+            }
+            None => {
+                let before = cached.state.clone();
+                let memory = MemoryStore::new(cached.state)
+                    .with_identity(self.topic_arn.clone(), self.sender.clone());
+                let result = call_handler(binary, payload, &Ports::from_memory(&memory)).await;
+                cached.state = memory.snapshot();
+                if cached.state != before {
+                    self.compact(&mut cached)?;
+                }
+                put_back(cached);
+                Ok(result)
+            }
+        }
+    }
 }
 
 #[async_trait]
 impl Functions for EmbeddedFunctions {
     async fn invoke(&self, binary: &str, payload: Value) -> Result<Value, InvokeError> {
-        let service = |e: RunnerError| InvokeError::Service {
-            error: "Lambda.ServiceException".into(),
-            cause: e.to_string(),
-        };
-        let _lock = self.store.lock().await.map_err(service)?;
-        let state = self.load_state().map_err(service)?;
-        let memory = MemoryStore::new(state.clone())
-            .with_identity(self.topic_arn.clone(), self.sender.clone());
-        let ports = Ports::from_memory(&memory);
-        let result = call_handler(binary, payload, &ports).await;
-        let after = memory.snapshot();
-        // A handler that failed half-way may have written (as on DynamoDB): keep what it wrote.
-        if after != state {
-            self.store.write(TABLES_FILE, &after).map_err(service)?;
-            if after.outbox != state.outbox {
-                self.store
-                    .write(OUTBOX_FILE, &after.outbox)
-                    .map_err(service)?;
-            }
-        }
+        let result = self
+            .run(binary, payload)
+            .await
+            .map_err(|e| InvokeError::Service {
+                error: "Lambda.ServiceException".into(),
+                cause: e.to_string(),
+            })?;
         result.map_err(|e| match e {
             crate::handlers::HandlerError::Function(e) => function_error(e),
             crate::handlers::HandlerError::Unknown(name) => InvokeError::Service {
@@ -406,6 +698,59 @@ mod tests {
         assert_eq!(faulty.invoke("f", json!(1)).await.unwrap(), json!(1));
         assert_eq!(faulty.invoke("other", json!(2)).await.unwrap(), json!(2));
         assert_eq!(echo.0.load(Ordering::SeqCst), 2);
+    }
+
+    fn embedded(dir: &std::path::Path) -> EmbeddedFunctions {
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/tables");
+        EmbeddedFunctions::new(
+            Store::open(dir).unwrap(),
+            fixtures,
+            "arn:aws:sns:us-east-1:123456789012:t".into(),
+            "payments@example.com".into(),
+        )
+    }
+
+    #[tokio::test]
+    async fn two_runners_on_one_directory_see_each_others_writes_through_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = embedded(dir.path());
+        let b = embedded(dir.path());
+        let order = json!({"orderId": "492500005643"});
+        let loaded = a.invoke("load-order", order.clone()).await.unwrap();
+        let header = b
+            .invoke(
+                "build-failed-header",
+                json!({"orderId": "492500005643", "checkStatus": loaded["checkStatus"],
+                       "timestamp": "2026-11-25T06:10:00Z"}),
+            )
+            .await
+            .unwrap();
+        let saved = a
+            .invoke(
+                "save-order",
+                json!({"orderId": "492500005643", "paymentHeader": header["paymentHeader"]}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(saved["outcome"], "saved", "{saved}");
+        // b never ran save-order, yet sees the saved header (read from a's journal line).
+        let tables = b.snapshot().await.unwrap();
+        let journal = std::fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
+        assert_eq!(journal.lines().count(), 1, "{journal}");
+        assert_eq!(tables, a.snapshot().await.unwrap());
+        // A line cut short by a crash is dropped, not an error.
+        std::fs::write(
+            dir.path().join(JOURNAL_FILE),
+            format!("{journal}{{\"orderId\":"),
+        )
+        .unwrap();
+        let c = embedded(dir.path());
+        assert_eq!(c.snapshot().await.unwrap(), tables);
+        // Compaction folds the journal into tables.json.
+        c.flush().await.unwrap();
+        assert!(!dir.path().join(JOURNAL_FILE).exists());
+        assert_eq!(embedded(dir.path()).snapshot().await.unwrap(), tables);
+        assert!(dir.path().join(OUTBOX_FILE).exists());
     }
 
     #[tokio::test]

@@ -106,7 +106,9 @@ struct Core {
 /// An execution running in this runner.
 struct Running {
     id: u64,
-    abort: tokio::task::AbortHandle,
+    /// Set when it runs in a task of its own (the API's); an inline run is stopped in the store
+    /// only, and `finish` then keeps the stored ABORTED.
+    abort: Option<tokio::task::AbortHandle>,
     recorder: Arc<Recorder>,
 }
 
@@ -424,7 +426,17 @@ impl Runner {
         input: Value,
         name: Option<&str>,
     ) -> Result<ExecutionRecord, RunnerError> {
-        self.core.start(state_machine, input, name, None).await
+        let r = self.core.start(state_machine, input, name, None).await;
+        self.flush().await?;
+        r
+    }
+
+    /// Folds the embedded tables' journal into `tables.json` and writes `outbox.json`.
+    pub async fn flush(&self) -> Result<(), RunnerError> {
+        match &self.core.embedded {
+            Some(e) => e.flush().await,
+            None => Ok(()),
+        }
     }
 
     /// StartExecution as the API does it: returns the RUNNING execution at once and runs it in a
@@ -545,7 +557,9 @@ impl Runner {
         &self,
         execution_arn: &str,
     ) -> Result<ExecutionRecord, RunnerError> {
-        self.core.redrive(execution_arn).await
+        let r = self.core.redrive(execution_arn).await;
+        self.flush().await?;
+        r
     }
 
     /// The Pipe: filters `records` (a JSON array of stream records, or `{"Records": [...]}`) with
@@ -652,6 +666,7 @@ impl Runner {
                 cause: record.cause,
             });
         }
+        self.flush().await?;
         Ok(PipeReport {
             records: records.len(),
             batch_size: pipe.batch_size,
@@ -837,68 +852,69 @@ impl Core {
     ) -> Result<ExecutionRecord, RunnerError> {
         match self.create(state_machine, input, name, parent).await? {
             Created::Existing(r) => self.wait_for(&r).await,
-            Created::New(r) => {
-                let handle = self.spawn_run(r.clone(), None);
-                self.join(&r, handle).await
-            }
+            // Inline, in the caller's task: a nested execution runs within its parent's step.
+            Created::New(r) => self.run_inline(r, None).await,
         }
     }
 
-    /// Runs `record` (from its start, or redriven from a checkpoint) in a task of its own, so that
-    /// StopExecution can end it and the API can return at once.
-    fn spawn_run(
+    /// Notes a run of this runner (for StopExecution and live history); returns its id.
+    fn register(&self, arn: &str, recorder: Arc<Recorder>) -> u64 {
+        let id = self.run_ids.fetch_add(1, Ordering::Relaxed);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                arn.to_string(),
+                Running {
+                    id,
+                    abort: None,
+                    recorder,
+                },
+            );
+        id
+    }
+
+    fn unregister(&self, arn: &str, id: u64) {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if running.get(arn).is_some_and(|r| r.id == id) {
+            running.remove(arn);
+        }
+    }
+
+    /// Runs `record` (from its start, or redriven from a checkpoint) in the caller's task.
+    async fn run_inline(
         self: &Arc<Self>,
         record: ExecutionRecord,
         redrive: Option<(Checkpoint, u64)>,
-    ) -> tokio::task::JoinHandle<Result<ExecutionRecord, RunnerError>> {
+    ) -> Result<ExecutionRecord, RunnerError> {
         let offset = redrive.as_ref().map(|(_, o)| *o).unwrap_or(0);
         let recorder = Arc::new(self.recorder(&record, offset));
-        let id = self.run_ids.fetch_add(1, Ordering::Relaxed);
         let arn = record.execution_arn.clone();
-        let key = arn.clone();
-        let core = self.clone();
-        let sink = recorder.clone();
-        // Held while spawning, so the task cannot remove its entry before it is there.
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        let handle = tokio::spawn(async move {
-            let result = core.execute(record, redrive, &sink).await;
-            let mut running = core.running.lock().unwrap_or_else(|p| p.into_inner());
-            if running.get(&arn).is_some_and(|r| r.id == id) {
-                running.remove(&arn);
-            }
-            drop(running);
-            if let Err(e) = &result {
-                tracing::error!(executionArn = %arn, error = %e, "execution could not be stored");
-            }
-            result
-        });
-        running.insert(
-            key,
-            Running {
-                id,
-                abort: handle.abort_handle(),
-                recorder,
-            },
-        );
-        handle
+        let id = self.register(&arn, recorder.clone());
+        let result = self.execute(record, redrive, &recorder).await;
+        self.unregister(&arn, id);
+        result
     }
 
-    /// Waits for a run this runner started; a stopped one is read back from the store.
-    async fn join(
-        &self,
-        record: &ExecutionRecord,
-        handle: tokio::task::JoinHandle<Result<ExecutionRecord, RunnerError>>,
-    ) -> Result<ExecutionRecord, RunnerError> {
-        match handle.await {
-            Ok(result) => result,
-            Err(e) if e.is_cancelled() => self
-                .store
-                .get_execution(&record.state_machine_name, &record.name)?
-                .ok_or_else(|| RunnerError::ExecutionDoesNotExist(record.execution_arn.clone())),
-            Err(e) => Err(RunnerError::Backend(format!(
-                "execution {} panicked: {e}",
-                record.execution_arn
-            ))),
+    /// Runs `record` in a task of its own, so that the API returns at once and StopExecution can
+    /// end it.
+    fn spawn_run(self: &Arc<Self>, record: ExecutionRecord, redrive: Option<(Checkpoint, u64)>) {
+        let offset = redrive.as_ref().map(|(_, o)| *o).unwrap_or(0);
+        let recorder = Arc::new(self.recorder(&record, offset));
+        let arn = record.execution_arn.clone();
+        let id = self.register(&arn, recorder.clone());
+        let core = self.clone();
+        let task_arn = arn.clone();
+        let handle = tokio::spawn(async move {
+            let result = core.execute(record, redrive, &recorder).await;
+            core.unregister(&task_arn, id);
+            if let Err(e) = &result {
+                tracing::error!(executionArn = %task_arn, error = %e, "execution could not be stored");
+            }
+        });
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = running.get_mut(&arn).filter(|r| r.id == id) {
+            r.abort = Some(handle.abort_handle());
         }
     }
 
@@ -996,6 +1012,14 @@ impl Core {
             );
         }
         let _lock = self.store.lock().await?;
+        if let Some(stored) = self
+            .store
+            .get_execution(&record.state_machine_name, &record.name)?
+            .filter(|s| s.status == "ABORTED" && s.redrive_count == record.redrive_count)
+        {
+            // StopExecution ended it while the engine ran inline: that is its end.
+            return Ok(stored);
+        }
         self.store.put_execution(&record)?;
         Ok(record)
     }
@@ -1132,7 +1156,9 @@ impl Core {
             .remove(&record.execution_arn)
         {
             Some(r) => {
-                r.abort.abort();
+                if let Some(a) = &r.abort {
+                    a.abort();
+                }
                 let events = std::mem::take(
                     &mut *r.recorder.events.lock().unwrap_or_else(|p| p.into_inner()),
                 );
@@ -1196,8 +1222,7 @@ impl Core {
         execution_arn: &str,
     ) -> Result<ExecutionRecord, RunnerError> {
         let (record, checkpoint, offset) = self.prepare_redrive(execution_arn).await?;
-        let handle = self.spawn_run(record.clone(), Some((checkpoint, offset)));
-        self.join(&record, handle).await
+        self.run_inline(record, Some((checkpoint, offset))).await
     }
 
     async fn lambda_invoke(&self, req: &TaskRequest) -> Result<Value, TaskFailure> {
