@@ -274,17 +274,17 @@ struct Step {
 pub struct Engine {
     dispatcher: Arc<dyn TaskDispatcher>,
     clock: Arc<dyn Clock>,
-    jitter: Arc<Mutex<JitterRng>>,
+    /// Random FULL jitter (opt-in); without it, FULL jitter waits half the interval.
+    jitter: Option<Arc<Mutex<JitterRng>>>,
+    /// Map iterations / Parallel branches overlap (opt-in); without it they run in order.
+    concurrent: bool,
 }
 
-/// The random source of Retry's FULL jitter: splitmix64, seeded, so runs are reproducible
-/// (a fixed default seed; [`Engine::with_jitter_seed`] picks another).
+/// The random source of Retry's FULL jitter: splitmix64, seeded, so runs are reproducible.
 #[derive(Debug)]
 struct JitterRng(u64);
 
 impl JitterRng {
-    const DEFAULT_SEED: u64 = 0x5eed_1e55_c0ff_ee00;
-
     /// A uniform draw in [0, 1].
     fn unit(&mut self) -> f64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -532,13 +532,24 @@ impl Engine {
         Engine {
             dispatcher,
             clock,
-            jitter: Arc::new(Mutex::new(JitterRng(JitterRng::DEFAULT_SEED))),
+            jitter: None,
+            concurrent: false,
         }
     }
 
-    /// Seed the random delays of `JitterStrategy: FULL` retries (same seed, same delays).
+    /// AWS's FULL jitter: retries with `JitterStrategy: FULL` wait a random time in
+    /// [0, interval], drawn from a generator with this seed (same seed, same delays). Without
+    /// it they wait half the interval (deterministic, the engine's original behaviour).
     pub fn with_jitter_seed(mut self, seed: u64) -> Self {
-        self.jitter = Arc::new(Mutex::new(JitterRng(seed)));
+        self.jitter = Some(Arc::new(Mutex::new(JitterRng(seed))));
+        self
+    }
+
+    /// Run Map iterations concurrently up to MaxConcurrency (0 = AWS's inline cap of 40) and
+    /// Parallel branches all at once, as AWS does. Off by default: iterations and branches then
+    /// run one after another, which hides races between iterations that AWS would expose.
+    pub fn with_concurrency(mut self, on: bool) -> Self {
+        self.concurrent = on;
         self
     }
 
@@ -827,9 +838,14 @@ impl Engine {
                                 delay = delay.min(m);
                             }
                             if r.jitter_full {
-                                // AWS's full jitter: a random delay between 0 and the interval.
-                                delay *=
-                                    self.jitter.lock().unwrap_or_else(|p| p.into_inner()).unit();
+                                delay *= match &self.jitter {
+                                    // AWS's full jitter: a random delay in [0, interval].
+                                    Some(rng) => {
+                                        rng.lock().unwrap_or_else(|p| p.into_inner()).unit()
+                                    }
+                                    // Deterministic stand-in: half the interval.
+                                    None => 0.5,
+                                };
                             }
                             retry_counts[i] += 1;
                             attempt += 1;
@@ -1426,7 +1442,8 @@ impl Engine {
             .collect();
         // Branches run concurrently (all at once, as on AWS); results stay in branch order.
         let mut failure = None;
-        run_bounded(branches, 0, |(i, r)| match r {
+        let limit = if self.concurrent { 0 } else { 1 };
+        run_bounded(branches, limit, |(i, r)| match r {
             Ok(v) => {
                 results[i] = Some(v);
                 true
@@ -1510,6 +1527,7 @@ impl Engine {
             .collect();
         // AWS runs at most 40 iterations of an inline Map at once, whatever MaxConcurrency says.
         let limit = match limit {
+            _ if !self.concurrent => 1,
             0 => INLINE_MAP_MAX_CONCURRENCY,
             n => n.min(INLINE_MAP_MAX_CONCURRENCY),
         };

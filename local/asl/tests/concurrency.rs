@@ -56,7 +56,8 @@ fn map_machine(max_concurrency: u64) -> StateMachine {
 
 async fn run_map(max_concurrency: u64, items: u64) -> (Arc<InFlight>, Value, Vec<HistoryEvent>) {
     let tasks = Arc::new(InFlight::default());
-    let engine = Engine::new(tasks.clone(), Arc::new(VirtualClock::new(start())));
+    let engine =
+        Engine::new(tasks.clone(), Arc::new(VirtualClock::new(start()))).with_concurrency(true);
     let history = VecHistory::new();
     let input: Vec<u64> = (0..items).collect();
     let ex = engine
@@ -116,6 +117,22 @@ async fn concurrent_map_history_is_the_same_on_every_run() {
 }
 
 #[tokio::test]
+async fn without_concurrency_iterations_run_one_after_another() {
+    let tasks = Arc::new(InFlight::default());
+    let engine = Engine::new(tasks.clone(), Arc::new(VirtualClock::new(start())));
+    let ex = engine
+        .run(
+            &map_machine(5),
+            json!([0, 1, 2, 3, 4]),
+            ExecutionContext::new("e", "m", start()),
+            &VecHistory::new(),
+        )
+        .await;
+    assert_eq!(ex.output, Some(json!([0, 10, 20, 30, 40])));
+    assert_eq!(tasks.max.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
 async fn parallel_branches_run_at_once_and_keep_branch_order() {
     let branch = |n: u64| {
         json!({"StartAt": "T", "States": {"T": {
@@ -129,7 +146,8 @@ async fn parallel_branches_run_at_once_and_keep_branch_order() {
     }))
     .unwrap();
     let tasks = Arc::new(InFlight::default());
-    let engine = Engine::new(tasks.clone(), Arc::new(VirtualClock::new(start())));
+    let engine =
+        Engine::new(tasks.clone(), Arc::new(VirtualClock::new(start()))).with_concurrency(true);
     let ex = engine
         .run(
             &sm,
@@ -199,21 +217,22 @@ async fn retry_delays(jitter: &str, seed: Option<u64>) -> Vec<i64> {
 
 #[tokio::test]
 async fn full_jitter_waits_a_random_time_up_to_the_interval() {
-    let delays = retry_delays("FULL", None).await;
+    let delays = retry_delays("FULL", Some(1)).await;
     assert!(delays.iter().all(|d| (0..=4000).contains(d)), "{delays:?}");
     // Spread over the range, not a constant fraction of it.
     assert!(delays.iter().any(|d| *d < 1500), "{delays:?}");
     assert!(delays.iter().any(|d| *d > 2500), "{delays:?}");
     // Reproducible per seed, different across seeds.
-    assert_eq!(delays, retry_delays("FULL", None).await);
+    assert_eq!(delays, retry_delays("FULL", Some(1)).await);
     let other = retry_delays("FULL", Some(7)).await;
     assert!(other.iter().all(|d| (0..=4000).contains(d)), "{other:?}");
     assert_ne!(delays, other);
 }
 
 #[tokio::test]
-async fn no_jitter_waits_the_whole_interval() {
-    assert_eq!(retry_delays("NONE", None).await, vec![4000; 30]);
+async fn no_jitter_waits_the_whole_interval_and_unseeded_full_jitter_half_of_it() {
+    assert_eq!(retry_delays("NONE", Some(1)).await, vec![4000; 30]);
+    assert_eq!(retry_delays("FULL", None).await, vec![2000; 30]);
 }
 
 #[test]
