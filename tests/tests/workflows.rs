@@ -179,9 +179,23 @@ async fn transient_failures_are_retried_with_back_off_and_notify_once() {
         .count();
     assert_eq!(scheduled, 5 + 2);
     assert_eq!(h.emails().await.len(), 1);
-    // The back-off ran on the virtual clock: seconds of workflow time, no real waiting.
+    // The back-off ran on the virtual clock: FULL jitter waits a random time in [0, 1 s] and then
+    // in [0, 2 s] (IntervalSeconds 1, BackoffRate 2), with no real waiting.
+    let waited: Vec<_> = history
+        .windows(2)
+        .filter(|w| w[0]["type"] == "TaskFailed" && w[1]["type"] == "TaskScheduled")
+        .map(|w| {
+            let at = |e: &serde_json::Value| {
+                chrono::DateTime::parse_from_rfc3339(e["timestamp"].as_str().unwrap()).unwrap()
+            };
+            at(&w[1]) - at(&w[0])
+        })
+        .collect();
+    assert_eq!(waited.len(), 2, "{history:#?}");
+    assert!(waited[0] <= chrono::Duration::seconds(1), "{waited:?}");
+    assert!(waited[1] <= chrono::Duration::seconds(2), "{waited:?}");
     assert!(
-        h.elapsed() >= chrono::Duration::milliseconds(1500),
+        h.elapsed() > chrono::Duration::zero() && h.elapsed() <= chrono::Duration::seconds(3),
         "{:?}",
         h.elapsed()
     );
@@ -283,9 +297,16 @@ async fn a_batch_delivered_twice_does_no_work_twice() {
     // orders, one repeated eventID and one with a numeric key.
     assert_eq!(first.filtered.len(), 2);
     assert_eq!(summary["records"], 7);
-    assert_eq!(summary["processed"], 4);
+    // The repeated eventID names the same child. The Map runs the two records at once (as AWS
+    // does): the second either joins the running child (StartExecution with the same name and
+    // input is idempotent, so it reports it processed) or finds it finished (duplicate).
     assert_eq!(summary["failed"], 1);
-    assert_eq!(summary["duplicate"], 1);
+    assert_eq!(
+        summary["processed"].as_u64().unwrap() + summary["duplicate"].as_u64().unwrap(),
+        5,
+        "{summary}"
+    );
+    assert!(summary["duplicate"].as_u64().unwrap() <= 1, "{summary}");
     assert_eq!(summary["malformed"], 1);
     let emails = h.emails().await.len();
     let sns = h.tables().await.outbox.sns.len();

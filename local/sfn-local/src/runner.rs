@@ -756,8 +756,17 @@ impl Core {
             .ok_or_else(|| RunnerError::StateMachineDoesNotExist(name_or_arn.to_string()))
     }
 
-    fn engine(self: &Arc<Self>) -> Engine {
+    /// Map iterations run concurrently up to MaxConcurrency and FULL jitter draws a random delay,
+    /// as on AWS. The jitter seed comes from the execution ARN and its redrive count: every
+    /// execution gets its own delays, and a test sees the same ones on every run.
+    fn engine(self: &Arc<Self>, record: &ExecutionRecord) -> Engine {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        record.execution_arn.hash(&mut h);
+        record.redrive_count.hash(&mut h);
         Engine::new(self.clone() as Arc<dyn TaskDispatcher>, self.clock.clone())
+            .with_concurrency(true)
+            .with_jitter_seed(h.finish())
     }
 
     fn recorder(&self, record: &ExecutionRecord, offset: u64) -> Recorder {
@@ -928,7 +937,7 @@ impl Core {
         let machine = self.machine(&record.state_machine_name)?;
         let execution = match &redrive {
             None => {
-                self.engine()
+                self.engine(&record)
                     .run(
                         &machine.definition,
                         record.input.clone(),
@@ -938,7 +947,7 @@ impl Core {
                     .await
             }
             Some((checkpoint, _)) => {
-                self.engine()
+                self.engine(&record)
                     .redrive(&machine.definition, checkpoint, self.context(&record), sink)
                     .await
             }
