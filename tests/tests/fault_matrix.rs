@@ -7,8 +7,7 @@
 //! Timeouts: a Lambda function that runs out of time reaches a `lambda:invoke` task as
 //! `Sandbox.Timedout` (Lambda's errorType); `States.Timeout` is only the task's own
 //! `TimeoutSeconds` (30 s, never reached first: the functions stop at 10 s). The definition retries
-//! `States.Timeout` only, so a function timeout fails the execution at once (redrivable); both are
-//! played here.
+//! both twice (every step is idempotent); both are played here.
 
 use serde_json::Value;
 use unpaid_order::memory::MemoryState;
@@ -174,11 +173,12 @@ async fn lambda_service_exception_fails_at_the_step_and_redrives() {
 }
 
 #[tokio::test]
-async fn function_timeout_is_not_retried_and_redrives() {
-    // Sandbox.Timedout is in no Retry: one attempt, then the execution fails at the step.
+async fn function_timeout_is_retried_twice_and_redrives() {
+    // Sandbox.Timedout shares the States.Timeout retrier: three attempts, then the execution
+    // fails at the step.
     let expect = Expect::Fails {
         error: "Sandbox.Timedout",
-        failures: 1,
+        failures: 3,
     };
     column("Sandbox.Timedout:always", expect).await;
 }
