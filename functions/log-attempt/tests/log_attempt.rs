@@ -78,6 +78,12 @@ async fn binary_logs_on_the_wire() {
         .unwrap_or_else(|| panic!("{}", run.stdout));
     assert_eq!(line["span"]["orderId"], "492500005643");
     assert_eq!(line["span"]["attemptId"], "wire-1");
+    // The attempt record holds the order as saved: none of it reaches the logs.
+    assert!(
+        !run.stdout.contains("@example.com") && !run.stdout.contains("jane"),
+        "no email address or order field in the logs: {}",
+        run.stdout
+    );
     let run = invoke_binary(bin, &env.function_env(), &event("000000000000", "wire-1")).await;
     let Invocation::Error(body) = run.invocation else {
         panic!("{:?}", run.invocation)

@@ -112,4 +112,16 @@ async fn binary_reports_already_paid_and_saves_on_the_wire() {
         panic!("{:?} {}", run.invocation, run.stderr)
     };
     assert_eq!(body, json!({"orderId": "492500005644", "outcome": "saved"}));
+    // save-order reads and rewrites the whole order document: none of it reaches the logs.
+    let run = invoke_binary(bin, &env.function_env(), &event("492500005643")).await;
+    let Invocation::Response(body) = run.invocation else {
+        panic!("{:?} {}", run.invocation, run.stderr)
+    };
+    assert_eq!(body["outcome"], "saved");
+    assert!(run.stdout.contains("492500005643"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("@example.com") && !run.stdout.contains("jane"),
+        "no email address or order field in the logs: {}",
+        run.stdout
+    );
 }
