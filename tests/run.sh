@@ -16,6 +16,7 @@ step() { printf '\n==> [%4ss] %s\n' "$((SECONDS - started))" "$*"; }
 step "install pinned tools (.tools/)"
 bash tests/tools/install-moto.sh
 bash tests/tools/install-static.sh
+bash tests/tools/install-awscli.sh
 
 step "rustfmt"
 cargo fmt --all -- --check
@@ -23,12 +24,15 @@ cargo fmt --all -- --check
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "the domain crate without the AWS SDK (what the fuzz targets build on)"
+cargo build -p unpaid-order --no-default-features --locked
+
 step "start moto server (local AWS API emulator)"
 # shellcheck source=tests/tools/moto.sh
 source tests/tools/moto.sh
 echo "MOTO_ENDPOINT=$MOTO_ENDPOINT"
 
-step "cargo test (unit, adapters over moto, workflows, reliability)"
+step "cargo test (unit, adapters over moto, workflows, reliability, Step Functions API via awscli + aws-sdk-sfn)"
 cargo test --workspace --locked
 
 step "static checks: sam validate, cfn-lint, asl-validator, project ASL check, checkov, negative tests"
@@ -36,6 +40,9 @@ bash tests/static/check.sh
 
 step "ASL conformance ratchet (../shared/asl-conformance)"
 bash tests/conformance/ratchet.sh
+
+step "fuzz the stream-record and order-document parsers (cargo-fuzz pinned, 30 s per target)"
+bash tests/tools/fuzz.sh 30
 
 step "package: cargo lambda build --release (bootstrap zips)"
 bash tests/static/package.sh
