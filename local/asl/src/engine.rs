@@ -381,9 +381,13 @@ fn error_output(f: &Failure) -> Value {
 }
 
 fn matches_error(list: &[String], err: &str, ty: StateType) -> bool {
+    // States.ALL never catches States.Runtime; it catches States.DataLimitExceeded only when a
+    // Task's result was too big (AWS's recording of a Lambda's oversized result shows it caught).
     list.iter().any(|e| {
         e == err
-            || (e == "States.ALL" && err != "States.Runtime" && err != "States.DataLimitExceeded")
+            || (e == "States.ALL"
+                && err != "States.Runtime"
+                && (err != "States.DataLimitExceeded" || ty == StateType::Task))
             || (e == "States.TaskFailed"
                 && ty == StateType::Task
                 && err != "States.Timeout"
