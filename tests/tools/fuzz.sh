@@ -47,8 +47,14 @@ status=0
 for target in stream_record order_document; do
     mkdir -p "corpus/$target"
     echo "fuzz: $target for ${seconds}s" >&2
-    if ! "$fuzz" run "$target" "corpus/$target" "$seed_dir/$target" -- \
-        -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536; then
+    # libFuzzer prints a line per coverage gain: keep it in a log, show its summary.
+    log="$seed_dir/$target.log"
+    if "$fuzz" run "$target" "corpus/$target" "$seed_dir/$target" -- \
+        -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+        >"$log" 2>&1; then
+        grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" "$log" >&2 || tail -n 5 "$log" >&2
+    else
+        tail -n 60 "$log" >&2
         echo "fuzz: $target crashed; the input is in fuzz/artifacts/$target/" >&2
         status=1
     fi
