@@ -2,7 +2,7 @@
 //! real AWS adapters (`--aws-endpoint`), or a Lambda Invoke API (`--lambda-endpoint`); and the fault
 //! switch (`--fail NAME=ErrorType:N|always[:crash-after]`) in front of any of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -109,9 +109,126 @@ fn file_id(path: &std::path::Path) -> Option<FileId> {
 
 struct Cached {
     state: MemoryState,
+    /// Where each order's items are in `state` (built on first use, dropped when `state` is
+    /// replaced wholesale): without it every invocation scans the whole tables.
+    index: Option<OrderIndex>,
     snapshot: Option<FileId>,
     /// Bytes of the journal already applied.
     journal_len: u64,
+}
+
+/// For each table (orders, checkStatus, processUnpaidOrder, emailLog): orderId -> the positions of
+/// that order's items, ascending.
+#[derive(Default)]
+struct OrderIndex([HashMap<String, Vec<usize>>; 4]);
+
+fn index_table(table: &[unpaid_order::Item]) -> HashMap<String, Vec<usize>> {
+    let mut out: HashMap<String, Vec<usize>> = HashMap::new();
+    for (at, item) in table.iter().enumerate() {
+        if let Some(id) = item.get("orderId").and_then(unpaid_order::Attr::key_text) {
+            out.entry(id.to_string()).or_default().push(at);
+        }
+    }
+    out
+}
+
+fn tables_mut(state: &mut MemoryState) -> [&mut Vec<unpaid_order::Item>; 4] {
+    [
+        &mut state.orders,
+        &mut state.check_status,
+        &mut state.process_unpaid_order,
+        &mut state.email_log,
+    ]
+}
+
+impl Cached {
+    fn new(state: MemoryState, snapshot: Option<FileId>) -> Cached {
+        Cached {
+            state,
+            index: None,
+            snapshot,
+            journal_len: 0,
+        }
+    }
+
+    fn index(&mut self) -> &mut OrderIndex {
+        let state = &self.state;
+        self.index.get_or_insert_with(|| {
+            OrderIndex([
+                index_table(&state.orders),
+                index_table(&state.check_status),
+                index_table(&state.process_unpaid_order),
+                index_table(&state.email_log),
+            ])
+        })
+    }
+
+    /// The items of `order_id` (the outbox left empty), as `JournalEntry::slice` would give.
+    fn slice(&mut self, order_id: &str) -> MemoryState {
+        let index = self.index();
+        let positions: [Vec<usize>; 4] =
+            std::array::from_fn(|t| index.0[t].get(order_id).cloned().unwrap_or_default());
+        let pick = |t: &Vec<unpaid_order::Item>, at: &[usize]| -> Vec<unpaid_order::Item> {
+            at.iter().filter_map(|i| t.get(*i)).cloned().collect()
+        };
+        MemoryState {
+            orders: pick(&self.state.orders, &positions[0]),
+            check_status: pick(&self.state.check_status, &positions[1]),
+            process_unpaid_order: pick(&self.state.process_unpaid_order, &positions[2]),
+            email_log: pick(&self.state.email_log, &positions[3]),
+            outbox: Default::default(),
+        }
+    }
+
+    /// `entry.apply(&mut self.state)`, keeping the index: the same result as the general
+    /// replacement, in place when the order's items keep their count and are contiguous, or are
+    /// new (appended); otherwise the general replacement and that table's index rebuilt.
+    fn apply(&mut self, entry: JournalEntry) {
+        if self.index.is_none() {
+            entry.apply(&mut self.state);
+            return;
+        }
+        let JournalEntry {
+            order_id,
+            orders,
+            check_status,
+            process_unpaid_order,
+            email_log,
+            sns,
+            emails,
+        } = entry;
+        let news = [orders, check_status, process_unpaid_order, email_log];
+        let mut index = self.index.take().unwrap_or_default();
+        for ((table, new), map) in tables_mut(&mut self.state)
+            .into_iter()
+            .zip(news)
+            .zip(index.0.iter_mut())
+        {
+            // The new items belong to `order_id` when they carry it; if one does not, the index
+            // could not say where it is: rebuild.
+            let all_of_order = new.iter().all(|i| of_order(i, &order_id));
+            let old = map.get(&order_id).cloned().unwrap_or_default();
+            let contiguous = old.windows(2).all(|w| w[1] == w[0] + 1);
+            if all_of_order && old.is_empty() {
+                if new.is_empty() {
+                    continue;
+                }
+                let start = table.len();
+                table.extend(new);
+                map.insert(order_id.clone(), (start..table.len()).collect());
+            } else if all_of_order && contiguous && old.len() == new.len() {
+                for (at, item) in old.iter().zip(new) {
+                    table[*at] = item;
+                }
+            } else {
+                replace_order(table, &order_id, new);
+                *map = index_table(table);
+            }
+        }
+        self.index = Some(index);
+        self.state.outbox.sns.extend(sns);
+        self.state.outbox.emails.extend(emails);
+    }
 }
 
 /// One journal line: every item of one order after a handler ran (they replace that order's
@@ -147,7 +264,9 @@ fn replace_order(
 }
 
 impl JournalEntry {
-    /// The items of `order_id` in `state` (the outbox left empty).
+    /// The items of `order_id` in `state` (the outbox left empty), by scanning: what the index
+    /// must agree with.
+    #[cfg(test)]
     fn slice(state: &MemoryState, order_id: &str) -> MemoryState {
         let pick = |t: &Vec<unpaid_order::Item>| {
             t.iter()
@@ -231,11 +350,7 @@ impl EmbeddedFunctions {
                     state
                 }
             };
-            *cache = Some(Cached {
-                state,
-                snapshot: file_id(&tables),
-                journal_len: 0,
-            });
+            *cache = Some(Cached::new(state, file_id(&tables)));
         }
         let Some(c) = cache.as_mut() else {
             return Ok(());
@@ -269,7 +384,7 @@ impl EmbeddedFunctions {
                 let entry: JournalEntry = serde_json::from_slice(line).map_err(|e| {
                     RunnerError::store(&journal, format!("unreadable line ({e}); delete {JOURNAL_FILE} and {TABLES_FILE} to start afresh"))
                 })?;
-                entry.apply(&mut c.state);
+                c.apply(entry);
             }
             c.journal_len += complete as u64;
             if complete < bytes.len() {
@@ -373,7 +488,7 @@ impl EmbeddedFunctions {
         match plain_order_id(&payload) {
             Some(id) => {
                 // The handler sees that order's items only: cost independent of the tables' size.
-                let before = JournalEntry::slice(&cached.state, &id);
+                let before = cached.slice(&id);
                 let memory = MemoryStore::new(before.clone())
                     .with_identity(self.topic_arn.clone(), self.sender.clone());
                 let result = call_handler(binary, payload, &Ports::from_memory(&memory)).await;
@@ -391,7 +506,7 @@ impl EmbeddedFunctions {
                     };
                     // On an error the cache stays empty: the next invocation reloads the files.
                     self.append(&mut cached, &entry)?;
-                    entry.apply(&mut cached.state);
+                    cached.apply(entry);
                 }
                 put_back(cached);
                 Ok(result)
@@ -402,6 +517,7 @@ impl EmbeddedFunctions {
                     .with_identity(self.topic_arn.clone(), self.sender.clone());
                 let result = call_handler(binary, payload, &Ports::from_memory(&memory)).await;
                 cached.state = memory.snapshot();
+                cached.index = None;
                 if cached.state != before {
                     self.compact(&mut cached)?;
                 }
@@ -751,6 +867,56 @@ mod tests {
         assert!(!dir.path().join(JOURNAL_FILE).exists());
         assert_eq!(embedded(dir.path()).snapshot().await.unwrap(), tables);
         assert!(dir.path().join(OUTBOX_FILE).exists());
+    }
+
+    #[test]
+    fn the_order_index_agrees_with_scanning_the_tables() {
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/tables");
+        let state = MemoryState::load_fixtures(&fixtures).unwrap();
+        let mut plain = state.clone();
+        let mut indexed = Cached::new(state, None);
+        let ids: Vec<String> = plain
+            .orders
+            .iter()
+            .filter_map(|i| i.get("orderId").and_then(unpaid_order::Attr::key_text))
+            .map(str::to_string)
+            .chain(["new-order".to_string()])
+            .collect();
+        assert!(ids.len() > 1);
+        let item = |id: &str, n: usize| -> unpaid_order::Item {
+            let mut i = unpaid_order::Item::new();
+            i.insert("orderId".into(), unpaid_order::Attr::S(id.into()));
+            i.insert("n".into(), unpaid_order::Attr::N(n.to_string()));
+            i
+        };
+        // Same count (in place), new items (appended), more and fewer (general path), none.
+        for (step, id) in ids.iter().cycle().take(ids.len() * 3).enumerate() {
+            let before = indexed.slice(id);
+            assert_eq!(before, JournalEntry::slice(&plain, id), "step {step}");
+            let grow = |t: &Vec<unpaid_order::Item>| -> Vec<unpaid_order::Item> {
+                let keep = t.len();
+                let n = match step % 4 {
+                    0 => keep,
+                    1 => keep + 1,
+                    2 => keep.saturating_sub(1),
+                    _ => 2,
+                };
+                (0..n).map(|k| item(id, step * 10 + k)).collect()
+            };
+            let entry = || JournalEntry {
+                order_id: id.clone(),
+                orders: grow(&before.orders),
+                check_status: grow(&before.check_status),
+                process_unpaid_order: grow(&before.process_unpaid_order),
+                email_log: grow(&before.email_log),
+                sns: vec![],
+                emails: vec![],
+            };
+            let (a, b) = (entry(), entry());
+            a.apply(&mut plain);
+            indexed.apply(b);
+            assert_eq!(indexed.state, plain, "step {step}");
+        }
     }
 
     #[tokio::test]
