@@ -1163,7 +1163,20 @@ impl Engine {
             return Ok(v.as_u64());
         }
         if let Some(p) = state.str_field(path_field) {
-            let v = eval_expr(p, path_field, env)?;
+            // AWS words a missing timeout/heartbeat path like a missing InputPath, not like a
+            // missing Parameters path (recorded: test_invalid_jsonpath[*SECONDSPATH]).
+            let path = Path::parse(p).map_err(|e| Failure::runtime(e.to_string()))?;
+            let v = path
+                .evaluate(env.input, env.context, env.vars)
+                .map_err(|e| match e {
+                    PathError::NotFound { .. } | PathError::UnknownVariable(_) => {
+                        Failure::runtime(format!(
+                            "Invalid path '{p}' : No results for path: {}",
+                            path.normalized()
+                        ))
+                    }
+                    other => Failure::runtime(other.to_string()),
+                })?;
             return Ok(v.as_u64());
         }
         Ok(None)

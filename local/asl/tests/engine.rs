@@ -231,6 +231,25 @@ async fn runtime_errors_are_not_caught_by_states_all() {
 }
 
 #[tokio::test]
+async fn a_missing_timeout_or_heartbeat_path_fails_as_an_invalid_path() {
+    let h = harness();
+    for field in ["TimeoutSecondsPath", "HeartbeatSecondsPath"] {
+        let def = json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "t", field: "$.nope", "End": true}}});
+        let ex = h.run(def, json!({"a": 1})).await;
+        assert_eq!(ex.error.as_deref(), Some("States.Runtime"), "{field}");
+        assert!(
+            ex.cause
+                .as_deref()
+                .unwrap_or_default()
+                .ends_with("Invalid path '$.nope' : No results for path: $['nope']"),
+            "{field}: {:?}",
+            ex.cause
+        );
+    }
+}
+
+#[tokio::test]
 async fn oversized_result_is_data_limit_exceeded() {
     let h = harness();
     let ex = h.run(json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "big", "End": true}}}), json!({})).await;
