@@ -75,6 +75,24 @@ pub struct EmbeddedFunctions {
     sender: String,
     /// The tables as of the files' `seen` state. Only used with the store's lock held.
     cache: Mutex<Option<Cached>>,
+    /// Group commit: what of the journal is written and what is durable.
+    durable: Mutex<Durability>,
+    /// Serialises the syncs: a waiter that gets it finds its line synced by an earlier sync, or
+    /// syncs every line written so far with one fdatasync.
+    syncing: tokio::sync::Mutex<()>,
+}
+
+/// Journal writes and syncs, counted (a count, not an offset: compaction empties the file).
+#[derive(Default)]
+struct Durability {
+    /// Journal lines written (by this runner, or read from other processes' appends) so far.
+    written: u64,
+    /// Of those, how many are known durable.
+    synced: u64,
+    /// The journal as last written or read: syncing it makes every line up to `written` durable.
+    file: Option<Arc<File>>,
+    /// fdatasync calls made (for the tests: fewer than lines when invocations overlap).
+    syncs: u64,
 }
 
 /// The tables and outbox file in the state directory.
@@ -322,7 +340,58 @@ impl EmbeddedFunctions {
             topic_arn,
             sender,
             cache: Mutex::new(None),
+            durable: Mutex::new(Durability::default()),
+            syncing: tokio::sync::Mutex::new(()),
         }
+    }
+
+    fn durability(&self) -> std::sync::MutexGuard<'_, Durability> {
+        self.durable.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes journal lines written (or read) through `file`, not yet synced; returns the count to
+    /// wait for with `sync_journal`.
+    fn note_written(&self, file: File) -> u64 {
+        let mut d = self.durability();
+        d.written += 1;
+        d.file = Some(Arc::new(file));
+        d.written
+    }
+
+    /// Notes that everything written so far is durable (a compaction fsynced the snapshot).
+    fn note_all_synced(&self) -> u64 {
+        let mut d = self.durability();
+        d.synced = d.written;
+        d.file = None;
+        d.written
+    }
+
+    /// Waits until journal line `upto` (a `note_written` count) is durable: one fdatasync covers
+    /// every line written before it, so invocations in flight together (a Map's iterations) share
+    /// it instead of each paying its own.
+    async fn sync_journal(&self, upto: u64) -> Result<(), RunnerError> {
+        if self.durability().synced >= upto {
+            return Ok(());
+        }
+        let _syncing = self.syncing.lock().await;
+        let (target, file) = {
+            let d = self.durability();
+            if d.synced >= upto {
+                return Ok(());
+            }
+            (d.written, d.file.clone())
+        };
+        if let Some(file) = file {
+            let journal = self.journal_path();
+            tokio::task::spawn_blocking(move || file.sync_data())
+                .await
+                .map_err(|e| RunnerError::store(&journal, e))?
+                .map_err(|e| RunnerError::store(&journal, e))?;
+        }
+        let mut d = self.durability();
+        d.synced = d.synced.max(target);
+        d.syncs += 1;
+        Ok(())
     }
 
     fn journal_path(&self) -> PathBuf {
@@ -366,6 +435,7 @@ impl EmbeddedFunctions {
         if len > c.journal_len {
             use std::io::{Read, Seek, SeekFrom};
             let mut f = File::open(&journal).map_err(|e| RunnerError::store(&journal, e))?;
+            let reader = f.try_clone().map_err(|e| RunnerError::store(&journal, e))?;
             f.seek(SeekFrom::Start(c.journal_len))
                 .map_err(|e| RunnerError::store(&journal, e))?;
             let mut bytes = Vec::new();
@@ -387,6 +457,11 @@ impl EmbeddedFunctions {
                 c.apply(entry);
             }
             c.journal_len += complete as u64;
+            if complete > 0 {
+                // Another process's lines, perhaps not yet synced: an answer built on them waits
+                // for them to be durable as for its own.
+                self.note_written(reader);
+            }
             if complete < bytes.len() {
                 let f = OpenOptions::new()
                     .write(true)
@@ -399,8 +474,9 @@ impl EmbeddedFunctions {
         Ok(())
     }
 
-    /// Appends one entry (fsynced: a handler's write is durable before its answer).
-    fn append(&self, c: &mut Cached, entry: &JournalEntry) -> Result<(), RunnerError> {
+    /// Appends one entry, not yet synced: the caller waits for `sync_journal(returned count)`
+    /// before the handler's answer is used (a handler's write is durable before its answer).
+    fn append(&self, c: &mut Cached, entry: &JournalEntry) -> Result<u64, RunnerError> {
         use std::io::Write;
         let journal = self.journal_path();
         let mut line = serde_json::to_vec(entry).map_err(|e| RunnerError::store(&journal, e))?;
@@ -411,17 +487,18 @@ impl EmbeddedFunctions {
             .open(&journal)
             .map_err(|e| RunnerError::store(&journal, e))?;
         f.write_all(&line)
-            .and_then(|_| f.sync_data())
             .map_err(|e| RunnerError::store(&journal, e))?;
         c.journal_len += line.len() as u64;
+        let upto = self.note_written(f);
         if c.journal_len > COMPACT_AFTER_BYTES {
-            self.compact(c)?;
+            return self.compact(c);
         }
-        Ok(())
+        Ok(upto)
     }
 
-    /// Writes the snapshot (and the outbox copy) and empties the journal.
-    fn compact(&self, c: &mut Cached) -> Result<(), RunnerError> {
+    /// Writes the snapshot (and the outbox copy) and empties the journal; everything written so
+    /// far is then durable (returns the `note_written` count, for `sync_journal`).
+    fn compact(&self, c: &mut Cached) -> Result<u64, RunnerError> {
         self.store.write(TABLES_FILE, &c.state)?;
         self.store.write(OUTBOX_FILE, &c.state.outbox)?;
         let journal = self.journal_path();
@@ -432,7 +509,7 @@ impl EmbeddedFunctions {
         }
         c.snapshot = file_id(&self.store.root().join(TABLES_FILE));
         c.journal_len = 0;
-        Ok(())
+        Ok(self.note_all_synced())
     }
 
     /// Folds the journal into `tables.json` and writes `outbox.json` (e.g. at the end of a run).
@@ -471,7 +548,22 @@ impl EmbeddedFunctions {
             let memory = MemoryStore::default();
             return Ok(call_handler(binary, payload, &Ports::from_memory(&memory)).await);
         }
-        let _lock = self.store.lock().await?;
+        let lock = self.store.lock().await?;
+        let (result, upto) = self.transact(binary, payload).await?;
+        // Synced after the lock is let go, so that the next invocations write their lines
+        // meanwhile and one fdatasync serves several (group commit). The answer waits for it.
+        drop(lock);
+        self.sync_journal(upto).await?;
+        Ok(result)
+    }
+
+    /// One invocation's transaction on the tables (store lock held): the handler's result and the
+    /// journal count that must be durable before it is used (its own line, or the lines it read).
+    async fn transact(
+        &self,
+        binary: &str,
+        payload: Value,
+    ) -> Result<(Result<Value, crate::handlers::HandlerError>, u64), RunnerError> {
         // Taken out of the cache while the handler runs (the store lock keeps others out); put
         // back, updated, below. A cancelled invocation leaves the cache empty: the next reloads.
         let mut cached = {
@@ -505,11 +597,14 @@ impl EmbeddedFunctions {
                         emails: after.outbox.emails,
                     };
                     // On an error the cache stays empty: the next invocation reloads the files.
-                    self.append(&mut cached, &entry)?;
+                    let upto = self.append(&mut cached, &entry)?;
                     cached.apply(entry);
+                    put_back(cached);
+                    return Ok((result, upto));
                 }
                 put_back(cached);
-                Ok(result)
+                // It read what the cache held: that must be durable too.
+                Ok((result, self.durability().written))
             }
             None => {
                 let before = cached.state.clone();
@@ -518,11 +613,13 @@ impl EmbeddedFunctions {
                 let result = call_handler(binary, payload, &Ports::from_memory(&memory)).await;
                 cached.state = memory.snapshot();
                 cached.index = None;
-                if cached.state != before {
-                    self.compact(&mut cached)?;
-                }
+                let upto = if cached.state != before {
+                    self.compact(&mut cached)?
+                } else {
+                    self.durability().written
+                };
                 put_back(cached);
-                Ok(result)
+                Ok((result, upto))
             }
         }
     }
@@ -867,6 +964,72 @@ mod tests {
         assert!(!dir.path().join(JOURNAL_FILE).exists());
         assert_eq!(embedded(dir.path()).snapshot().await.unwrap(), tables);
         assert!(dir.path().join(OUTBOX_FILE).exists());
+    }
+
+    #[tokio::test]
+    async fn answers_wait_for_one_shared_fdatasync_of_every_line_before_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Arc::new(embedded(dir.path()));
+        let ids = ["492500005643", "492500005644", "492500005647"];
+        let mut headers = Vec::new();
+        for id in ids {
+            let loaded = a
+                .invoke("load-order", json!({"orderId": id}))
+                .await
+                .unwrap();
+            let header = a
+                .invoke(
+                    "build-failed-header",
+                    json!({"orderId": id, "checkStatus": loaded["checkStatus"],
+                           "timestamp": "2026-11-25T06:10:00Z"}),
+                )
+                .await
+                .unwrap();
+            headers.push(header["paymentHeader"].clone());
+        }
+        // Hold the sync back: every save-order writes its line, none may answer before a sync.
+        let syncing = a.syncing.lock().await;
+        let tasks: Vec<_> = ids
+            .iter()
+            .zip(&headers)
+            .map(|(id, header)| {
+                let a = a.clone();
+                let payload = json!({"orderId": id, "paymentHeader": header});
+                tokio::spawn(async move { a.invoke("save-order", payload).await })
+            })
+            .collect();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while a.durability().written < ids.len() as u64 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the lines were not written"
+            );
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            tasks.iter().all(|t| !t.is_finished()),
+            "answered before a sync"
+        );
+        assert_eq!(a.durability().synced, 0);
+        drop(syncing);
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap()["outcome"], "saved");
+        }
+        let counts = {
+            let d = a.durability();
+            (d.written, d.synced, d.syncs)
+        };
+        assert_eq!(counts, (3, 3, 1));
+        // After a crash (no flush): a new runner reads every answered line from the journal.
+        let journal = std::fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
+        assert_eq!(journal.lines().count(), ids.len(), "{journal}");
+        let restarted = embedded(dir.path()).snapshot().await.unwrap();
+        assert_eq!(restarted, a.snapshot().await.unwrap());
+        // A read-only invocation also waits for what it read (here already durable): no sync.
+        a.invoke("load-order", json!({"orderId": "492500005643"}))
+            .await
+            .unwrap();
+        assert_eq!(a.durability().syncs, 1);
     }
 
     #[test]
