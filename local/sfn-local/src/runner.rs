@@ -811,14 +811,6 @@ impl Core {
                 "the input is {size} bytes, over the {MAX_INPUT_BYTES}-byte limit"
             )));
         }
-        let _lock = self.store.lock().await?;
-        if let Some(existing) = self.store.get_execution(&machine.name, &name)? {
-            // AWS: the same name and input while it runs is the same execution (idempotent).
-            if existing.is_running() && existing.input == input {
-                return Ok(Created::Existing(existing));
-            }
-            return Err(RunnerError::ExecutionAlreadyExists(existing.execution_arn));
-        }
         let record = ExecutionRecord {
             execution_arn: format!(
                 "arn:aws:states:{REGION}:{ACCOUNT}:execution:{}:{name}",
@@ -841,7 +833,18 @@ impl Core {
             parent_execution_arn: parent,
             owner: Some(self.lease.id().to_string()),
         };
-        self.store.put_execution(&record)?;
+        // Written and fsynced before the lock (concurrently with other executions' writes); put in
+        // place under it, so the execution exists durably before its first step, as before.
+        let prepared = self.store.prepare_execution(&record).await?;
+        let _lock = self.store.lock().await?;
+        if let Some(existing) = self.store.get_execution(&machine.name, &name)? {
+            // AWS: the same name and input while it runs is the same execution (idempotent).
+            if existing.is_running() && existing.input == record.input {
+                return Ok(Created::Existing(existing));
+            }
+            return Err(RunnerError::ExecutionAlreadyExists(existing.execution_arn));
+        }
+        self.store.commit(prepared)?;
         if self.progress {
             eprintln!(
                 "sfn-local: {}:{} started",
@@ -1020,6 +1023,8 @@ impl Core {
                     .unwrap_or_default()
             );
         }
+        // As in `create`: synced outside the lock, renamed in place under it.
+        let prepared = self.store.prepare_execution(&record).await?;
         let _lock = self.store.lock().await?;
         if let Some(stored) = self
             .store
@@ -1029,7 +1034,7 @@ impl Core {
             // StopExecution ended it while the engine ran inline: that is its end.
             return Ok(stored);
         }
-        self.store.put_execution(&record)?;
+        self.store.commit(prepared)?;
         Ok(record)
     }
 

@@ -172,6 +172,47 @@ pub struct Store {
     local: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// A file's new content, durable in a temp file beside it, not yet renamed over it.
+pub struct Prepared {
+    path: PathBuf,
+    /// Empty once committed.
+    tmp: PathBuf,
+}
+
+impl Prepared {
+    fn write(path: PathBuf, bytes: Vec<u8>) -> Result<Prepared, RunnerError> {
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        std::fs::create_dir_all(&dir).map_err(|e| RunnerError::store(&dir, e))?;
+        let tmp = dir.join(format!(
+            ".{}.{}.{}.tmp",
+            path.file_name().and_then(|f| f.to_str()).unwrap_or("file"),
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let write = || -> std::io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            RunnerError::store(&path, e)
+        })?;
+        Ok(Prepared { path, tmp })
+    }
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 /// Holds the state directory's lock until dropped.
 pub struct StoreLock {
     _file: File,
@@ -254,26 +295,55 @@ impl Store {
 
     /// Writes `rel` atomically (temp file, fsync, rename).
     pub fn write<T: Serialize>(&self, rel: &str, value: &T) -> Result<(), RunnerError> {
+        let (path, bytes) = self.serialise(rel, value)?;
+        let prepared = Prepared::write(path, bytes)?;
+        self.commit(prepared)
+    }
+
+    fn serialise<T: Serialize>(
+        &self,
+        rel: &str,
+        value: &T,
+    ) -> Result<(PathBuf, Vec<u8>), RunnerError> {
         let path = self.root.join(rel);
-        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(|e| RunnerError::store(&dir, e))?;
         let bytes = serde_json::to_vec_pretty(value).map_err(|e| RunnerError::store(&path, e))?;
-        let tmp = dir.join(format!(
-            ".{}.{}.{}.tmp",
-            path.file_name().and_then(|f| f.to_str()).unwrap_or("file"),
-            std::process::id(),
-            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        };
-        write().map_err(|e| {
+        Ok((path, bytes))
+    }
+
+    /// The first half of `write`, without the lock: the temp file written and fsynced on a
+    /// blocking thread, so that the writes of executions in flight together (a Map's children)
+    /// sync concurrently and the file system commits them together. `commit` (lock held) then
+    /// puts it in place; dropped uncommitted, it is removed.
+    pub async fn prepare<T: Serialize>(
+        &self,
+        rel: &str,
+        value: &T,
+    ) -> Result<Prepared, RunnerError> {
+        let (path, bytes) = self.serialise(rel, value)?;
+        let at = path.clone();
+        tokio::task::spawn_blocking(move || Prepared::write(path, bytes))
+            .await
+            .map_err(|e| RunnerError::store(&at, e))?
+    }
+
+    /// Renames a prepared file over `rel` (the second half of `write`).
+    pub fn commit(&self, mut prepared: Prepared) -> Result<(), RunnerError> {
+        let tmp = std::mem::take(&mut prepared.tmp);
+        std::fs::rename(&tmp, &prepared.path).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-            RunnerError::store(&path, e)
+            RunnerError::store(&prepared.path, e)
         })
+    }
+
+    pub async fn prepare_execution(
+        &self,
+        record: &ExecutionRecord,
+    ) -> Result<Prepared, RunnerError> {
+        self.prepare(
+            &Self::execution_rel(&record.state_machine_name, &record.name),
+            record,
+        )
+        .await
     }
 
     /// Takes a new owner lease for a runner.
@@ -438,6 +508,36 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_prepared_write_appears_only_when_committed_and_leaves_nothing_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let a = record("a", "RUNNING");
+        store.put_execution(&a).unwrap();
+        let mut done = a.clone();
+        done.status = "SUCCEEDED".into();
+        let prepared = store.prepare_execution(&done).await.unwrap();
+        assert_eq!(
+            store.get_execution("sm", "a").unwrap().unwrap().status,
+            "RUNNING"
+        );
+        store.commit(prepared).unwrap();
+        assert_eq!(
+            store.get_execution("sm", "a").unwrap().unwrap().status,
+            "SUCCEEDED"
+        );
+        drop(store.prepare_execution(&a).await.unwrap());
+        assert_eq!(
+            store.get_execution("sm", "a").unwrap().unwrap().status,
+            "SUCCEEDED"
+        );
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("executions/sm"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(files, vec![std::ffi::OsString::from("a.json")]);
     }
 
     #[test]
