@@ -260,13 +260,20 @@ impl Store {
     pub async fn lock(&self) -> Result<StoreLock, RunnerError> {
         let local = self.local.clone().lock_owned().await;
         let path = self.root.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| RunnerError::store(&path, e))?;
+        // Uncontended (no other process holds it), as nearly always: no blocking thread needed.
+        if fs4::FileExt::try_lock(&file).is_ok() {
+            return Ok(StoreLock {
+                _file: file,
+                _local: local,
+            });
+        }
         let file = tokio::task::spawn_blocking(move || -> Result<File, RunnerError> {
-            let file = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)
-                .map_err(|e| RunnerError::store(&path, e))?;
             fs4::FileExt::lock(&file).map_err(|e| RunnerError::store(&path, e))?;
             Ok(file)
         })
@@ -295,7 +302,15 @@ impl Store {
 
     /// Writes `rel` atomically (temp file, fsync, rename).
     pub fn write<T: Serialize>(&self, rel: &str, value: &T) -> Result<(), RunnerError> {
-        let (path, bytes) = self.serialise(rel, value)?;
+        let (path, bytes) = self.serialise(rel, value, true)?;
+        let prepared = Prepared::write(path, bytes)?;
+        self.commit(prepared)
+    }
+
+    /// `write` without indentation, for files only programs read (execution records: the
+    /// CLI/API describe them); several times cheaper to produce for a record with its history.
+    fn write_compact<T: Serialize>(&self, rel: &str, value: &T) -> Result<(), RunnerError> {
+        let (path, bytes) = self.serialise(rel, value, false)?;
         let prepared = Prepared::write(path, bytes)?;
         self.commit(prepared)
     }
@@ -304,9 +319,15 @@ impl Store {
         &self,
         rel: &str,
         value: &T,
+        pretty: bool,
     ) -> Result<(PathBuf, Vec<u8>), RunnerError> {
         let path = self.root.join(rel);
-        let bytes = serde_json::to_vec_pretty(value).map_err(|e| RunnerError::store(&path, e))?;
+        let bytes = if pretty {
+            serde_json::to_vec_pretty(value)
+        } else {
+            serde_json::to_vec(value)
+        }
+        .map_err(|e| RunnerError::store(&path, e))?;
         Ok((path, bytes))
     }
 
@@ -318,8 +339,9 @@ impl Store {
         &self,
         rel: &str,
         value: &T,
+        pretty: bool,
     ) -> Result<Prepared, RunnerError> {
-        let (path, bytes) = self.serialise(rel, value)?;
+        let (path, bytes) = self.serialise(rel, value, pretty)?;
         let at = path.clone();
         tokio::task::spawn_blocking(move || Prepared::write(path, bytes))
             .await
@@ -342,6 +364,7 @@ impl Store {
         self.prepare(
             &Self::execution_rel(&record.state_machine_name, &record.name),
             record,
+            false,
         )
         .await
     }
@@ -411,7 +434,7 @@ impl Store {
     }
 
     pub fn put_execution(&self, record: &ExecutionRecord) -> Result<(), RunnerError> {
-        self.write(
+        self.write_compact(
             &Self::execution_rel(&record.state_machine_name, &record.name),
             record,
         )
