@@ -64,16 +64,13 @@ impl ExecutionRecord {
 
     /// `aws stepfunctions describe-execution` output.
     pub fn describe(&self) -> Value {
-        let mut v = json!({
+        let mut m = fields(json!({
             "executionArn": self.execution_arn,
             "stateMachineArn": self.state_machine_arn,
             "name": self.name,
             "status": self.status,
             "startDate": cli_date(&self.start_date),
-        });
-        let m = v
-            .as_object_mut()
-            .expect("a json! object literal is an object");
+        }));
         if let Some(d) = &self.stop_date {
             m.insert("stopDate".into(), json!(cli_date(d)));
         }
@@ -104,21 +101,18 @@ impl ExecutionRecord {
             };
             m.insert("redriveStatusReason".into(), json!(reason));
         }
-        v
+        Value::Object(m)
     }
 
     /// One item of `aws stepfunctions list-executions`.
     pub fn list_item(&self) -> Value {
-        let mut v = json!({
+        let mut m = fields(json!({
             "executionArn": self.execution_arn,
             "stateMachineArn": self.state_machine_arn,
             "name": self.name,
             "status": self.status,
             "startDate": cli_date(&self.start_date),
-        });
-        let m = v
-            .as_object_mut()
-            .expect("a json! object literal is an object");
+        }));
         if let Some(d) = &self.stop_date {
             m.insert("stopDate".into(), json!(cli_date(d)));
         }
@@ -126,13 +120,13 @@ impl ExecutionRecord {
         if let Some(d) = &self.redrive_date {
             m.insert("redriveDate".into(), json!(cli_date(d)));
         }
-        v
+        Value::Object(m)
     }
 
     /// What `states:startExecution.sync:2` returns (DescribeExecution in PascalCase, with Input and
     /// Output as JSON rather than strings; dates as epoch milliseconds, as the integration gives them).
     pub fn sync2_result(&self) -> Value {
-        let mut v = json!({
+        let mut m = fields(json!({
             "ExecutionArn": self.execution_arn,
             "Input": self.input,
             "InputDetails": {"Included": true},
@@ -142,10 +136,7 @@ impl ExecutionRecord {
             "StartDate": self.start_date.timestamp_millis(),
             "StateMachineArn": self.state_machine_arn,
             "Status": self.status,
-        });
-        let m = v
-            .as_object_mut()
-            .expect("a json! object literal is an object");
+        }));
         if let Some(d) = &self.stop_date {
             m.insert("StopDate".into(), json!(d.timestamp_millis()));
         }
@@ -159,7 +150,15 @@ impl ExecutionRecord {
         if let Some(c) = &self.cause {
             m.insert("Cause".into(), json!(c));
         }
-        v
+        Value::Object(m)
+    }
+}
+
+/// The members of a `json!` object literal (the literal is always an object).
+fn fields(v: Value) -> serde_json::Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
     }
 }
 
