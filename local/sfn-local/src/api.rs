@@ -182,6 +182,16 @@ fn paginate(items: Vec<Value>, start: usize, size: usize) -> (Vec<Value>, Option
     (page, next)
 }
 
+/// A List/Get response: one page of `items` under `key`, and `nextToken` when more follow.
+fn page_of(key: &str, items: Vec<Value>, start: usize, size: usize) -> Value {
+    let (items, next) = paginate(items, start, size);
+    let mut out = json!({ key: items });
+    if let Some(t) = next {
+        out["nextToken"] = json!(t);
+    }
+    out
+}
+
 impl Api {
     pub fn new(runner: Runner, options: ApiOptions) -> Self {
         Api { runner, options }
@@ -298,12 +308,7 @@ impl Api {
                                "creationDate": epoch(&self.runner.opened_at())})
                     })
                     .collect();
-                let (items, next) = paginate(items, start, size);
-                let mut out = json!({ "stateMachines": items });
-                if let Some(t) = next {
-                    out["nextToken"] = json!(t);
-                }
-                Ok(out)
+                Ok(page_of("stateMachines", items, start, size))
             }
             "DescribeStateMachine" => {
                 let name = self.state_machine(required(body, "stateMachineArn")?)?;
@@ -407,12 +412,7 @@ impl Api {
                         v
                     })
                     .collect();
-                let (items, next) = paginate(items, start, size);
-                let mut out = json!({ "executions": items });
-                if let Some(t) = next {
-                    out["nextToken"] = json!(t);
-                }
-                Ok(out)
+                Ok(page_of("executions", items, start, size))
             }
             "GetExecutionHistory" => {
                 let arn = self.execution(required(body, "executionArn")?)?;
@@ -430,12 +430,7 @@ impl Api {
                         e
                     })
                     .collect();
-                let (events, next) = paginate(events, start, size);
-                let mut out = json!({ "events": events });
-                if let Some(t) = next {
-                    out["nextToken"] = json!(t);
-                }
-                Ok(out)
+                Ok(page_of("events", events, start, size))
             }
             "RedriveExecution" => {
                 let arn = self.execution(required(body, "executionArn")?)?;

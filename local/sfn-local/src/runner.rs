@@ -479,16 +479,7 @@ impl Runner {
     }
 
     pub fn describe_execution(&self, execution_arn: &str) -> Result<ExecutionRecord, RunnerError> {
-        let (sm, name) = parse_execution_arn(execution_arn)?;
-        let machine = self.core.machine(&sm)?;
-        self.core
-            .store
-            .get_execution(&machine.name, &name)?
-            .ok_or_else(|| {
-                RunnerError::ExecutionDoesNotExist(format!(
-                    "Execution Does Not Exist: '{execution_arn}'"
-                ))
-            })
+        self.core.execution(execution_arn)
     }
 
     /// GetExecutionHistory's events (oldest first, or newest first with `reverse`).
@@ -1141,6 +1132,19 @@ impl Core {
         Ok(())
     }
 
+    /// The stored record of `execution_arn`, or AWS's ExecutionDoesNotExist.
+    fn execution(&self, execution_arn: &str) -> Result<ExecutionRecord, RunnerError> {
+        let (sm, name) = parse_execution_arn(execution_arn)?;
+        let machine = self.machine(&sm)?;
+        self.store
+            .get_execution(&machine.name, &name)?
+            .ok_or_else(|| {
+                RunnerError::ExecutionDoesNotExist(format!(
+                    "Execution Does Not Exist: '{execution_arn}'"
+                ))
+            })
+    }
+
     /// StopExecution.
     async fn stop(
         &self,
@@ -1148,17 +1152,8 @@ impl Core {
         error: Option<String>,
         cause: Option<String>,
     ) -> Result<ExecutionRecord, RunnerError> {
-        let (sm, name) = parse_execution_arn(execution_arn)?;
-        let machine = self.machine(&sm)?;
         let _lock = self.store.lock().await?;
-        let mut record = self
-            .store
-            .get_execution(&machine.name, &name)?
-            .ok_or_else(|| {
-                RunnerError::ExecutionDoesNotExist(format!(
-                    "Execution Does Not Exist: '{execution_arn}'"
-                ))
-            })?;
+        let mut record = self.execution(execution_arn)?;
         if !record.is_running() {
             return Ok(record);
         }
@@ -1190,17 +1185,8 @@ impl Core {
         &self,
         execution_arn: &str,
     ) -> Result<(ExecutionRecord, Checkpoint, u64), RunnerError> {
-        let (sm, name) = parse_execution_arn(execution_arn)?;
-        let machine = self.machine(&sm)?;
         let _lock = self.store.lock().await?;
-        let mut record = self
-            .store
-            .get_execution(&machine.name, &name)?
-            .ok_or_else(|| {
-                RunnerError::ExecutionDoesNotExist(format!(
-                    "Execution Does Not Exist: '{execution_arn}'"
-                ))
-            })?;
+        let mut record = self.execution(execution_arn)?;
         if !record.redrivable() {
             return Err(RunnerError::ExecutionNotRedrivable(format!(
                 "Execution {} is {} and cannot be redriven",
