@@ -16,23 +16,8 @@ tools=$root/.tools
 mkdir -p "$tools"
 python=${PYTHON:-python3}
 
-stamp_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
-
-venv() { # venv NAME REQUIREMENTS_FILE CONSTRAINTS_FILE (top-level pins + the full frozen set)
-    local name=$1 req=$root/tests/tools/$2 con=$root/tests/tools/$3 dir=$tools/$1
-    local want; want=$(stamp_of "$req" "$con")
-    if [[ -f $dir/.stamp && $(cat "$dir/.stamp") == "$want" ]]; then
-        echo "install-static: $name up to date"
-        return
-    fi
-    echo "install-static: installing $name from tests/tools/$2"
-    local t=$SECONDS
-    rm -rf "$dir"
-    "$python" -m venv "$dir"
-    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req" -c "$con"
-    echo "$want" >"$dir/.stamp"
-    echo "install-static: $name installed in $((SECONDS - t))s"
-}
+log=install-static
+source tests/tools/venv.sh
 
 venv static-sam requirements-static-sam.txt constraints-static-sam.txt
 venv static-cfnlint requirements-static-cfnlint.txt constraints-static-cfnlint.txt
