@@ -51,11 +51,7 @@ async fn load(
         .ok_or_else(|| FunctionError::OrderNotFound {
             order_id: order_id.to_string(),
         })?;
-    if order.data.is_paid() {
-        return Err(FunctionError::OrderAlreadyPaid {
-            order_id: order_id.to_string(),
-        });
-    }
+    order.data.ensure_unpaid(&order_id)?;
     let check = check_status.oldest(&order_id).await?.ok_or_else(|| {
         FunctionError::CheckStatusNotFound {
             order_id: order_id.to_string(),

@@ -96,10 +96,16 @@ impl Config {
                 }
                 (None, None) => return Err(ConfigError::Missing(setting.var())),
             };
-            if setting == Setting::SenderEmail && crate::notice::usable_address(&value).is_none() {
+            if setting == Setting::SenderEmail
+                && crate::notice::recipient_address(&value)
+                    .ok()
+                    .flatten()
+                    .as_deref()
+                    .is_none_or(|a| !a.eq_ignore_ascii_case(&value))
+            {
                 return Err(ConfigError::Invalid(
                     setting.var(),
-                    "not a plain email address".into(),
+                    "not a plain 7-bit ASCII email address (domain in Punycode)".into(),
                 ));
             }
             values.push((setting, value));

@@ -22,6 +22,20 @@ pub enum FunctionError {
     /// AWS throttling, 5xx, timeouts, dispatch failures: the state machine retries.
     #[error("{0}")]
     Transient(String),
+    /// AWS refused the call for a reason a retry cannot change (access denied, missing table or
+    /// topic, unverified sender, disabled key). Not retried and not caught: the execution fails
+    /// at this step, and a redrive after the fix re-runs it.
+    #[error("{0}")]
+    Configuration(String),
+    /// A notification was handed to SNS or SES but its outcome is unknown (reply lost, timeout,
+    /// 5xx, crash before it was recorded): sending again could deliver twice, not sending could
+    /// lose it. Not retried: an operator confirms or releases it (docs/failure-modes.md).
+    #[error("{channel} for {email_id} may or may not have been sent: {cause}")]
+    NotificationUnconfirmed {
+        channel: String,
+        email_id: String,
+        cause: String,
+    },
 }
 
 impl FunctionError {
@@ -33,6 +47,8 @@ impl FunctionError {
             FunctionError::CheckStatusNotFound { .. } => "CheckStatusNotFound",
             FunctionError::OrderAlreadyPaid { .. } => "OrderAlreadyPaid",
             FunctionError::Transient(_) => "TransientError",
+            FunctionError::Configuration(_) => "ConfigurationError",
+            FunctionError::NotificationUnconfirmed { .. } => "NotificationUnconfirmed",
         }
     }
 
@@ -42,6 +58,10 @@ impl FunctionError {
 
     pub fn transient(message: impl Into<String>) -> Self {
         FunctionError::Transient(message.into())
+    }
+
+    pub fn configuration(message: impl Into<String>) -> Self {
+        FunctionError::Configuration(message.into())
     }
 }
 
@@ -89,6 +109,20 @@ mod tests {
                 FunctionError::transient("throttled"),
                 "TransientError",
                 "throttled",
+            ),
+            (
+                FunctionError::configuration("access denied"),
+                "ConfigurationError",
+                "access denied",
+            ),
+            (
+                FunctionError::NotificationUnconfirmed {
+                    channel: "email".into(),
+                    email_id: "1#a#email".into(),
+                    cause: "timeout".into(),
+                },
+                "NotificationUnconfirmed",
+                "email for 1#a#email may or may not have been sent: timeout",
             ),
         ];
         for (error, error_type, message) in cases {

@@ -5,6 +5,7 @@ pub mod attr;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod config;
+pub mod deadline;
 mod error;
 pub mod memory;
 pub mod model;
@@ -18,7 +19,9 @@ pub use attr::{Attr, Item};
 pub use config::{Config, ConfigError, Setting};
 pub use error::FunctionError;
 pub use memory::{MemoryState, MemoryStore};
-pub use model::{AttemptId, CheckStatus, OrderData, OrderId, PaymentHeader, StoredOrder};
+pub use model::{
+    AttemptId, CheckStatus, OrderData, OrderId, PaymentHeader, PaymentState, StoredOrder,
+};
 pub use ports::{AttemptLog, CheckStatusTable, EmailLog, Mailer, Notifier, OrderTable};
 
 /// Parses a function's input document; any mismatch is `InvalidInput` naming what is wrong.
@@ -40,6 +43,11 @@ pub fn log_result<T>(result: &Result<T, FunctionError>) {
         Ok(_) => {}
         Err(FunctionError::Transient(message)) => {
             tracing::warn!(errorType = "TransientError", error = %message, "failed; the state machine retries")
+        }
+        Err(
+            e @ (FunctionError::Configuration(_) | FunctionError::NotificationUnconfirmed { .. }),
+        ) => {
+            tracing::error!(errorType = e.error_type(), error = %e, "failed; an operator must act (docs/failure-modes.md)")
         }
         Err(e) => {
             tracing::info!(errorType = e.error_type(), error = %e, "answered with a business error")

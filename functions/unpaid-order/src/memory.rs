@@ -300,6 +300,7 @@ impl EmailLog for MemoryStore {
             ("channel".to_string(), Attr::s(claim.channel.as_str())),
             ("recipient".to_string(), Attr::s(&claim.recipient)),
             ("status".to_string(), Attr::s(status::PENDING)),
+            ("claimToken".to_string(), Attr::s(&claim.token)),
             ("claimedAt".to_string(), Attr::s(&claim.claimed_at)),
         ]);
         match state
@@ -312,12 +313,8 @@ impl EmailLog for MemoryStore {
                 Ok(ClaimOutcome::Claimed)
             }
             Some(existing) => {
-                let current = existing
-                    .get("status")
-                    .and_then(Attr::as_s)
-                    .unwrap_or("unknown")
-                    .to_string();
-                if current == status::FAILED {
+                let current = text_of(existing, "status").unwrap_or("unknown").to_string();
+                if current == status::FAILED || current == status::PENDING {
                     *existing = record;
                     Ok(ClaimOutcome::Claimed)
                 } else {
@@ -327,14 +324,19 @@ impl EmailLog for MemoryStore {
         }
     }
 
+    async fn begin_send(&self, claim: &Claim) -> Result<bool, FunctionError> {
+        Ok(self.transition(claim, status::PENDING, status::SENDING, &[]))
+    }
+
     async fn mark_sent(
         &self,
         claim: &Claim,
         message_id: &str,
         sent_at: &str,
     ) -> Result<(), FunctionError> {
-        self.finish(
+        self.transition(
             claim,
+            status::SENDING,
             status::SENT,
             &[("messageId", message_id), ("sentAt", sent_at)],
         );
@@ -342,28 +344,48 @@ impl EmailLog for MemoryStore {
     }
 
     async fn mark_failed(&self, claim: &Claim, reason: &str) -> Result<(), FunctionError> {
-        self.finish(claim, status::FAILED, &[("failure", reason)]);
+        self.transition(
+            claim,
+            status::SENDING,
+            status::FAILED,
+            &[("failure", &crate::notice::redacted(reason))],
+        );
         Ok(())
     }
 }
 
 impl MemoryStore {
-    fn finish(&self, claim: &Claim, to: &str, extra: &[(&str, &str)]) {
+    /// `from` (with this claim's token) -> `to`; `true` if it is (now or already) `to` and ours.
+    fn transition(&self, claim: &Claim, from: &str, to: &str, extra: &[(&str, &str)]) -> bool {
         let mut state = self.lock();
         let id = claim.email_id();
-        if let Some(item) = state
+        let Some(item) = state
             .email_log
             .iter_mut()
             .find(|i| text_of(i, "emailId") == Some(id.as_str()))
-        {
-            if item.get("status").and_then(Attr::as_s) == Some(status::PENDING) {
+        else {
+            return false;
+        };
+        if text_of(item, "claimToken") != Some(claim.token.as_str()) {
+            return false;
+        }
+        match text_of(item, "status") {
+            Some(s) if s == to => true,
+            Some(s) if s == from => {
                 item.insert("status".to_string(), Attr::s(to));
                 for (name, value) in extra {
                     item.insert(name.to_string(), Attr::s(*value));
                 }
+                true
             }
+            _ => false,
         }
     }
+}
+
+/// A message id unique across runs, as SNS and SES give (`memory-sns-<uuid>`).
+fn message_id(channel: &str) -> String {
+    format!("memory-{channel}-{}", uuid::Uuid::new_v4())
 }
 
 #[async_trait]
@@ -374,7 +396,7 @@ impl Notifier for MemoryStore {
 
     async fn publish(&self, notification: &FailureNotification) -> Result<String, SendError> {
         let mut state = self.lock();
-        let message_id = format!("memory-sns-{}", state.outbox.sns.len() + 1);
+        let message_id = message_id("sns");
         state.outbox.sns.push(PublishedMessage {
             message_id: message_id.clone(),
             topic_arn: self.topic_arn.clone(),
@@ -388,8 +410,15 @@ impl Notifier for MemoryStore {
 #[async_trait]
 impl Mailer for MemoryStore {
     async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
+        // SES refuses what is not a 7-bit ASCII address (BadRequestException): so does this.
+        if !email.to.is_ascii() || !self.sender.is_ascii() {
+            return Err(SendError::NotSent(FunctionError::invalid(
+                "SESv2 SendEmail: BadRequestException: addresses must be 7-bit ASCII \
+                 (domain in Punycode)",
+            )));
+        }
         let mut state = self.lock();
-        let message_id = format!("memory-email-{}", state.outbox.emails.len() + 1);
+        let message_id = message_id("email");
         state.outbox.emails.push(SentEmail {
             message_id: message_id.clone(),
             from: self.sender.clone(),

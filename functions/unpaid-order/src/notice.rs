@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{AttemptId, OrderData, OrderId, PaymentHeader};
+use crate::FunctionError;
 
 /// The SNS message announcing a failed payment (no customer data: subscribers look the order up).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,25 +117,38 @@ fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }
 
-/// A single plain address (`local@domain.tld`) SES can send to; anything else (display names,
-/// lists, whitespace, control characters) is refused rather than passed on.
-pub fn usable_address(address: &str) -> Option<&str> {
+/// A single plain address (`local@domain.tld`) SES can send to, as SES wants it: 7-bit ASCII,
+/// the domain in Punycode (IDNA). `Ok(None)`: no usable address (display names, lists,
+/// whitespace, control characters are refused rather than passed on). `InvalidInput`: an
+/// address SES cannot take at all (a non-ASCII local part: SES has no SMTPUTF8).
+pub fn recipient_address(address: &str) -> Result<Option<String>, FunctionError> {
     let address = address.trim();
     if address.is_empty() || address.len() > 254 {
-        return None;
+        return Ok(None);
     }
     if address
         .chars()
         .any(|c| c.is_whitespace() || c.is_control() || "<>,;:\"()[]\\".contains(c))
     {
-        return None;
+        return Ok(None);
     }
-    let (local, domain) = address.split_once('@')?;
-    let domain_ok = !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.');
-    (!local.is_empty() && local.len() <= 64 && domain_ok).then_some(address)
+    let Some((local, domain)) = address.split_once('@') else {
+        return Ok(None);
+    };
+    if local.is_empty() || local.len() > 64 || domain.contains('@') {
+        return Ok(None);
+    }
+    if !local.is_ascii() {
+        return Err(FunctionError::invalid(
+            "the order's email address has a non-ASCII local part, which SES cannot send to; \
+             correct the address and start a new execution for the order",
+        ));
+    }
+    let Ok(domain) = idna::domain_to_ascii(domain) else {
+        return Ok(None);
+    };
+    let domain_ok = domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.');
+    Ok(domain_ok.then(|| format!("{local}@{domain}")))
 }
 
 /// `jane@example.com` -> `j***@example.com`: what logs may show of an address.
@@ -146,6 +160,32 @@ pub fn mask_email(address: &str) -> String {
         }
         None => "***".to_string(),
     }
+}
+
+/// The text with every email address in it masked (`j***@example.com`). SES error messages
+/// quote the recipient, and these texts reach logs, the execution history and the email log.
+pub fn redacted(text: &str) -> String {
+    let is_part = |c: char| !c.is_whitespace() && !"<>()[]{}\"',;:".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String| {
+        if token.contains('@') {
+            out.push_str(&mask_email(token));
+        } else {
+            out.push_str(token);
+        }
+        token.clear();
+    };
+    for c in text.chars() {
+        if is_part(c) {
+            token.push(c);
+        } else {
+            flush(&mut token, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut token, &mut out);
+    out
 }
 
 #[cfg(test)]
@@ -174,9 +214,34 @@ mod tests {
     }
 
     #[test]
-    fn only_plain_single_addresses_are_usable() {
+    fn addresses_are_masked_in_error_texts() {
         assert_eq!(
-            usable_address(" jane@example.com "),
+            redacted("MessageRejected: Email address is not verified: <jane.doe@example.com>, bob@x.org."),
+            "MessageRejected: Email address is not verified: <j***@example.com>, b***@x.org."
+        );
+        assert_eq!(redacted("no address here"), "no address here");
+    }
+
+    #[test]
+    fn idn_domains_are_punycoded_and_non_ascii_local_parts_refused() {
+        assert_eq!(
+            recipient_address("jane@bücher.example").unwrap().as_deref(),
+            Some("jane@xn--bcher-kva.example")
+        );
+        assert_eq!(
+            recipient_address("JANE@Example.COM").unwrap().as_deref(),
+            Some("JANE@example.com")
+        );
+        let err = recipient_address("jürgen@example.com").unwrap_err();
+        assert_eq!(err.error_type(), "InvalidInput");
+        assert!(!err.to_string().contains("rgen"), "{err}");
+    }
+
+    #[test]
+    fn only_plain_single_addresses_are_usable() {
+        let usable_address = |a: &str| recipient_address(a).unwrap();
+        assert_eq!(
+            usable_address(" jane@example.com ").as_deref(),
             Some("jane@example.com")
         );
         for bad in [

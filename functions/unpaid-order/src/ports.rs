@@ -66,6 +66,9 @@ pub struct Claim {
     /// The email address (email channel) or topic ARN (SNS channel) it goes to.
     pub recipient: String,
     pub claimed_at: String,
+    /// Unique per invocation: tells this invocation's own writes (seen again when the SDK
+    /// retries a call whose reply was lost) from another invocation's.
+    pub token: String,
 }
 
 impl Claim {
@@ -79,45 +82,56 @@ impl Claim {
     }
 }
 
-/// Email-log record states. `pending`: claimed, sending; `sent`; `failed`: the send was refused
-/// for certain (it may be claimed again).
+/// Email-log record states, in order:
+/// - `pending`: claimed, not yet handed to SNS/SES. Nothing went out; a later invocation takes
+///   it over (its owner died before sending).
+/// - `sending`: handed over, outcome not recorded yet. It may have gone out: never sent again
+///   automatically (`NotificationUnconfirmed`; an operator marks it `sent` or `failed`).
+/// - `sent`: done.
+/// - `failed`: refused for certain (nothing went out); a later invocation claims it again.
 pub mod status {
     pub const PENDING: &str = "pending";
+    pub const SENDING: &str = "sending";
     pub const SENT: &str = "sent";
     pub const FAILED: &str = "failed";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
-    /// This call owns the slot: it may send.
+    /// This invocation owns the slot (`pending` with its token): it may send.
     Claimed,
-    /// Someone claimed it before (status `pending` or `sent`): do not send.
+    /// The slot is `sending` or `sent`: do not send.
     AlreadyClaimed { status: String },
 }
 
-/// The email-log table: claim before sending, mark after.
+/// The email-log table: claim, hand over, record. Every transition is conditional on the
+/// record's status and this invocation's token, and recognises its own earlier write (a retried
+/// call whose first attempt landed) as done.
 #[async_trait]
 pub trait EmailLog: Send + Sync {
-    /// Conditional put: succeeds if the slot is new or its last send `failed`.
+    /// New, `pending` or `failed` -> `pending` with this claim's token.
     async fn claim(&self, claim: &Claim) -> Result<ClaimOutcome, FunctionError>;
-    /// pending -> sent, with the provider's message id.
+    /// `pending` (ours) -> `sending`, just before the send. `false`: another invocation took
+    /// the slot over meanwhile; do not send.
+    async fn begin_send(&self, claim: &Claim) -> Result<bool, FunctionError>;
+    /// `sending` (ours) -> `sent`, with the provider's message id.
     async fn mark_sent(
         &self,
         claim: &Claim,
         message_id: &str,
         sent_at: &str,
     ) -> Result<(), FunctionError>;
-    /// pending -> failed (the provider refused it: nothing went out).
+    /// `sending` (ours) -> `failed` (the provider refused it: nothing went out).
     async fn mark_failed(&self, claim: &Claim, reason: &str) -> Result<(), FunctionError>;
 }
 
 /// Why a send failed, as far as we can know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    /// The provider answered with an error: nothing was sent.
+    /// Nothing went out: a 4xx refusal, or a connection that never opened.
     #[error("not sent: {0}")]
     NotSent(FunctionError),
-    /// Timeout, broken connection, crash: it may have been sent.
+    /// A 5xx, a timeout, a connection cut after the request went out: it may have been sent.
     #[error("outcome unknown: {0}")]
     Unknown(FunctionError),
 }

@@ -398,23 +398,41 @@ async fn attempt_log_in_memory() {
 // ---------------------------------------------------------------- email log
 
 async fn email_log_contract(log: &dyn EmailLog) {
-    let claim = |channel| Claim {
+    let claim = |channel, token: &str| Claim {
         order_id: id(MAP_ORDER),
         attempt_id: AttemptId::parse("a1").unwrap(),
         channel,
         recipient: "jane.doe@example.com".into(),
         claimed_at: "2026-11-25T06:10:01.000Z".into(),
+        token: token.into(),
     };
-    let email = claim(Channel::Email);
+    let email = claim(Channel::Email, "inv-1");
     assert_eq!(email.email_id(), "492500005643#a1#email");
     assert_eq!(log.claim(&email).await.unwrap(), ClaimOutcome::Claimed);
+    // The same claim again (an SDK retry whose first attempt landed) is still ours.
+    assert_eq!(log.claim(&email).await.unwrap(), ClaimOutcome::Claimed);
+    // Another invocation takes a `pending` slot over (its owner never sent): the first may no
+    // longer hand it over.
+    let other = claim(Channel::Email, "inv-2");
+    assert_eq!(log.claim(&other).await.unwrap(), ClaimOutcome::Claimed);
+    assert!(!log.begin_send(&email).await.unwrap());
+    assert!(log.begin_send(&other).await.unwrap());
+    // Handed over, retried: still ours, and now nobody may claim it.
+    assert!(log.begin_send(&other).await.unwrap());
     assert_eq!(
         log.claim(&email).await.unwrap(),
         ClaimOutcome::AlreadyClaimed {
-            status: status::PENDING.into()
+            status: status::SENDING.into()
         }
     );
-    log.mark_sent(&email, "m-1", "2026-11-25T06:10:02.000Z")
+    // Only the owner records the outcome.
+    log.mark_sent(&email, "m-0", "2026-11-25T06:10:02.000Z")
+        .await
+        .unwrap();
+    log.mark_sent(&other, "m-1", "2026-11-25T06:10:02.000Z")
+        .await
+        .unwrap();
+    log.mark_sent(&other, "m-1", "2026-11-25T06:10:02.000Z")
         .await
         .unwrap();
     assert_eq!(
@@ -424,7 +442,7 @@ async fn email_log_contract(log: &dyn EmailLog) {
         }
     );
     // A sent record is not turned into failed.
-    log.mark_failed(&email, "late").await.unwrap();
+    log.mark_failed(&other, "late").await.unwrap();
     assert_eq!(
         log.claim(&email).await.unwrap(),
         ClaimOutcome::AlreadyClaimed {
@@ -432,16 +450,14 @@ async fn email_log_contract(log: &dyn EmailLog) {
         }
     );
     // The other channel is its own slot; a refused send frees it for the retry.
-    let sns = claim(Channel::Sns);
+    let sns = claim(Channel::Sns, "inv-1");
     assert_eq!(log.claim(&sns).await.unwrap(), ClaimOutcome::Claimed);
-    log.mark_failed(&sns, "Throttling").await.unwrap();
-    assert_eq!(log.claim(&sns).await.unwrap(), ClaimOutcome::Claimed);
-    assert_eq!(
-        log.claim(&sns).await.unwrap(),
-        ClaimOutcome::AlreadyClaimed {
-            status: status::PENDING.into()
-        }
-    );
+    assert!(log.begin_send(&sns).await.unwrap());
+    log.mark_failed(&sns, "Throttling for jane.doe@example.com")
+        .await
+        .unwrap();
+    let retry = claim(Channel::Sns, "inv-3");
+    assert_eq!(log.claim(&retry).await.unwrap(), ClaimOutcome::Claimed);
 }
 
 fn check_email_items(items: &[Item]) {
@@ -457,8 +473,10 @@ fn check_email_items(items: &[Item]) {
     assert_eq!(email["messageId"], Attr::s("m-1"));
     assert_eq!(email["channel"], Attr::s("email"));
     assert_eq!(email["attemptId"], Attr::s("a1"));
+    assert_eq!(email["claimToken"], Attr::s("inv-2"));
     let sns = find("492500005643#a1#sns");
     assert_eq!(sns["status"], Attr::s("pending"));
+    assert_eq!(sns["claimToken"], Attr::s("inv-3"));
     assert_eq!(items.len(), 2);
 }
 
@@ -565,12 +583,13 @@ async fn memory_outbox_records_what_would_have_gone_out() {
 // ---------------------------------------------------------------- error mapping
 
 #[tokio::test]
-async fn aws_failures_are_transient_errors() {
+async fn aws_failures_are_classed_by_what_can_succeed_later() {
     let env = MotoEnv::new().await;
-    // A table that does not exist (misconfiguration): retried, then redriven after the fix.
+    // A table that does not exist (misconfiguration): not retried (it cannot succeed until the
+    // deployment is fixed); the execution fails at the step and is redriven after the fix.
     let missing = DynamoOrderTable::new(env.dynamodb.clone(), "no-such-table");
     let err = missing.get(&id(MAP_ORDER)).await.unwrap_err();
-    assert_eq!(err.error_type(), "TransientError");
+    assert_eq!(err.error_type(), "ConfigurationError");
     assert!(
         err.to_string().contains("ResourceNotFoundException"),
         "{err}"
@@ -588,7 +607,7 @@ async fn aws_failures_are_transient_errors() {
         orders.get(&id(MAP_ORDER)).await.unwrap_err().error_type(),
         "TransientError"
     );
-    // A send that may or may not have left is "unknown", never "not sent".
+    // A connection that never opened sent nothing: "not sent" (it used to count as "maybe").
     let notifier = aws::SnsNotifier::new(
         aws::sns_client(&dead),
         "arn:aws:sns:us-east-1:123456789012:t",
@@ -599,8 +618,8 @@ async fn aws_failures_are_transient_errors() {
         &header("2026-11-25T06:10:00Z"),
     );
     match notifier.publish(&notification).await {
-        Err(SendError::Unknown(e)) => assert_eq!(e.error_type(), "TransientError"),
-        other => panic!("expected an unknown outcome, got {other:?}"),
+        Err(SendError::NotSent(e)) => assert_eq!(e.error_type(), "TransientError"),
+        other => panic!("expected a send that never left, got {other:?}"),
     }
 
     // The provider refusing (unverified sender): definitely not sent.
@@ -610,7 +629,7 @@ async fn aws_failures_are_transient_errors() {
     );
     match mailer.send(&email()).await {
         Err(SendError::NotSent(e)) => {
-            assert_eq!(e.error_type(), "TransientError");
+            assert_eq!(e.error_type(), "ConfigurationError");
             assert!(e.to_string().contains("SESv2 SendEmail"), "{e}");
         }
         other => panic!("expected a refused send, got {other:?}"),

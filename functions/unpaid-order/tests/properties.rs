@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use serde_json::value::RawValue;
-use unpaid_order::model::{plan_save, OrderData, PaymentHeader, SavePlan, StoredOrder};
+use unpaid_order::model::{
+    plan_save, OrderData, PaymentHeader, PaymentState, SavePlan, StoredOrder,
+};
 use unpaid_order::{Attr, CheckStatus, OrderId};
 
 /// A decimal number as DynamoDB or a JSON document may hold it: up to 38 digits, negative, with
@@ -175,7 +177,7 @@ proptest! {
         prop_assert_eq!(&back, &attr);
 
         let data = OrderData::from_attr(&back).unwrap();
-        prop_assert!(!data.is_paid());
+        prop_assert_eq!(data.payment_state(), PaymentState::Unpaid);
         let saved = data.with_payment(&header).unwrap();
         let OrderData::Map(saved_fields) = &saved else {
             panic!("the map form became {saved:?}")
@@ -185,7 +187,7 @@ proptest! {
         rest.remove("payment");
         prop_assert_eq!(rest, fields);
         prop_assert!(saved.has_payment(&header));
-        prop_assert!(!saved.is_paid());
+        prop_assert_eq!(saved.payment_state(), PaymentState::Unpaid);
 
         let order = StoredOrder { order_id: order_id(), data: saved.clone() };
         prop_assert_eq!(plan_save(&order, &header).unwrap(), SavePlan::Unchanged);
@@ -229,7 +231,7 @@ proptest! {
             }
         }
         prop_assert!(saved.has_payment(&header));
-        prop_assert!(!saved.is_paid());
+        prop_assert_eq!(saved.payment_state(), PaymentState::Unpaid);
         prop_assert_eq!(saved.with_payment(&header).unwrap(), saved.clone());
         let order = StoredOrder { order_id: order_id(), data: saved };
         prop_assert_eq!(plan_save(&order, &header).unwrap(), SavePlan::Unchanged);
@@ -254,7 +256,7 @@ proptest! {
         } else {
             OrderData::Map(m)
         };
-        prop_assert!(data.is_paid());
+        prop_assert_eq!(data.payment_state(), PaymentState::Paid);
         let order = StoredOrder { order_id: order_id(), data };
         let err = plan_save(&order, &header).unwrap_err();
         prop_assert_eq!(err.error_type(), "OrderAlreadyPaid");

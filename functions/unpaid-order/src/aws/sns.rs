@@ -1,0 +1,57 @@
+//! The failure topic on SNS: one Publish per call, no SDK retry (a retried Publish after a lost
+//! reply could deliver twice), its failure told apart as "not sent" or "maybe sent".
+
+use async_trait::async_trait;
+
+use super::errors::send_error;
+use super::RECORD_RESERVE;
+use crate::notice::FailureNotification;
+use crate::ports::{Notifier, SendError};
+
+/// The call's timeouts: what the deadline leaves after recording the outcome.
+fn send_budget(client: &aws_sdk_sns::Client) -> aws_sdk_sns::config::Builder {
+    let mut b = aws_sdk_sns::config::Builder::default();
+    b.set_timeout_config(super::call_timeouts(
+        client.config().timeout_config(),
+        RECORD_RESERVE,
+    ));
+    b
+}
+
+/// The failure topic on SNS.
+#[derive(Debug, Clone)]
+pub struct SnsNotifier {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl SnsNotifier {
+    pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
+        SnsNotifier {
+            client,
+            topic_arn: topic_arn.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl Notifier for SnsNotifier {
+    fn topic(&self) -> &str {
+        &self.topic_arn
+    }
+
+    async fn publish(&self, notification: &FailureNotification) -> Result<String, SendError> {
+        let out = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(&notification.subject)
+            .message(&notification.message)
+            .customize()
+            .config_override(send_budget(&self.client))
+            .send()
+            .await
+            .map_err(|e| send_error("SNS Publish", e))?;
+        Ok(out.message_id.unwrap_or_default())
+    }
+}
