@@ -1,6 +1,7 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use unpaid_order::aws::{dynamodb_client, sdk_config, DynamoCheckStatusTable, DynamoOrderTable};
+use unpaid_order::deadline::{self, Deadline};
 use unpaid_order::Setting;
 
 // One thread: a Lambda handles one event at a time, and worker threads cost init time and RSS.
@@ -15,7 +16,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         DynamoCheckStatusTable::new(dynamodb, config.get(Setting::CheckStatusTable)?);
     let (orders, check_status) = (&orders, &check_status);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        load_order::handle(orders, check_status, event.payload).await
+        // Every AWS call of the invocation is bounded by what is left of its deadline.
+        let deadline = Deadline::from_epoch_millis(event.context.deadline);
+        deadline::scope(
+            deadline,
+            load_order::handle(orders, check_status, event.payload),
+        )
+        .await
     }))
     .await
 }

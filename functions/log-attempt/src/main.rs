@@ -1,6 +1,7 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use unpaid_order::aws::{dynamodb_client, sdk_config, DynamoAttemptLog, DynamoOrderTable};
+use unpaid_order::deadline::{self, Deadline};
 use unpaid_order::Setting;
 
 // One thread: a Lambda handles one event at a time, and worker threads cost init time and RSS.
@@ -15,7 +16,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let attempts = DynamoAttemptLog::new(dynamodb, config.get(Setting::ProcessUnpaidOrderTable)?);
     let (orders, attempts) = (&orders, &attempts);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        log_attempt::handle(orders, attempts, event.payload).await
+        // Every AWS call of the invocation is bounded by what is left of its deadline.
+        let deadline = Deadline::from_epoch_millis(event.context.deadline);
+        deadline::scope(
+            deadline,
+            log_attempt::handle(orders, attempts, event.payload),
+        )
+        .await
     }))
     .await
 }

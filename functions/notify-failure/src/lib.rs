@@ -2,15 +2,16 @@
 //! once per (order, attempt), by claiming an email-log record before sending.
 
 use std::future::Future;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::Instrument;
-use unpaid_order::notice::{mask_email, usable_address, FailureNotification, OutgoingEmail};
+use unpaid_order::notice::{mask_email, recipient_address, FailureNotification, OutgoingEmail};
 use unpaid_order::ports::{status, Channel, Claim, ClaimOutcome, SendError};
 use unpaid_order::{
-    parse_input, AttemptId, EmailLog, FunctionError, Mailer, Notifier, OrderId, OrderTable,
-    PaymentHeader,
+    deadline, parse_input, AttemptId, EmailLog, FunctionError, Mailer, Notifier, OrderData,
+    OrderId, OrderTable, PaymentHeader,
 };
 
 #[derive(Debug, Clone, Deserialize)]
@@ -27,7 +28,7 @@ pub struct Input {
 pub enum Delivery {
     /// Sent by this invocation.
     Sent,
-    /// Claimed by an earlier invocation of this attempt (sent, or lost in a crash: see README).
+    /// Sent by an earlier invocation of this attempt.
     Unchanged,
     /// The order has no usable email address: nothing to send.
     NoAddress,
@@ -53,7 +54,10 @@ pub struct Ports<'a> {
 
 /// `{"orderId", "attemptId", "paymentHeader"}` -> `{"orderId", "attemptId", "sns", "email"}`.
 /// `OrderNotFound`; `OrderAlreadyPaid` if the order was paid since it was saved (no failure
-/// email to a paying customer). Both channels are tried; the first error is returned after.
+/// email to a paying customer: checked again right before the email); `InvalidInput` for an
+/// address SES cannot take; `NotificationUnconfirmed` when a send's outcome is unknown. Both
+/// channels are tried; the first error is returned after. Bounded by the current
+/// [`deadline`] when one is set.
 pub async fn handle(ports: Ports<'_>, event: Value) -> Result<Output, FunctionError> {
     let input: Input = parse_input(event)?;
     let span = tracing::info_span!("notify-failure", orderId = %input.order_id, attemptId = %input.attempt_id);
@@ -70,27 +74,44 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-async fn notify(ports: Ports<'_>, input: Input) -> Result<Output, FunctionError> {
-    input.payment_header.validate_failed()?;
-    let order_id = &input.order_id;
-    let order = ports
-        .orders
+/// A channel is claimed only with at least this much of the invocation left: enough to claim,
+/// hand over, send and record, so a deadline does not cut a send off half-recorded.
+pub const MIN_TIME_TO_CLAIM: Duration = Duration::from_secs(4);
+
+/// Reads the order (consistent) and refuses to notify unless it is clearly unpaid.
+async fn unpaid_order_data(
+    orders: &dyn OrderTable,
+    order_id: &OrderId,
+) -> Result<OrderData, FunctionError> {
+    let order = orders
         .get(order_id)
         .await?
         .ok_or_else(|| FunctionError::OrderNotFound {
             order_id: order_id.to_string(),
         })?;
-    if order.data.is_paid() {
-        return Err(FunctionError::OrderAlreadyPaid {
-            order_id: order_id.to_string(),
-        });
-    }
+    order.data.ensure_unpaid(order_id)?;
+    Ok(order.data)
+}
+
+async fn notify(ports: Ports<'_>, input: Input) -> Result<Output, FunctionError> {
+    input.payment_header.validate_failed()?;
+    let order_id = &input.order_id;
+    let data = unpaid_order_data(ports.orders, order_id).await?;
+    // Checked before anything is sent: an address SES cannot take fails the step visibly.
+    let address = data.text("email");
+    let to = match address.as_deref() {
+        Some(a) => recipient_address(a)?,
+        None => None,
+    };
+    // One token per invocation: its own writes, seen again on an SDK retry, are recognised.
+    let token = uuid::Uuid::new_v4().to_string();
     let claim = |channel, recipient: &str| Claim {
         order_id: order_id.clone(),
         attempt_id: input.attempt_id.clone(),
         channel,
         recipient: recipient.to_string(),
         claimed_at: now(),
+        token: token.clone(),
     };
 
     let notification = FailureNotification::new(order_id, &input.attempt_id, &input.payment_header);
@@ -101,8 +122,7 @@ async fn notify(ports: Ports<'_>, input: Input) -> Result<Output, FunctionError>
     )
     .await;
 
-    let address = order.data.text("email");
-    let email = match address.as_deref().and_then(usable_address) {
+    let email = match to {
         None => {
             tracing::warn!(
                 hasEmail = address.is_some(),
@@ -111,15 +131,18 @@ async fn notify(ports: Ports<'_>, input: Input) -> Result<Output, FunctionError>
             Ok(Delivery::NoAddress)
         }
         Some(to) => {
-            let email =
-                OutgoingEmail::payment_failed(to, order_id, &order.data, &input.payment_header);
             async {
-                send_once(ports.email_log, &claim(Channel::Email, to), || {
+                // The customer may have paid while SNS was sent: read again right before the
+                // claim, so a paying customer is not told the payment failed.
+                let data = unpaid_order_data(ports.orders, order_id).await?;
+                let email =
+                    OutgoingEmail::payment_failed(&to, order_id, &data, &input.payment_header);
+                send_once(ports.email_log, &claim(Channel::Email, &to), || {
                     ports.mailer.send(&email)
                 })
                 .await
             }
-            .instrument(tracing::info_span!("email", to = %mask_email(to)))
+            .instrument(tracing::info_span!("email", to = %mask_email(&to)))
             .await
         }
     };
@@ -132,9 +155,11 @@ async fn notify(ports: Ports<'_>, input: Input) -> Result<Output, FunctionError>
     })
 }
 
-/// Claim, send, mark. A claim found from before means an earlier invocation of this attempt
-/// sent it (or crashed between claim and mark): not sent again. A send the provider refused is
-/// marked `failed`, so the retry may claim it again; a send with unknown outcome stays `pending`.
+/// Claim, hand over, send, record (see [`unpaid_order::ports::EmailLog`] for the states).
+/// - `sent` before: done, not sent again.
+/// - `sending` before, or an unknown outcome now: it may have gone out; never resent
+///   automatically, `NotificationUnconfirmed` for an operator.
+/// - refused for certain: recorded `failed` (a retry claims it again), the refusal returned.
 async fn send_once<F, Fut>(
     log: &dyn EmailLog,
     claim: &Claim,
@@ -145,32 +170,55 @@ where
     Fut: Future<Output = Result<String, SendError>>,
 {
     let channel = claim.channel.as_str();
-    match log.claim(claim).await? {
-        ClaimOutcome::AlreadyClaimed { status } => {
-            if status == status::PENDING {
-                tracing::warn!(
-                    channel,
-                    "claimed before but never confirmed sent; not sending again (at most once)"
-                );
-            } else {
-                tracing::info!(channel, status = %status, "already done for this attempt");
-            }
-            Ok(Delivery::Unchanged)
+    let unconfirmed = |cause: String| FunctionError::NotificationUnconfirmed {
+        channel: channel.to_string(),
+        email_id: claim.email_id(),
+        cause,
+    };
+    if let Some(left) = deadline::remaining() {
+        if left < MIN_TIME_TO_CLAIM {
+            return Err(FunctionError::transient(format!(
+                "{channel}: {} ms left in this invocation, too little to send and record; not claimed",
+                left.as_millis()
+            )));
         }
-        ClaimOutcome::Claimed => match send().await {
-            Ok(message_id) => {
-                log.mark_sent(claim, &message_id, &now()).await?;
-                tracing::info!(channel, messageId = %message_id, "sent");
-                Ok(Delivery::Sent)
-            }
-            Err(SendError::NotSent(error)) => {
-                log.mark_failed(claim, &error.to_string()).await?;
-                Err(error)
-            }
-            Err(SendError::Unknown(error)) => {
-                tracing::warn!(channel, error = %error, "send outcome unknown; the claim stays pending");
-                Err(error)
-            }
-        },
+    }
+    match log.claim(claim).await? {
+        ClaimOutcome::AlreadyClaimed { status } if status == status::SENT => {
+            tracing::info!(channel, "already sent for this attempt");
+            return Ok(Delivery::Unchanged);
+        }
+        ClaimOutcome::AlreadyClaimed { status } => {
+            tracing::error!(channel, status = %status, "handed over before but never confirmed; not sending again");
+            return Err(unconfirmed(format!(
+                "an earlier invocation handed it over and never recorded the outcome (status {status})"
+            )));
+        }
+        ClaimOutcome::Claimed => {}
+    }
+    if !log.begin_send(claim).await? {
+        return Err(FunctionError::transient(format!(
+            "{channel}: the claim was taken over by another invocation"
+        )));
+    }
+    match send().await {
+        Ok(message_id) => {
+            tracing::info!(channel, messageId = %message_id, "sent");
+            // It went out: a failure to record it must not look like "send again".
+            log.mark_sent(claim, &message_id, &now())
+                .await
+                .map_err(|e| unconfirmed(format!("sent as {message_id}, not recorded: {e}")))?;
+            Ok(Delivery::Sent)
+        }
+        Err(SendError::NotSent(error)) => {
+            log.mark_failed(claim, &error.to_string())
+                .await
+                .map_err(|e| unconfirmed(format!("refused ({error}), not recorded: {e}")))?;
+            Err(error)
+        }
+        Err(SendError::Unknown(error)) => {
+            tracing::error!(channel, error = %error, "send outcome unknown; left 'sending' for an operator");
+            Err(unconfirmed(error.to_string()))
+        }
     }
 }

@@ -4,6 +4,7 @@ use unpaid_order::aws::{
     dynamodb_client, sdk_config, sesv2_client, sns_client, DynamoEmailLog, DynamoOrderTable,
     SesMailer, SnsNotifier,
 };
+use unpaid_order::deadline::{self, Deadline};
 use unpaid_order::Setting;
 
 // One thread: a Lambda handles one event at a time, and worker threads cost init time and RSS.
@@ -29,7 +30,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         mailer: &mailer,
     };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        notify_failure::handle(ports, event.payload).await
+        // Every AWS call of the invocation is bounded by what is left of its deadline.
+        let deadline = Deadline::from_epoch_millis(event.context.deadline);
+        deadline::scope(deadline, notify_failure::handle(ports, event.payload)).await
     }))
     .await
 }

@@ -182,6 +182,9 @@ impl EmailLog for MarkSentFails<'_> {
     async fn claim(&self, claim: &Claim) -> Result<ClaimOutcome, FunctionError> {
         self.0.claim(claim).await
     }
+    async fn begin_send(&self, claim: &Claim) -> Result<bool, FunctionError> {
+        self.0.begin_send(claim).await
+    }
     async fn mark_sent(&self, _: &Claim, _: &str, _: &str) -> Result<(), FunctionError> {
         Err(FunctionError::transient(
             "ProvisionedThroughputExceededException",
@@ -207,8 +210,23 @@ impl Notifier for Refuses {
     }
 }
 
+/// The runbook's action on a `sending` record: the operator checked the provider and marks it.
+async fn operator_marks(env: &MotoEnv, email_id: &str, status: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    env.dynamodb
+        .update_item()
+        .table_name(env.get(Setting::EmailLogTable))
+        .key("emailId", AttributeValue::S(email_id.into()))
+        .update_expression("SET #s = :s")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(":s", AttributeValue::S(status.into()))
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
-async fn crash_between_send_and_log_does_not_send_twice() {
+async fn crash_between_send_and_log_is_never_resent_and_never_silent() {
     let (env, p) = moto().await;
     let crashing = SendsThenCrashes(&p.mailer);
     let first = notify_failure::Ports {
@@ -218,12 +236,24 @@ async fn crash_between_send_and_log_does_not_send_twice() {
     let err = notify_failure::handle(first, event("492500005643", "a-1"))
         .await
         .unwrap_err();
-    assert_eq!(err.error_type(), "TransientError");
+    assert_eq!(err.error_type(), "NotificationUnconfirmed");
     assert_eq!(env.sent_emails().await.len(), 1, "the email did go out");
-    // SNS went out in the same invocation and was recorded.
     assert_eq!(env.published().await.len(), 1);
 
-    // Step Functions retries with the real adapters: nothing is sent again.
+    // Step Functions would not retry it; a redrive without the operator: still not resent, and
+    // still failing visibly (it used to SUCCEED with the email's fate unknown).
+    let err = notify_failure::handle(ports(&p), event("492500005643", "a-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "NotificationUnconfirmed");
+    assert_eq!(env.sent_emails().await.len(), 1);
+    assert_eq!(env.published().await.len(), 1);
+    let log = env.scan(Setting::EmailLogTable).await;
+    assert_eq!(status_of(&log, "492500005643#a-1#email"), "sending");
+    assert_eq!(status_of(&log, "492500005643#a-1#sns"), "sent");
+
+    // The operator sees it went out and marks it sent: the redrive completes, nothing resent.
+    operator_marks(&env, "492500005643#a-1#email", "sent").await;
     let out = notify_failure::handle(ports(&p), event("492500005643", "a-1"))
         .await
         .unwrap();
@@ -235,11 +265,6 @@ async fn crash_between_send_and_log_does_not_send_twice() {
         )
     );
     assert_eq!(env.sent_emails().await.len(), 1);
-    assert_eq!(env.published().await.len(), 1);
-    // Visible to operators: the claim that was never confirmed.
-    let log = env.scan(Setting::EmailLogTable).await;
-    assert_eq!(status_of(&log, "492500005643#a-1#email"), "pending");
-    assert_eq!(status_of(&log, "492500005643#a-1#sns"), "sent");
 }
 
 #[tokio::test]
@@ -253,19 +278,213 @@ async fn failed_log_write_after_send_does_not_send_twice() {
     let err = notify_failure::handle(first, event("492500005643", "a-1"))
         .await
         .unwrap_err();
-    assert_eq!(err.error_type(), "TransientError");
+    assert_eq!(err.error_type(), "NotificationUnconfirmed");
+    assert!(err.to_string().contains("not recorded"), "{err}");
+    let err = notify_failure::handle(ports(&p), event("492500005643", "a-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "NotificationUnconfirmed");
+    assert_eq!(env.sent_emails().await.len(), 1);
+    assert_eq!(env.published().await.len(), 1);
+}
+
+/// A claim left `pending` (the invocation died between claim and send: nothing went out) is
+/// taken over by the next invocation, which sends once. It used to silence every retry.
+#[tokio::test]
+async fn claim_left_pending_by_a_crash_is_taken_over_and_sent_once() {
+    let (env, p) = moto().await;
+    let order = unpaid_order::OrderId::parse("492500005643").unwrap();
+    let attempt = unpaid_order::AttemptId::parse("a-1").unwrap();
+    for (channel, recipient) in [
+        (
+            unpaid_order::ports::Channel::Sns,
+            env.get(Setting::FailureTopicArn),
+        ),
+        (
+            unpaid_order::ports::Channel::Email,
+            "jane.doe@example.com".to_string(),
+        ),
+    ] {
+        let dead = Claim {
+            order_id: order.clone(),
+            attempt_id: attempt.clone(),
+            channel,
+            recipient,
+            claimed_at: "2026-11-25T06:10:00.000Z".into(),
+            token: "the-invocation-that-died".into(),
+        };
+        assert_eq!(
+            p.email_log.claim(&dead).await.unwrap(),
+            ClaimOutcome::Claimed
+        );
+    }
     let out = notify_failure::handle(ports(&p), event("492500005643", "a-1"))
         .await
         .unwrap();
     assert_eq!(
         (out.sns, out.email),
         (
-            notify_failure::Delivery::Unchanged,
-            notify_failure::Delivery::Unchanged
+            notify_failure::Delivery::Sent,
+            notify_failure::Delivery::Sent
         )
     );
     assert_eq!(env.sent_emails().await.len(), 1);
     assert_eq!(env.published().await.len(), 1);
+}
+
+/// The customer pays while SNS is being sent: the order is read again before the email claim.
+struct PaysAfterFirstRead<'a> {
+    inner: &'a dyn unpaid_order::OrderTable,
+    env: &'a MotoEnv,
+    reads: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait]
+impl unpaid_order::OrderTable for PaysAfterFirstRead<'_> {
+    async fn get(
+        &self,
+        id: &unpaid_order::OrderId,
+    ) -> Result<Option<unpaid_order::StoredOrder>, FunctionError> {
+        let n = self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n == 1 {
+            use aws_sdk_dynamodb::types::AttributeValue;
+            self.env
+                .dynamodb
+                .update_item()
+                .table_name(self.env.get(Setting::OrderTable))
+                .key("orderId", AttributeValue::S(id.to_string()))
+                .update_expression("SET #d.#p.#i = :t")
+                .expression_attribute_names("#d", "data")
+                .expression_attribute_names("#p", "payment")
+                .expression_attribute_names("#i", "isPaid")
+                .expression_attribute_values(":t", AttributeValue::Bool(true))
+                .send()
+                .await
+                .unwrap();
+        }
+        self.inner.get(id).await
+    }
+    async fn save_payment_header(
+        &self,
+        id: &unpaid_order::OrderId,
+        header: &unpaid_order::PaymentHeader,
+    ) -> Result<unpaid_order::model::SaveOutcome, FunctionError> {
+        self.inner.save_payment_header(id, header).await
+    }
+}
+
+#[tokio::test]
+async fn customer_who_pays_during_notify_gets_no_failure_email() {
+    let (env, p) = moto().await;
+    let paying = PaysAfterFirstRead {
+        inner: &p.orders,
+        env: &env,
+        reads: Default::default(),
+    };
+    let err = notify_failure::handle(
+        notify_failure::Ports {
+            orders: &paying,
+            ..ports(&p)
+        },
+        event("492500005643", "a-1"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "OrderAlreadyPaid");
+    assert!(
+        env.sent_emails().await.is_empty(),
+        "no failure email to a paying customer"
+    );
+}
+
+/// SES takes 7-bit ASCII addresses: an IDN domain goes out in Punycode; a non-ASCII local part
+/// fails the step visibly before anything is sent (it used to be retried as TransientError).
+#[tokio::test]
+async fn idn_domains_are_sent_in_punycode_and_non_ascii_local_parts_fail_visibly() {
+    let state = unpaid_order::MemoryState::load_fixtures(
+        &unpaid_order::testing::workspace_root().join("events/tables"),
+    )
+    .unwrap();
+    let set_email = |address: &str| {
+        let mut s = state.clone();
+        for item in &mut s.orders {
+            if item["orderId"] == Attr::s("492500005643") {
+                if let Some(Attr::M(data)) = item.get_mut("data") {
+                    data.insert("email".into(), Attr::s(address));
+                }
+            }
+        }
+        s
+    };
+    let store = MemoryStore::new(set_email("jane@bücher.example"));
+    let p = notify_failure::Ports {
+        orders: &store,
+        email_log: &store,
+        notifier: &store,
+        mailer: &store,
+    };
+    let out = notify_failure::handle(p, event("492500005643", "a-1"))
+        .await
+        .unwrap();
+    assert_eq!(out.email, notify_failure::Delivery::Sent);
+    assert_eq!(
+        store.snapshot().outbox.emails[0].to,
+        "jane@xn--bcher-kva.example"
+    );
+
+    let store = MemoryStore::new(set_email("jürgen@example.com"));
+    let p = notify_failure::Ports {
+        orders: &store,
+        email_log: &store,
+        notifier: &store,
+        mailer: &store,
+    };
+    let err = notify_failure::handle(p, event("492500005643", "a-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput");
+    let outbox = store.snapshot().outbox;
+    assert!(
+        outbox.emails.is_empty() && outbox.sns.is_empty(),
+        "nothing sent"
+    );
+}
+
+/// With too little of the invocation left, no channel is claimed (a claim the deadline would
+/// cut off before it is recorded could block or duplicate the send).
+#[tokio::test]
+async fn too_little_time_left_claims_nothing() {
+    let state = unpaid_order::MemoryState::load_fixtures(
+        &unpaid_order::testing::workspace_root().join("events/tables"),
+    )
+    .unwrap();
+    let store = MemoryStore::new(state);
+    let p = notify_failure::Ports {
+        orders: &store,
+        email_log: &store,
+        notifier: &store,
+        mailer: &store,
+    };
+    let soon = unpaid_order::deadline::Deadline::after(std::time::Duration::from_secs(2));
+    let err = unpaid_order::deadline::scope(
+        soon,
+        notify_failure::handle(p, event("492500005643", "a-1")),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "TransientError");
+    let s = store.snapshot();
+    assert!(s.email_log.is_empty(), "nothing claimed: {:?}", s.email_log);
+    assert!(s.outbox.emails.is_empty() && s.outbox.sns.is_empty());
+    // With the function's full timeout it goes through.
+    let plenty = unpaid_order::deadline::Deadline::after(std::time::Duration::from_secs(10));
+    let out = unpaid_order::deadline::scope(
+        plenty,
+        notify_failure::handle(p, event("492500005643", "a-1")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.email, notify_failure::Delivery::Sent);
 }
 
 #[tokio::test]
@@ -327,17 +546,11 @@ async fn in_memory_store_behaves_the_same() {
         event("492500005643", "a-1"),
     )
     .await;
-    assert_eq!(err.unwrap_err().error_type(), "TransientError");
-    let out = notify_failure::handle(p, event("492500005643", "a-1"))
+    assert_eq!(err.unwrap_err().error_type(), "NotificationUnconfirmed");
+    let err = notify_failure::handle(p, event("492500005643", "a-1"))
         .await
-        .unwrap();
-    assert_eq!(
-        (out.sns, out.email),
-        (
-            notify_failure::Delivery::Unchanged,
-            notify_failure::Delivery::Unchanged
-        )
-    );
+        .unwrap_err();
+    assert_eq!(err.error_type(), "NotificationUnconfirmed");
     let out = notify_failure::handle(p, event("492500005647", "a-1"))
         .await
         .unwrap();

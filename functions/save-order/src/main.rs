@@ -1,6 +1,7 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use unpaid_order::aws::{dynamodb_client, sdk_config, DynamoOrderTable};
+use unpaid_order::deadline::{self, Deadline};
 use unpaid_order::Setting;
 
 // One thread: a Lambda handles one event at a time, and worker threads cost init time and RSS.
@@ -12,7 +13,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let orders = DynamoOrderTable::new(dynamodb_client(&sdk), config.get(Setting::OrderTable)?);
     let orders = &orders;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        save_order::handle(orders, event.payload).await
+        // Every AWS call of the invocation is bounded by what is left of its deadline.
+        let deadline = Deadline::from_epoch_millis(event.context.deadline);
+        deadline::scope(deadline, save_order::handle(orders, event.payload)).await
     }))
     .await
 }
