@@ -645,13 +645,13 @@ impl Functions for EmbeddedFunctions {
     }
 }
 
-/// The handlers over the real AWS adapters (moto or AWS).
+/// The handlers over the real AWS adapters (moto or AWS), each binary with its own clients.
 pub struct AwsFunctions {
-    ports: Ports,
+    ports: BTreeMap<String, Ports>,
 }
 
 impl AwsFunctions {
-    pub fn new(ports: Ports) -> Self {
+    pub fn new(ports: BTreeMap<String, Ports>) -> Self {
         AwsFunctions { ports }
     }
 }
@@ -659,7 +659,13 @@ impl AwsFunctions {
 #[async_trait]
 impl Functions for AwsFunctions {
     async fn invoke(&self, binary: &str, payload: Value) -> Result<Value, InvokeError> {
-        call_handler(binary, payload, &self.ports)
+        let Some(ports) = self.ports.get(binary) else {
+            return Err(InvokeError::Service {
+                error: "Lambda.ResourceNotFoundException".into(),
+                cause: format!("Function not found: {binary}"),
+            });
+        };
+        call_handler(binary, payload, ports)
             .await
             .map_err(|e| match e {
                 crate::handlers::HandlerError::Function(e) => function_error(e),
@@ -807,6 +813,8 @@ pub const HANG: &str = "Hang";
 pub struct Faulty {
     inner: Arc<dyn Functions>,
     faults: Mutex<BTreeMap<String, (Fault, AtomicU64)>>,
+    /// Each binary's `Timeout` from the template: the deadline its invocations run under.
+    timeouts: BTreeMap<String, std::time::Duration>,
 }
 
 impl Faulty {
@@ -819,6 +827,24 @@ impl Faulty {
                     .map(|f| (f.function.clone(), (f, AtomicU64::new(0))))
                     .collect(),
             ),
+            timeouts: BTreeMap::new(),
+        }
+    }
+
+    /// Gives each binary's invocations its function `Timeout` as their deadline
+    /// ([`unpaid_order::deadline`]), as Lambda does.
+    pub fn with_timeouts(mut self, timeouts: BTreeMap<String, std::time::Duration>) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    async fn invoke_inner(&self, binary: &str, payload: Value) -> Result<Value, InvokeError> {
+        match self.timeouts.get(binary) {
+            Some(t) => {
+                let deadline = unpaid_order::deadline::Deadline::after(*t);
+                unpaid_order::deadline::scope(deadline, self.inner.invoke(binary, payload)).await
+            }
+            None => self.inner.invoke(binary, payload).await,
         }
     }
 
@@ -847,7 +873,7 @@ impl Faulty {
 impl Functions for Faulty {
     async fn invoke(&self, binary: &str, payload: Value) -> Result<Value, InvokeError> {
         let Some((fault, n)) = self.fire(binary) else {
-            return self.inner.invoke(binary, payload).await;
+            return self.invoke_inner(binary, payload).await;
         };
         if fault.error_type == HANG {
             // A function that never answers (until the task's TimeoutSeconds, or the runner's end):
@@ -862,7 +888,7 @@ impl Functions for Faulty {
         };
         if fault.crash_after {
             // The handler's side effects happen; its answer is lost.
-            let _ = self.inner.invoke(binary, payload).await;
+            let _ = self.invoke_inner(binary, payload).await;
             return Err(injected("after the handler ran"));
         }
         Err(injected("before the handler ran"))

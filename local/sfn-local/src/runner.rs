@@ -55,6 +55,8 @@ pub struct RunnerOptions {
     /// The SDK configuration for `aws_endpoint` / `lambda_endpoint` (default: the functions' own,
     /// credentials from the environment).
     pub sdk_config: Option<aws_config::SdkConfig>,
+    /// Per-service endpoints over `aws_endpoint` (tests: a fault proxy per service).
+    pub service_endpoints: unpaid_order::aws::ServiceEndpoints,
 }
 
 impl RunnerOptions {
@@ -71,6 +73,7 @@ impl RunnerOptions {
             progress: false,
             environment: BTreeMap::new(),
             sdk_config: None,
+            service_endpoints: Default::default(),
         }
     }
 }
@@ -347,9 +350,19 @@ impl Runner {
                     .iter()
                     .map(|s| (*s, env(s.var()))),
             );
-            let ports = unpaid_order::aws::AwsPorts::new(&sdk, &config)
+            // Each function's own clients, as each Lambda has: `app/<binary>` in the user agent.
+            let mut per_binary = BTreeMap::new();
+            for f in &template.functions {
+                let sdk = unpaid_order::aws::with_app_name(&sdk, &f.binary);
+                let ports = unpaid_order::aws::AwsPorts::with_endpoints(
+                    &sdk,
+                    &config,
+                    &options.service_endpoints,
+                )
                 .map_err(|e| RunnerError::Backend(e.to_string()))?;
-            Arc::new(AwsFunctions::new(Ports::from_aws(&ports)))
+                per_binary.insert(f.binary.clone(), Ports::from_aws(&ports));
+            }
+            Arc::new(AwsFunctions::new(per_binary))
         } else {
             let e = Arc::new(EmbeddedFunctions::new(
                 store.clone(),
@@ -361,12 +374,17 @@ impl Runner {
             e
         };
         let lease = store.take_lease()?;
+        let timeouts = template
+            .functions
+            .iter()
+            .map(|f| (f.binary.clone(), f.timeout))
+            .collect();
         let runner = Runner {
             core: Arc::new_cyclic(|me| Core {
                 template,
                 machines,
                 store,
-                functions: Arc::new(Faulty::new(backend, faults)),
+                functions: Arc::new(Faulty::new(backend, faults).with_timeouts(timeouts)),
                 embedded,
                 clock: options.clock,
                 progress: options.progress,

@@ -32,7 +32,13 @@ pub struct FunctionResource {
     /// The function's name locally (`FunctionName` if set, else the binary name).
     pub name: String,
     pub arn: String,
+    /// `Timeout` (or `Globals.Function.Timeout`; Lambda's default 3 s): the deadline each
+    /// in-process invocation gets.
+    pub timeout: std::time::Duration,
 }
+
+/// Lambda's default function timeout, in seconds.
+const LAMBDA_DEFAULT_TIMEOUT_SECS: u64 = 3;
 
 /// What a `${...}` in a definition stands for.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,7 +196,13 @@ impl Template {
             if r.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
                 continue;
             }
-            functions.push(cx.function(id).map_err(&bad)?);
+            let mut f = cx.function(id).map_err(&bad)?;
+            if cx.property(id, "Timeout").map_err(&bad)?.is_none() {
+                if let Some(t) = doc.pointer("/Globals/Function/Timeout") {
+                    f.timeout = timeout_of(&scalar_text(t)).map_err(&bad)?;
+                }
+            }
+            functions.push(f);
         }
 
         let mut state_machines = Vec::new();
@@ -381,6 +393,16 @@ fn scalar_text(v: &Value) -> String {
     }
 }
 
+/// A function `Timeout` in whole seconds (1 to 900, as Lambda takes it).
+fn timeout_of(text: &str) -> Result<std::time::Duration, String> {
+    match text.trim().parse::<u64>() {
+        Ok(secs @ 1..=900) => Ok(std::time::Duration::from_secs(secs)),
+        _ => Err(format!(
+            "function Timeout {text:?}: expected whole seconds from 1 to 900"
+        )),
+    }
+}
+
 /// Resolves CloudFormation intrinsics against the local account.
 struct Resolver<'a> {
     parameters: &'a BTreeMap<String, String>,
@@ -423,11 +445,16 @@ impl Resolver<'_> {
         let name = self
             .property(id, "FunctionName")?
             .unwrap_or_else(|| binary.clone());
+        let timeout = match self.property(id, "Timeout")? {
+            Some(t) => timeout_of(&t)?,
+            None => std::time::Duration::from_secs(LAMBDA_DEFAULT_TIMEOUT_SECS),
+        };
         Ok(FunctionResource {
             logical_id: id.to_string(),
             arn: format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"),
             binary,
             name,
+            timeout,
         })
     }
 
