@@ -42,13 +42,22 @@ fn name(order: &str) -> String {
 }
 
 /// Tables and outbox with what legitimately differs between runs taken out: the claim and send
-/// times (wall clock) and each execution's start time (the header timestamp and the attempt
+/// times (wall clock), claim tokens and message ids, and each execution's start time (the header timestamp and the attempt
 /// record's key: the virtual clock moved on during the first order's retries).
 fn normalised(state: &MemoryState, starts: &[String]) -> Value {
     let mut state = state.clone();
+    // Claim tokens and message ids are unique per invocation and per message, as on AWS.
     for item in &mut state.email_log {
         item.remove("claimedAt");
         item.remove("sentAt");
+        item.remove("claimToken");
+        item.remove("messageId");
+    }
+    for m in &mut state.outbox.sns {
+        m.message_id.clear();
+    }
+    for m in &mut state.outbox.emails {
+        m.message_id.clear();
     }
     let mut text = serde_json::to_string_pretty(&state).expect("state serialises");
     for start in starts {

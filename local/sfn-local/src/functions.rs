@@ -815,20 +815,20 @@ pub struct Faulty {
     faults: Mutex<BTreeMap<String, (Fault, AtomicU64)>>,
     /// Each binary's `Timeout` from the template: the deadline its invocations run under.
     timeouts: BTreeMap<String, std::time::Duration>,
+    /// `--fail PORT=CLASS:N` faults, played inside the handlers' ports.
+    ports: Arc<crate::port_faults::PortFaults>,
 }
 
 impl Faulty {
     pub fn new(inner: Arc<dyn Functions>, faults: Vec<Fault>) -> Self {
-        Faulty {
+        let faulty = Faulty {
             inner,
-            faults: Mutex::new(
-                faults
-                    .into_iter()
-                    .map(|f| (f.function.clone(), (f, AtomicU64::new(0))))
-                    .collect(),
-            ),
+            faults: Mutex::new(BTreeMap::new()),
             timeouts: BTreeMap::new(),
-        }
+            ports: Default::default(),
+        };
+        faulty.set(faults);
+        faulty
     }
 
     /// Gives each binary's invocations its function `Timeout` as their deadline
@@ -839,18 +839,24 @@ impl Faulty {
     }
 
     async fn invoke_inner(&self, binary: &str, payload: Value) -> Result<Value, InvokeError> {
+        let call = crate::port_faults::CURRENT
+            .scope(self.ports.clone(), self.inner.invoke(binary, payload));
         match self.timeouts.get(binary) {
             Some(t) => {
                 let deadline = unpaid_order::deadline::Deadline::after(*t);
-                unpaid_order::deadline::scope(deadline, self.inner.invoke(binary, payload)).await
+                unpaid_order::deadline::scope(deadline, call).await
             }
-            None => self.inner.invoke(binary, payload).await,
+            None => call.await,
         }
     }
 
     /// Replaces the faults (e.g. "the outage is over"), resetting their counters.
     pub fn set(&self, faults: Vec<Fault>) {
-        *self.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults
+        let (ports, functions): (Vec<Fault>, Vec<Fault>) = faults
+            .into_iter()
+            .partition(crate::port_faults::is_port_fault);
+        self.ports.set(ports);
+        *self.faults.lock().unwrap_or_else(|p| p.into_inner()) = functions
             .into_iter()
             .map(|f| (f.function.clone(), (f, AtomicU64::new(0))))
             .collect();

@@ -9,6 +9,7 @@ pub mod error;
 pub mod functions;
 pub mod handlers;
 pub mod pipe;
+pub mod port_faults;
 pub mod runner;
 pub mod store;
 pub mod template;

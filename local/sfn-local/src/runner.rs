@@ -303,6 +303,9 @@ impl Runner {
             .faults
             .iter()
             .map(|f| {
+                if crate::port_faults::is_port_fault(f) {
+                    return f.clone();
+                }
                 let binary = template
                     .function(&f.function)
                     .map(|x| x.binary.clone())
@@ -416,6 +419,10 @@ impl Runner {
     pub fn set_faults(&self, faults: Vec<Fault>) -> Result<(), RunnerError> {
         let mut resolved = Vec::new();
         for f in faults {
+            if crate::port_faults::is_port_fault(&f) {
+                resolved.push(f);
+                continue;
+            }
             let binary = self
                 .core
                 .template
