@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The project's test command (README "Test"): installs the pinned tools it needs into .tools/,
-# then runs every check CI runs, in the order that fails fastest. Safe to re-run.
+# The project's test command (README "Quick start"; each step explained in docs/testing.md): installs
+# the pinned tools it needs into .tools/, then runs every check CI runs, in the order that fails
+# fastest. Safe to re-run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

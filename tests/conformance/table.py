@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Agreement tables for the README from a conformance run report.
+"""The conformance report page (docs/conformance.md) from a conformance run report.
 
-Usage: python3 tests/conformance/table.py REPORT.jsonl [--cases CASES.jsonl]
+Usage: python3 tests/conformance/table.py REPORT.jsonl [--out FILE] [--cases CASES.jsonl]
 REPORT is what `tests/conformance/ratchet.sh --report FILE` keeps (run_cases.py's JSON Lines).
-Prints GitHub markdown: agreement by category, by offline class, and the failing cases grouped by
-cause (reasons from failure-reasons.txt beside this script; unmatched ones show the scorer's detail).
+Writes GitHub markdown (to FILE, or stdout): agreement by category, by offline class, and the
+failing cases grouped by cause (reasons from failure-reasons.txt beside this script; unmatched ones
+show the scorer's detail). The corpus is read from $ASL_CONFORMANCE_DIR (as ratchet.sh does), by
+default ../shared/asl-conformance beside the repository.
 """
 
 import argparse
 import collections
+import datetime
 import fnmatch
 import json
 import os
@@ -49,6 +52,47 @@ def load_reasons(path):
     return rules
 
 
+# Markdown lines stay within 100 characters.
+WIDTH = 100
+
+
+def wrap(text, indent=""):
+    return textwrap.fill(text, WIDTH, subsequent_indent=indent, break_on_hyphens=False,
+                         break_long_words=False)
+
+
+def short(case_id):
+    """The test's own name: the corpus id without its file, class and snapshot key."""
+    return case_id.split("@")[0].split("::")[-1]
+
+
+def unique_names(case_ids):
+    """Short names, made longer only where two cases would share one: the snapshot key (after @),
+    then the test's class, are added as needed."""
+    def forms(cid):
+        path, _, key = cid.partition("@")
+        parts = path.split("::")
+        name = parts[-1]
+        klass = parts[-2] + "::" + name if len(parts) > 1 else name
+        at = "@" + key if key else ""
+        return [name, name + at, klass, cid]
+    names = {}
+    for level in range(4):
+        pending = [c for c in case_ids if c not in names]
+        if not pending:
+            break
+        candidates = {c: forms(c)[level] for c in pending}
+        taken = collections.Counter(candidates.values())
+        for c, n in candidates.items():
+            if taken[n] == 1 or level == 3:
+                names[c] = n
+    return names
+
+
+def item(name, why):
+    return wrap("- %s: %s" % (name, why), "  ")
+
+
 def pct(a, n):
     return "%.1f%%" % (100.0 * a / n) if n else "-"
 
@@ -56,17 +100,29 @@ def pct(a, n):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("report")
-    ap.add_argument("--cases", default=os.path.join(HERE, "..", "..", "..", "shared",
-                                                    "asl-conformance", "cases.jsonl"))
+    corpus = os.environ.get("ASL_CONFORMANCE_DIR") or os.path.join(
+        HERE, "..", "..", "..", "shared", "asl-conformance")
+    ap.add_argument("--cases", default=os.path.join(corpus, "cases.jsonl"))
+    ap.add_argument("--out", help="write the page to this file instead of stdout")
     ap.add_argument("--reasons", default=os.path.join(HERE, "failure-reasons.txt"))
     args = ap.parse_args()
     if not os.path.exists(args.cases):
-        sys.exit("table.py: corpus not found at %s (pass --cases)" % args.cases)
+        sys.exit("table.py: corpus not found at %s (set ASL_CONFORMANCE_DIR or pass --cases)" % args.cases)
     cases = {}
     for line in open(args.cases):
         c = json.loads(line)
         cases[c["id"]] = c
     results = [json.loads(line) for line in open(args.report)]
+    reported = {r["id"] for r in results}
+    # Not scored: skipped by the scorer, or left out of the run (run_cases.py drops a case whose
+    # literal Wait exceeds its --max-wait, 5 s by default, without a line in the report).
+    skipped = [(r["id"], r.get("detail", "skipped")) for r in results if r["result"] == "skip"]
+    for cid, c in cases.items():
+        if cid not in reported:
+            wait = c.get("max_wait_seconds") or 0
+            skipped.append((cid, "not run: its literal Wait of %s s exceeds the scorer's `--max-wait` "
+                                 "(5 s by default)" % wait if wait > 5 else "not in the report"))
+    results = [r for r in results if r["result"] != "skip"]
 
     by_cat = collections.defaultdict(collections.Counter)
     by_class = collections.defaultdict(collections.Counter)
@@ -79,22 +135,49 @@ def main():
         by_class[klass][ok] += 1
     tot = collections.Counter("agree" if r["result"] == "pass" else "other" for r in results)
 
-    print("| category | cases | agree with AWS | % |")
-    print("| --- | ---: | ---: | ---: |")
+    # The run's date is the report's: regenerating from the same report gives the same page.
+    ran = datetime.datetime.fromtimestamp(os.path.getmtime(args.report), datetime.timezone.utc)
+    out = []
+    emit = out.append
+    emit("# Conformance with AWS Step Functions")
+    emit("")
+    emit(wrap("Generated by `tests/conformance/table.py` from a run of `tests/conformance/ratchet.sh "
+              "--report` on %s; do not edit by hand. How to regenerate it: "
+              "[testing.md](testing.md#conformance-with-aws-step-functions)." % ran.strftime("%Y-%m-%d")))
+    emit("")
+    emit(wrap("The offline engine (`local/asl`) against %d cases recorded on real AWS Step Functions "
+              "(`../shared/asl-conformance`: definition, input and AWS's outcome, from LocalStack's "
+              "AWS-validated snapshots, Apache-2.0). A case counts in every category its tags name "
+              "(`pure:jsonata+choice` is jsonata and choice); \"lambda\" cases run the corpus's "
+              "trivial functions (identity, echo, raise, large output) as in-process handlers."
+              % (len(results) + len(skipped))))
+    if skipped:
+        emit("")
+        emit("Not scored (%d), not counted below:" % len(skipped))
+        emit("")
+        for cid, why in sorted(skipped):
+            emit(item("`%s`" % short(cid), why))
+    emit("")
+    emit("## Agreement by category")
+    emit("")
+    emit("| category | cases | agree with AWS | % |")
+    emit("| --- | ---: | ---: | ---: |")
     for k in CATEGORY_ORDER + sorted(set(by_cat) - set(CATEGORY_ORDER)):
         if k in by_cat:
             n = sum(by_cat[k].values())
-            print("| %s | %d | %d | %s |" % (k, n, by_cat[k]["agree"], pct(by_cat[k]["agree"], n)))
+            emit("| %s | %d | %d | %s |" % (k, n, by_cat[k]["agree"], pct(by_cat[k]["agree"], n)))
     n = sum(tot.values())
-    print("| **all** | **%d** | **%d** | **%s** |" % (n, tot["agree"], pct(tot["agree"], n)))
-    print()
-    print("| offline | expected value | mode | cases | agree with AWS | % |")
-    print("| --- | --- | --- | ---: | ---: | ---: |")
+    emit("| **all** | **%d** | **%d** | **%s** |" % (n, tot["agree"], pct(tot["agree"], n)))
+    emit("")
+    emit("## Agreement by offline class")
+    emit("")
+    emit("| offline | expected value | mode | cases | agree with AWS | % |")
+    emit("| --- | --- | --- | ---: | ---: | ---: |")
     order = {"yes": 0, "with_lambda_handlers": 1, "with_mock": 2, "no": 3}
     for k in sorted(by_class, key=lambda k: (order.get(k[0], 9), k[1], k[2])):
         n = sum(by_class[k].values())
-        print("| %s | %s | %s | %d | %d | %s |" % (k + (n, by_class[k]["agree"], pct(by_class[k]["agree"], n))))
-    print()
+        emit("| %s | %s | %s | %d | %d | %s |" % (k + (n, by_class[k]["agree"], pct(by_class[k]["agree"], n))))
+    emit("")
 
     rules = load_reasons(args.reasons)
     groups = collections.OrderedDict()
@@ -105,15 +188,32 @@ def main():
         if reason is None:
             reason = "not yet analysed (%s)" % r.get("detail", r["result"])
         groups.setdefault(reason, []).append(r)
-    print("Failing cases (%d), grouped by cause:" % sum(len(v) for v in groups.values()))
-    print()
+    names = unique_names([r["id"] for rs in groups.values() for r in rs])
+    emit("## Cases that differ from AWS, by cause (%d)" % sum(len(v) for v in groups.values()))
+    emit("")
     for reason, rs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-        # README lines stay within 100 characters.
-        print(textwrap.fill("- %s (%d):" % (reason, len(rs)), 100, subsequent_indent="  "))
+        emit(wrap("- %s (%d):" % (reason, len(rs)), "  "))
         for r in rs:
-            name = r["id"].split("@")[0].split("::")[-1]
-            line = "  - `%s` (offline: %s)" % (name, cases[r["id"]]["offline"])
-            print(line if len(line) <= 100 else "  - `%s`" % name)
+            line = "  - `%s` (offline: %s)" % (names[r["id"]], cases[r["id"]]["offline"])
+            emit(line if len(line) <= WIDTH else "  - `%s`" % names[r["id"]])
+    emit("")
+    emit(wrap("The \"scorer\" and \"runner\" causes are limits of `run_cases.py`, not engine "
+              "differences: LocalStack's snapshot transformers replaced some values by their key name "
+              "(`\"RequestId\": \"RequestId\"`, `\"X-Amzn-Trace-Id\": \"X-Amzn-Trace-Id\"`, an "
+              "HTTP `Date` by `\"date\"`, the role ARN by `snf_role_arn`), AWS's Lambda error causes "
+              "were recorded parsed, and the TestState `stateConfiguration` parameter is not passed "
+              "to the interpreter. \"not offline\" cases call AWS services that `asl-run` does not "
+              "emulate."))
+
+    text = "\n".join(out) + "\n"
+    if args.out:
+        # Written whole then renamed: a failed run never leaves a half page behind.
+        tmp = args.out + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, args.out)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
