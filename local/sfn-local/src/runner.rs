@@ -611,8 +611,15 @@ impl Runner {
         for chunk in passed.chunks(pipe.batch_size) {
             let input = Value::Array(chunk.iter().map(|i| records[*i].clone()).collect());
             let record = self.core.start(&pipe.target, input, None, None).await?;
-            if let Some(outcomes) = record
-                .output
+            // The summary: the output of a succeeded batch, the cause of one that failed because a
+            // record needs an operator (RecordsNeedAnOperator).
+            let summary: Option<Value> = record.output.clone().or_else(|| {
+                record
+                    .cause
+                    .as_deref()
+                    .and_then(|c| serde_json::from_str(c).ok())
+            });
+            if let Some(outcomes) = summary
                 .as_ref()
                 .and_then(|o| o.get("outcomes"))
                 .and_then(Value::as_array)
@@ -630,7 +637,8 @@ impl Runner {
                             .and_then(Value::as_str)
                             .and_then(|c| serde_json::from_str(c).ok());
                         let child = o
-                            .pointer("/child/executionArn")
+                            .get("executionArn")
+                            .or_else(|| o.pointer("/child/executionArn"))
                             .or_else(|| failed_child.as_ref().and_then(|c| c.get("ExecutionArn")))
                             .and_then(Value::as_str)
                             .map(str::to_string);
