@@ -42,7 +42,7 @@ def order_state(machine: dict, name: str) -> dict:
 
 
 def batch_item_state(machine: dict, name: str) -> dict:
-    return machine["States"]["ProcessEachRecord"]["ItemProcessor"]["States"][name]
+    return machine["States"]["ProcessEachOrder"]["ItemProcessor"]["States"][name]
 
 
 def missing_next_target(dest: Path) -> None:
@@ -107,7 +107,7 @@ def wildcard_action(dest: Path) -> None:
     replace_text(
         dest,
         TEMPLATE,
-        "              Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]\n",
+        "              Action: [dynamodb:PutItem, dynamodb:UpdateItem]\n",
         '              Action: "*"\n',
     )
 

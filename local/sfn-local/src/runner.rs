@@ -135,6 +135,26 @@ pub struct PipeBatch {
     pub cause: Option<String>,
 }
 
+/// The error a batch ends with when a record needs an operator (malformed, or its child could
+/// not be started); its cause is the batch summary.
+pub const RECORDS_NEED_AN_OPERATOR: &str = "RecordsNeedAnOperator";
+
+impl PipeBatch {
+    /// The batch summary `{records, processed, ..., outcomes}`: the output of a succeeded batch,
+    /// the cause of one that failed with [`RECORDS_NEED_AN_OPERATOR`].
+    pub fn summary(&self) -> Option<Value> {
+        summary_of(self.output.as_ref(), self.error.as_deref(), self.cause.as_deref())
+    }
+}
+
+fn summary_of(output: Option<&Value>, error: Option<&str>, cause: Option<&str>) -> Option<Value> {
+    match (output, error) {
+        (Some(o), _) => Some(o.clone()),
+        (None, Some(RECORDS_NEED_AN_OPERATOR)) => cause.and_then(|c| serde_json::from_str(c).ok()),
+        _ => None,
+    }
+}
+
 /// A record the Pipe's FilterCriteria dropped (on AWS it would never reach the workflow).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -613,12 +633,11 @@ impl Runner {
             let record = self.core.start(&pipe.target, input, None, None).await?;
             // The summary: the output of a succeeded batch, the cause of one that failed because a
             // record needs an operator (RecordsNeedAnOperator).
-            let summary: Option<Value> = record.output.clone().or_else(|| {
-                record
-                    .cause
-                    .as_deref()
-                    .and_then(|c| serde_json::from_str(c).ok())
-            });
+            let summary = summary_of(
+                record.output.as_ref(),
+                record.error.as_deref(),
+                record.cause.as_deref(),
+            );
             if let Some(outcomes) = summary
                 .as_ref()
                 .and_then(|o| o.get("outcomes"))
