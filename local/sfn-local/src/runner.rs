@@ -143,7 +143,11 @@ impl PipeBatch {
     /// The batch summary `{records, processed, ..., outcomes}`: the output of a succeeded batch,
     /// the cause of one that failed with [`RECORDS_NEED_AN_OPERATOR`].
     pub fn summary(&self) -> Option<Value> {
-        summary_of(self.output.as_ref(), self.error.as_deref(), self.cause.as_deref())
+        summary_of(
+            self.output.as_ref(),
+            self.error.as_deref(),
+            self.cause.as_deref(),
+        )
     }
 }
 
