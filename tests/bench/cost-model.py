@@ -10,6 +10,7 @@ included) and the Lambda requests (TaskScheduled of resource type lambda).
   python3 tests/bench/cost-model.py --batch 1       # one record per batch (worst case)
   python3 tests/bench/cost-model.py --fail LoadOrder=OrderNotFound   # that task raises the error
   python3 tests/bench/cost-model.py --json          # machine-readable
+  python3 tests/bench/cost-model.py --max-usd 160   # exit 1 above that (tests/run.sh)
 
 Needs the sfn-local binary (`cargo build -p sfn-local`; --sfn-local PATH to use another).
 Prices are the public us-east-1 list prices the docs' "Cost per 1M failed orders" uses.
@@ -93,6 +94,7 @@ def main():
     ap.add_argument("--memory-mb", type=int, default=128)
     ap.add_argument("--sfn-local", default=str(ROOT / "target" / "debug" / "sfn-local"))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--max-usd", type=float, default=None, help="fail if the total per 1M orders is above this")
     ap.add_argument("--trace", action="store_true", help="print the states entered")
     a = ap.parse_args()
     batch = a.batch or pipe_batch_size()
@@ -164,6 +166,9 @@ def main():
     print(f"cost-model: Lambda GB-s per order at {a.memory_mb} MB, {a.lambda_ms:g} ms: {gb_s:.4f}")
     for k, v in out["usd_per_1M_orders"].items():
         print(f"cost-model: USD per 1M failed orders, {k:22s} {v:10.2f}")
+    total = out["usd_per_1M_orders"]["total"]
+    if a.max_usd is not None and total > a.max_usd:
+        raise SystemExit(f"cost-model: {total:.2f} USD per 1M failed orders is above the target {a.max_usd:.2f}")
 
 
 if __name__ == "__main__":
