@@ -36,6 +36,9 @@ echo "MOTO_ENDPOINT=$MOTO_ENDPOINT"
 step "cargo test (unit, adapters over moto, workflows, reliability, Step Functions API via awscli + aws-sdk-sfn)"
 cargo test --workspace --locked
 
+step "cost model: transitions per order counted in sfn-local's histories, target <= 160 USD per 1M failed orders"
+python3 tests/bench/cost-model.py --max-usd 160
+
 step "static checks: sam validate, cfn-lint, asl-validator, project ASL check, checkov, negative tests"
 bash tests/static/check.sh
 

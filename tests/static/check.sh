@@ -4,7 +4,8 @@
 #   bash tests/static/check.sh                   every check on the repo, then the negative tests
 #   bash tests/static/check.sh --root DIR CHECK  one or more checks on a copy (used by negative.sh)
 #
-# Checks: sam-validate, cfn-lint, asl-validator, project (tests/static/check_project.py), checkov.
+# Checks: sam-validate, cfn-lint, asl-validator, project (tests/static/check_project.py), checkov,
+# iam (tests/static/check_iam.py: each role against the AWS calls its function makes, and KMS).
 # Tools come from .tools/ (tests/tools/install-static.sh); nothing here reaches the network.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -17,7 +18,7 @@ fi
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 export SAM_CLI_TELEMETRY=0
 
-for t in static-sam/bin/sam static-cfnlint/bin/cfn-lint static-checkov/bin/checkov static-npm/node_modules/.bin/asl-validator; do
+for t in moto/bin/python static-sam/bin/sam static-cfnlint/bin/cfn-lint static-checkov/bin/checkov static-npm/node_modules/.bin/asl-validator; do
     [[ -x $tools/$t ]] || { echo "check.sh: $tools/$t missing: run bash tests/tools/install-static.sh" >&2; exit 2; }
 done
 
@@ -49,6 +50,14 @@ check_project() {
     "$tools/static-sam/bin/python" "$repo/tests/static/check_project.py" "$root" "$cfn"
 }
 
+# The AWS call log: what the test suite recorded (tests/run.sh sets AWS_CALL_LOG_DIR), else the
+# committed fixture log written from reading each function's code (tests/static/call-log/).
+check_iam() {
+    local cfn log=${AWS_CALL_LOG_DIR:-$repo/tests/static/call-log}
+    cfn=$(translated)
+    "$tools/moto/bin/python" "$repo/tests/static/check_iam.py" "$cfn" "$log"
+}
+
 # checkov on the translated template (the SAM file hides the generated roles and their inline
 # policies). Skipped checks, each for a reason that holds for this stack:
 checkov_skips=(
@@ -77,7 +86,7 @@ check_checkov() {
 
 checks=("$@")
 if [[ ${#checks[@]} -eq 0 ]]; then
-    checks=(sam-validate cfn-lint asl-validator project checkov)
+    checks=(sam-validate cfn-lint asl-validator project iam checkov)
     run_negative=1
 fi
 

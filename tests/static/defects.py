@@ -1,6 +1,8 @@
 """Makes a copy of template.yaml and statemachine/ with exactly one defect, for negative.sh.
 
 Usage: defects.py list                      -> "NAME CHECK [CHECK...]" per defect
+       defects.py expect NAME               -> the regex a line of the check's output must match
+                                               (empty: any failure with a reason counts)
        defects.py make NAME REPO_ROOT DEST  -> DEST/template.yaml + DEST/statemachine/ with NAME
        defects.py make none REPO_ROOT DEST  -> the unbroken copy (the control)
 
@@ -40,7 +42,7 @@ def order_state(machine: dict, name: str) -> dict:
 
 
 def batch_item_state(machine: dict, name: str) -> dict:
-    return machine["States"]["ProcessEachRecord"]["ItemProcessor"]["States"][name]
+    return machine["States"]["ProcessEachOrder"]["ItemProcessor"]["States"][name]
 
 
 def missing_next_target(dest: Path) -> None:
@@ -105,7 +107,7 @@ def wildcard_action(dest: Path) -> None:
     replace_text(
         dest,
         TEMPLATE,
-        "              Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]\n",
+        "              Action: [dynamodb:PutItem, dynamodb:UpdateItem]\n",
         '              Action: "*"\n',
     )
 
@@ -134,6 +136,66 @@ def unencrypted_topic(dest: Path) -> None:
     )
 
 
+def log_attempt_without_kms(dest: Path) -> None:
+    replace_text(
+        dest,
+        TEMPLATE,
+        "              Action: [kms:Decrypt, kms:DescribeKey, kms:GenerateDataKey]\n",
+        "              Action: [kms:Encrypt]\n",
+    )
+
+
+def sns_publish_without_generate_data_key(dest: Path) -> None:
+    replace_text(
+        dest,
+        TEMPLATE,
+        "              Action: [kms:GenerateDataKey, kms:Decrypt]\n              Resource: !GetAtt EncryptionKey.Arn\n"
+        "              Condition:\n                StringEquals:\n"
+        '                  kms:ViaService: !Sub "sns.${AWS::Region}.amazonaws.com"\n',
+        "              Action: [kms:Decrypt]\n              Resource: !GetAtt EncryptionKey.Arn\n"
+        "              Condition:\n                StringEquals:\n"
+        '                  kms:ViaService: !Sub "sns.${AWS::Region}.amazonaws.com"\n',
+    )
+
+
+def pipe_dlq_without_kms(dest: Path) -> None:
+    replace_text(
+        dest,
+        TEMPLATE,
+        "                Action: [kms:GenerateDataKey, kms:Decrypt]\n",
+        "                Action: [kms:Decrypt]\n",
+    )
+
+
+def save_order_without_update(dest: Path) -> None:
+    replace_text(
+        dest,
+        TEMPLATE,
+        "              Action: [dynamodb:GetItem, dynamodb:UpdateItem]\n",
+        "              Action: [dynamodb:GetItem]\n",
+    )
+
+
+def notify_failure_unused_get_item(dest: Path) -> None:
+    replace_text(
+        dest,
+        TEMPLATE,
+        "              Action: [dynamodb:PutItem, dynamodb:UpdateItem]\n",
+        "              Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]\n",
+    )
+
+
+def key_policy_without_root(dest: Path) -> None:
+    replace_text(
+        dest,
+        TEMPLATE,
+        '              AWS: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"\n            Action: kms:*\n',
+        '              AWS: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"\n'
+        "            Action: [kms:Create*, kms:Describe*, kms:Enable*, kms:List*, kms:Put*, kms:Update*, kms:Revoke*,"
+        " kms:Disable*, kms:Get*, kms:Delete*, kms:ScheduleKeyDeletion, kms:CancelKeyDeletion]\n",
+    )
+
+
 # name -> (make, checks that must fail on it)
 DEFECTS = {
     "missing-next-target": (missing_next_target, ["asl-validator", "project"]),
@@ -148,6 +210,23 @@ DEFECTS = {
     "pipe-bad-starting-position": (pipe_bad_starting_position, ["cfn-lint"]),
     "sam-policy-template-missing-parameter": (sam_policy_template_missing_parameter, ["sam-validate"]),
     "sns-topic-not-encrypted": (unencrypted_topic, ["checkov"]),
+    "log-attempt-no-kms-for-attempt-table": (log_attempt_without_kms, ["iam"]),
+    "notify-failure-no-kms-generate-data-key": (sns_publish_without_generate_data_key, ["iam"]),
+    "pipe-role-no-kms-generate-data-key-for-dlq": (pipe_dlq_without_kms, ["iam"]),
+    "save-order-statement-without-update-item": (save_order_without_update, ["iam"]),
+    "notify-failure-unused-get-item-on-email-log": (notify_failure_unused_get_item, ["iam"]),
+    "key-policy-does-not-let-iam-use-the-key": (key_policy_without_root, ["iam"]),
+}
+
+# name -> the line the check must print: it names the function (or role), the action and the resource.
+KEY = r"arn:aws:kms:us-east-1:123456789012:key/key-EncryptionKey"
+EXPECT = {
+    "log-attempt-no-kms-for-attempt-table": rf"^check_iam: log-attempt: kms:Decrypt on {KEY} is needed \(for dynamodb:GetItem on ProcessUnpaidOrderTable",
+    "notify-failure-no-kms-generate-data-key": rf"^check_iam: notify-failure: kms:GenerateDataKey on {KEY} is needed \(for sns:Publish on FailureTopic",
+    "pipe-role-no-kms-generate-data-key-for-dlq": rf"^check_iam: PipeRole: kms:GenerateDataKey on {KEY} is needed \(for sqs:SendMessage on PipeDeadLetterQueue",
+    "save-order-statement-without-update-item": r"^check_iam: save-order: dynamodb:UpdateItem on arn:aws:dynamodb:us-east-1:123456789012:table/order-table-dev is called by the code but not allowed",
+    "notify-failure-unused-get-item-on-email-log": r"^check_iam: notify-failure: NotifyFailureFunctionRole grants dynamodb:GetItem on arn:aws:dynamodb:us-east-1:123456789012:table/payment3-email-log-dev, which no recorded call",
+    "key-policy-does-not-let-iam-use-the-key": rf"^check_iam: log-attempt: key policy of EncryptionKey lets neither IAM .* use kms:Decrypt",
 }
 
 
@@ -161,6 +240,9 @@ def main(argv: list) -> int:
     if argv[1:2] == ["list"]:
         for name, (_, checks) in DEFECTS.items():
             print(name, *checks)
+        return 0
+    if len(argv) == 3 and argv[1] == "expect":
+        print(EXPECT.get(argv[2], ""))
         return 0
     if len(argv) == 5 and argv[1] == "make":
         name, root, dest = argv[2], Path(argv[3]), Path(argv[4])

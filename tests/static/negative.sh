@@ -16,7 +16,7 @@ fail() { failed=$((failed + 1)); echo "negative: FAIL $*"; }
 # Control: the unbroken copy passes every check, so a failure below is the defect's doing.
 "$py" "$repo/tests/static/defects.py" make none "$repo" "$work/control" || exit 2
 if out=$(bash "$repo/tests/static/check.sh" --root "$work/control" \
-    sam-validate cfn-lint asl-validator project checkov 2>&1); then
+    sam-validate cfn-lint asl-validator project iam checkov 2>&1); then
     pass "control copy passes every check"
 else
     echo "$out" | tail -20
@@ -33,10 +33,17 @@ while read -r name checks; do
         if out=$(bash "$repo/tests/static/check.sh" --root "$dest" "$check" 2>&1); then
             fail "$name: $check passed on the broken copy"
         else
-            # The first line of what the check said, as evidence it caught this defect.
-            why=$(echo "$out" | grep -vE '^check.sh: |problem\(s\)$|^Passed checks|scan results' |
+            # The first line of what the check said, as evidence it caught this defect; a defect
+            # with an expected message (defects.py expect) must be caught with that message.
+            expect=$("$py" "$repo/tests/static/defects.py" expect "$name")
+            if [[ -n $expect ]] && ! why=$(echo "$out" | grep -m1 -E -- "$expect"); then
+                echo "$out" | tail -5
+                fail "$name: $check failed, but without a line matching: $expect"
+                continue
+            fi
+            [[ -n $expect ]] || why=$(echo "$out" | grep -vE '^check.sh: |problem\(s\)$|^Passed checks|scan results' |
                 grep -m1 -iE 'error|fail|must|never|wildcard|invalid|not|E[0-9]{4}|CKV' || true)
-            pass "$name: $check failed as it must${why:+ (${why:0:140})}"
+            pass "$name: $check failed as it must${why:+ (${why:0:200})}"
         fi
     done
 done < <("$py" "$repo/tests/static/defects.py" list)

@@ -202,15 +202,26 @@ fn print_pipe_summary(report: &PipeReport, runner: &Runner) {
         report.filtered.len()
     );
     for (i, b) in report.batches.iter().enumerate() {
+        // A batch that failed because a record needs an operator has its summary as the cause.
         let counts = b
-            .output
-            .as_ref()
+            .summary()
             .map(|o| {
-                ["processed", "failed", "skipped", "duplicate", "malformed"]
-                    .iter()
-                    .map(|k| format!("{} {k}", o.get(*k).and_then(Value::as_u64).unwrap_or(0)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                let counts = [
+                    "processed",
+                    "failed",
+                    "skipped",
+                    "duplicate",
+                    "malformed",
+                    "unstarted",
+                ]
+                .iter()
+                .map(|k| format!("{} {k}", o.get(*k).and_then(Value::as_u64).unwrap_or(0)))
+                .collect::<Vec<_>>()
+                .join(", ");
+                match b.error.as_deref() {
+                    Some(e) => format!("{e}: {counts}"),
+                    None => counts,
+                }
             })
             .unwrap_or_else(|| {
                 format!(

@@ -138,6 +138,30 @@ pub struct PipeBatch {
     pub cause: Option<String>,
 }
 
+/// The error a batch ends with when a record needs an operator (malformed, or its child could
+/// not be started); its cause is the batch summary.
+pub const RECORDS_NEED_AN_OPERATOR: &str = "RecordsNeedAnOperator";
+
+impl PipeBatch {
+    /// The batch summary `{records, processed, ..., outcomes}`: the output of a succeeded batch,
+    /// the cause of one that failed with [`RECORDS_NEED_AN_OPERATOR`].
+    pub fn summary(&self) -> Option<Value> {
+        summary_of(
+            self.output.as_ref(),
+            self.error.as_deref(),
+            self.cause.as_deref(),
+        )
+    }
+}
+
+fn summary_of(output: Option<&Value>, error: Option<&str>, cause: Option<&str>) -> Option<Value> {
+    match (output, error) {
+        (Some(o), _) => Some(o.clone()),
+        (None, Some(RECORDS_NEED_AN_OPERATOR)) => cause.and_then(|c| serde_json::from_str(c).ok()),
+        _ => None,
+    }
+}
+
 /// A record the Pipe's FilterCriteria dropped (on AWS it would never reach the workflow).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -636,8 +660,14 @@ impl Runner {
         for chunk in passed.chunks(pipe.batch_size) {
             let input = Value::Array(chunk.iter().map(|i| records[*i].clone()).collect());
             let record = self.core.start(&pipe.target, input, None, None).await?;
-            if let Some(outcomes) = record
-                .output
+            // The summary: the output of a succeeded batch, the cause of one that failed because a
+            // record needs an operator (RecordsNeedAnOperator).
+            let summary = summary_of(
+                record.output.as_ref(),
+                record.error.as_deref(),
+                record.cause.as_deref(),
+            );
+            if let Some(outcomes) = summary
                 .as_ref()
                 .and_then(|o| o.get("outcomes"))
                 .and_then(Value::as_array)
@@ -655,7 +685,8 @@ impl Runner {
                             .and_then(Value::as_str)
                             .and_then(|c| serde_json::from_str(c).ok());
                         let child = o
-                            .pointer("/child/executionArn")
+                            .get("executionArn")
+                            .or_else(|| o.pointer("/child/executionArn"))
                             .or_else(|| failed_child.as_ref().and_then(|c| c.get("ExecutionArn")))
                             .and_then(Value::as_str)
                             .map(str::to_string);
