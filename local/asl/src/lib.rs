@@ -12,10 +12,8 @@ pub mod error;
 pub mod history;
 pub mod intrinsics;
 pub mod jsonata;
-pub mod lambdas;
 pub mod path;
 pub mod template;
-pub mod test_state;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use definition::{DefinitionError, QueryLanguage, State, StateMachine, StateType};
