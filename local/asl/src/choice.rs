@@ -6,10 +6,11 @@ use std::cmp::Ordering;
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Map, Value};
 
-use crate::definition::DefinitionError;
+use crate::error::DefinitionError;
 use crate::error::Failure;
 use crate::path::{Path, PathError};
-use crate::template::{to_json, Env};
+use crate::template::Env;
+use crate::value::{json_type_name, to_json};
 
 const OPS: &[&str] = &[
     "StringEquals",
@@ -301,7 +302,7 @@ pub fn condition_result(expr: &str, v: &Value) -> Result<bool, Failure> {
             "States.QueryEvaluationError",
             format!(
                 "The JSONata expression '{expr}' specified for the field 'Condition' returned an unexpected result type. Expected 'boolean', but was '{}' for value: {}",
-                crate::engine::json_type_name(v),
+                json_type_name(v),
                 to_json(v)
             ),
         )

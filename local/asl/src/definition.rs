@@ -4,18 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
-use thiserror::Error;
 
+pub use crate::error::DefinitionError;
 use crate::path::Path;
-
-/// A definition AWS would refuse; Display is the AWS-like message.
-#[derive(Debug, Clone, PartialEq, Error)]
-#[error("Invalid State Machine Definition: '{code}: {message} at {location}'")]
-pub struct DefinitionError {
-    pub code: String,
-    pub message: String,
-    pub location: String,
-}
 
 fn schema(location: &str, message: impl Into<String>) -> DefinitionError {
     DefinitionError {

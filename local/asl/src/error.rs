@@ -1,6 +1,8 @@
-//! Failures as AWS names them: an error name (optional for a Fail state without one) and a cause.
+//! The two error kinds: a definition AWS would refuse ([`DefinitionError`], at load) and a state
+//! or execution failure ([`Failure`], at run time: an error name and a cause).
 
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 /// A state or execution failure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,4 +37,13 @@ impl Failure {
     pub fn name(&self) -> &str {
         self.error.as_deref().unwrap_or("")
     }
+}
+
+/// A definition AWS would refuse; Display is the AWS-like message.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("Invalid State Machine Definition: '{code}: {message} at {location}'")]
+pub struct DefinitionError {
+    pub code: String,
+    pub message: String,
+    pub location: String,
 }

@@ -14,12 +14,13 @@ pub mod intrinsics;
 pub mod jsonata;
 pub mod path;
 pub mod template;
+mod value;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
-pub use definition::{DefinitionError, QueryLanguage, State, StateMachine, StateType};
+pub use definition::{QueryLanguage, State, StateMachine, StateType};
 pub use engine::{
     Checkpoint, Engine, Execution, ExecutionContext, ExecutionStatus, TaskDispatcher, TaskFailure,
     TaskRequest, MAX_PAYLOAD_BYTES,
 };
-pub use error::Failure;
+pub use error::{DefinitionError, Failure};
 pub use history::{HistoryEvent, HistorySink, NoHistory, VecHistory};

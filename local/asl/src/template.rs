@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
-use crate::definition::DefinitionError;
+use crate::error::DefinitionError;
 use crate::error::Failure;
 use crate::intrinsics::{Intrinsic, IntrinsicError};
 use crate::path::{ContextRoot, Path, PathError};
@@ -78,10 +78,7 @@ pub fn validate(t: &Value, loc: &str) -> Result<(), DefinitionError> {
     }
 }
 
-/// The compact JSON text AWS prints in causes.
-pub fn to_json(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_default()
-}
+pub use crate::value::to_json;
 
 /// Evaluate one `.$` value: a path on input/context/variables or an intrinsic function.
 pub fn eval_expr(expr: &str, field: &str, env: &Env) -> Result<Value, Failure> {

@@ -17,6 +17,7 @@ use crate::choice;
 use crate::clock::Clock;
 use crate::definition::{Catcher, State, StateMachine, StateType};
 use crate::error::Failure;
+pub use crate::value::json_type_name;
 use crate::history::{HistoryEvent, HistorySink};
 use crate::path::{set_at, ContextRoot, Path, PathError};
 use crate::template::{
@@ -164,16 +165,6 @@ pub struct Engine {
     concurrent: bool,
 }
 
-pub fn json_type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
 
 impl Engine {
     pub fn new(dispatcher: Arc<dyn TaskDispatcher>, clock: Arc<dyn Clock>) -> Self {
