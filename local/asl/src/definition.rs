@@ -19,24 +19,35 @@ fn schema(location: &str, message: impl Into<String>) -> DefinitionError {
 /// How a state's fields are evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueryLanguage {
+    /// `$.x` paths, `.$` templates and intrinsic functions.
     JsonPath,
+    /// `{% ... %}` JSONata expressions.
     Jsonata,
 }
 
 /// The state types of ASL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateType {
+    /// Passes its input on, optionally shaped.
     Pass,
+    /// Calls a resource through the dispatcher.
     Task,
+    /// Branches on rules.
     Choice,
+    /// Waits for a duration or until a time.
     Wait,
+    /// Ends the execution (or branch) successfully.
     Succeed,
+    /// Ends the execution with an error.
     Fail,
+    /// Runs branches on the same input.
     Parallel,
+    /// Runs an item processor per item.
     Map,
 }
 
 impl StateType {
+    /// The `Type` as written in ASL.
     pub fn name(self) -> &'static str {
         match self {
             StateType::Pass => "Pass",
@@ -192,21 +203,32 @@ impl StateType {
 /// One retrier of a `Retry` list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Retrier {
+    /// The error names this retrier handles.
     pub error_equals: Vec<String>,
+    /// Delay before the first retry (default 1 s).
     pub interval_seconds: f64,
+    /// Retries at most this many times (default 3).
     pub max_attempts: u64,
+    /// Multiplier of the delay per retry (default 2).
     pub backoff_rate: f64,
+    /// Cap on the delay.
     pub max_delay_seconds: Option<f64>,
+    /// `JitterStrategy: FULL`.
     pub jitter_full: bool,
 }
 
 /// One catcher of a `Catch` list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Catcher {
+    /// The error names this catcher handles.
     pub error_equals: Vec<String>,
+    /// The state to go to.
     pub next: String,
+    /// JSONPath: where the error output goes in the input.
     pub result_path: Option<Value>,
+    /// JSONata: the state output instead of the error output.
     pub output: Option<Value>,
+    /// Variables to assign.
     pub assign: Option<Value>,
 }
 
@@ -214,25 +236,36 @@ pub struct Catcher {
 /// because their evaluation walks them anyway.
 #[derive(Debug, Clone)]
 pub struct State {
+    /// The state name (its key in `States`).
     pub name: String,
+    /// The state type.
     pub ty: StateType,
+    /// The effective query language (the state's, else the machine's).
     pub query_language: QueryLanguage,
+    /// The state's JSON, validated.
     pub raw: Map<String, Value>,
+    /// The `Next` state, if any.
     pub next: Option<String>,
+    /// `End: true`.
     pub end: bool,
+    /// Retriers, in order.
     pub retry: Vec<Retrier>,
+    /// Catchers, in order.
     pub catch: Vec<Catcher>,
     /// Parallel branches, or the Map item processor as a single element.
     pub children: Vec<StateMachine>,
 }
 
 impl State {
+    /// A field of the state's JSON.
     pub fn field(&self, k: &str) -> Option<&Value> {
         self.raw.get(k)
     }
+    /// A string field of the state's JSON.
     pub fn str_field(&self, k: &str) -> Option<&str> {
         self.raw.get(k).and_then(Value::as_str)
     }
+    /// Whether the state's fields are JSONata.
     pub fn is_jsonata(&self) -> bool {
         self.query_language == QueryLanguage::Jsonata
     }
@@ -241,14 +274,20 @@ impl State {
 /// A parsed and validated state machine (or a Parallel branch / Map processor).
 #[derive(Debug, Clone)]
 pub struct StateMachine {
+    /// The first state.
     pub start_at: String,
+    /// The states by name.
     pub states: BTreeMap<String, State>,
+    /// The machine's query language (states may override it).
     pub query_language: QueryLanguage,
+    /// The execution timeout (top level only).
     pub timeout_seconds: Option<u64>,
+    /// The definition as given.
     pub raw: Value,
 }
 
 impl StateMachine {
+    /// Parse and validate definition text.
     pub fn from_json(text: &str) -> Result<StateMachine, DefinitionError> {
         let v: Value = serde_json::from_str(text).map_err(|e| DefinitionError {
             code: "INVALID_JSON_DESCRIPTION".into(),
@@ -258,6 +297,7 @@ impl StateMachine {
         Self::from_value(v)
     }
 
+    /// Validate a parsed definition.
     pub fn from_value(v: Value) -> Result<StateMachine, DefinitionError> {
         if let Some(o) = v.as_object() {
             if o.get("QueryLanguage").and_then(Value::as_str) == Some("JSONata") {
@@ -268,6 +308,7 @@ impl StateMachine {
         Ok(sm)
     }
 
+    /// The state called `name` at this level.
     pub fn state(&self, name: &str) -> Option<&State> {
         self.states.get(name)
     }

@@ -61,6 +61,7 @@ impl JsonataError {
         QUERY_EVALUATION_ERROR
     }
 
+    /// Why it failed.
     pub fn kind(&self) -> &JsonataErrorKind {
         &self.kind
     }

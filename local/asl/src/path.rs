@@ -14,8 +14,14 @@ use thiserror::Error;
 pub enum PathError {
     /// A definite path matched nothing; `normalized` is Jayway's `$['a']['b']` form used in AWS causes.
     #[error("Invalid path '{path}' : No results for path: {normalized}")]
-    NotFound { path: String, normalized: String },
+    NotFound {
+        /// The path as written.
+        path: String,
+        /// The path in Jayway's bracket form.
+        normalized: String,
+    },
     #[error("Invalid path '{0}'")]
+    /// The text is not a path.
     Syntax(String),
     /// `$name` refers to a variable that is not in scope.
     #[error("Variable '{0}' is not defined")]
@@ -25,8 +31,11 @@ pub enum PathError {
 /// Where evaluation starts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Root {
+    /// `$`: the state input.
     Input,
+    /// `$$`: the Context object.
     Context,
+    /// `$name`: a variable.
     Variable(String),
 }
 
@@ -124,10 +133,12 @@ impl Path {
         })
     }
 
+    /// The path as written.
     pub fn text(&self) -> &str {
         &self.inner.text
     }
 
+    /// What the path starts from.
     pub fn root(&self) -> &Root {
         &self.inner.root
     }

@@ -14,9 +14,11 @@ use crate::path::{ContextRoot, Path, PathError};
 
 /// What a template may read.
 pub struct Env<'a> {
+    /// The effective input (`$`).
     pub input: &'a Value,
     /// The Context object (`$$`): a `Value`, or the engine's borrowed view of it.
     pub context: &'a dyn ContextRoot,
+    /// Variables in scope (`$name`).
     pub vars: &'a Map<String, Value>,
 }
 

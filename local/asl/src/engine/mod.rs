@@ -17,12 +17,12 @@ use crate::choice;
 use crate::clock::Clock;
 use crate::definition::{Catcher, State, StateMachine, StateType};
 use crate::error::Failure;
-pub use crate::value::json_type_name;
 use crate::history::{HistoryEvent, HistorySink};
 use crate::path::{set_at, ContextRoot, Path, PathError};
 use crate::template::{
     eval_expr, eval_jsonata_template, eval_template, jsonata_expr, to_json, Env,
 };
+pub use crate::value::json_type_name;
 
 mod context;
 mod dataflow;
@@ -49,38 +49,52 @@ pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 /// What a Task state asks its dispatcher to do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskRequest {
+    /// The state's `Resource` ARN.
     pub resource: String,
     /// The effective input after Parameters/Arguments.
     pub parameters: Value,
+    /// The Task state's name.
     pub state_name: String,
     /// The Context object (`$$`).
     pub context: Value,
+    /// `TimeoutSeconds`, if set.
     pub timeout_seconds: Option<u64>,
+    /// `HeartbeatSeconds`, if set.
     pub heartbeat_seconds: Option<u64>,
 }
 
 /// A task's failure, named as AWS names it (`Lambda.ServiceException`, a function's errorType, ...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskFailure {
+    /// The error name.
     pub error: String,
+    /// The cause text.
     pub cause: Option<String>,
 }
 
 /// Runs Task states' resources; the engine itself knows no AWS service.
 #[async_trait]
 pub trait TaskDispatcher: Send + Sync {
+    /// Run one task; a failure is caught and retried like any state error.
     async fn invoke(&self, req: TaskRequest) -> Result<Value, TaskFailure>;
 }
 
 /// Identity of one execution, from which the Context object is built.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionContext {
+    /// `$$.Execution.Id`.
     pub execution_arn: String,
+    /// `$$.Execution.Name`.
     pub execution_name: String,
+    /// `$$.Execution.StartTime`.
     pub start_time: DateTime<Utc>,
+    /// `$$.StateMachine.Id`.
     pub state_machine_arn: String,
+    /// `$$.StateMachine.Name`.
     pub state_machine_name: String,
+    /// `$$.Execution.RoleArn`.
     pub role_arn: String,
+    /// `$$.Execution.RedriveCount`.
     pub redrive_count: u32,
 }
 
@@ -104,19 +118,26 @@ impl ExecutionContext {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ExecutionStatus {
+    /// Ended at a Succeed state or an End.
     Succeeded,
+    /// Ended with an uncaught error.
     Failed,
+    /// The machine's `TimeoutSeconds` elapsed.
     TimedOut,
+    /// Stopped from outside.
     Aborted,
 }
 
 /// Where a failed execution stopped, enough to redrive it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Checkpoint {
+    /// The execution input.
     pub input: Value,
     /// The top-level state that failed, with the input it was entered with.
     pub failed_state: Option<String>,
+    /// The input the failed state was entered with.
     pub failed_state_input: Option<Value>,
+    /// The variables when the failed state was entered.
     pub variables: Map<String, Value>,
     /// For a failed Map/Parallel: the outputs of the iterations/branches that succeeded.
     pub completed_children: Option<Vec<Option<Value>>>,
@@ -125,17 +146,24 @@ pub struct Checkpoint {
 /// The outcome of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Execution {
+    /// How the run ended.
     pub status: ExecutionStatus,
+    /// The output, when it succeeded.
     pub output: Option<Value>,
+    /// The error name, when it failed.
     pub error: Option<String>,
+    /// The cause, when it failed.
     pub cause: Option<String>,
+    /// Where to redrive from.
     pub checkpoint: Checkpoint,
 }
 
 /// What [`Engine::test_state`] runs the state with.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TestStateInput {
+    /// The state input.
     pub input: Value,
+    /// Variables in scope.
     pub variables: Map<String, Value>,
     /// `{"result": "<json text>"}` or `{"errorOutput": {"error", "cause"}}`.
     pub mock: Option<Value>,
@@ -146,11 +174,17 @@ pub struct TestStateInput {
 /// The result of [`Engine::test_state`]: status is SUCCEEDED, FAILED, RETRIABLE or CAUGHT_ERROR.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestStateOutcome {
+    /// SUCCEEDED, FAILED, RETRIABLE or CAUGHT_ERROR.
     pub status: String,
+    /// The state output, when it succeeded.
     pub output: Option<Value>,
+    /// The error name, when it failed.
     pub error: Option<String>,
+    /// The cause, when it failed.
     pub cause: Option<String>,
+    /// The state it would go to next.
     pub next_state: Option<String>,
+    /// The variables after the state.
     pub variables: Map<String, Value>,
 }
 
@@ -165,8 +199,8 @@ pub struct Engine {
     concurrent: bool,
 }
 
-
 impl Engine {
+    /// An engine dispatching Task states to `dispatcher`, timing waits and retries on `clock`.
     pub fn new(dispatcher: Arc<dyn TaskDispatcher>, clock: Arc<dyn Clock>) -> Self {
         Engine {
             dispatcher,
@@ -192,6 +226,7 @@ impl Engine {
         self
     }
 
+    /// The clock waits and retries run on.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
