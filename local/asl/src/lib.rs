@@ -45,6 +45,7 @@
 
 #![warn(missing_docs)]
 
+pub mod causes;
 pub mod choice;
 pub mod clock;
 pub mod definition;

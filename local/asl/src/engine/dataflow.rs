@@ -26,91 +26,66 @@ pub(super) fn payload_too_big(v: &Value) -> bool {
 
 /// Apply a JSONPath InputPath/OutputPath (`null` → `{}`); without one, the value itself.
 pub(super) fn apply_io_path<'v>(
-    state: &State,
-    field: &str,
+    path: Option<&IoPath>,
     v: &'v Value,
     context: &dyn ContextRoot,
     vars: &Map<String, Value>,
 ) -> Result<Cow<'v, Value>, Failure> {
-    match state.field(field) {
+    match path {
         None => Ok(Cow::Borrowed(v)),
-        _ => select_io_path(state, field, v, context, vars).map(Cow::Owned),
+        Some(p) => select_io_path(p, v, context, vars).map(Cow::Owned),
     }
 }
 
 /// [`apply_io_path`] for an owned value (OutputPath on a state's result): no copy without one.
 pub(super) fn apply_io_path_owned(
-    state: &State,
-    field: &str,
+    path: Option<&IoPath>,
     v: Value,
     context: &dyn ContextRoot,
     vars: &Map<String, Value>,
 ) -> Result<Value, Failure> {
-    match state.field(field) {
+    match path {
         None => Ok(v),
-        _ => select_io_path(state, field, &v, context, vars),
+        Some(p) => select_io_path(p, &v, context, vars),
     }
 }
 
-pub(super) fn select_io_path(
-    state: &State,
-    field: &str,
+fn select_io_path(
+    path: &IoPath,
     v: &Value,
     context: &dyn ContextRoot,
     vars: &Map<String, Value>,
 ) -> Result<Value, Failure> {
-    match state.field(field) {
-        None => Ok(v.clone()),
-        Some(Value::Null) => Ok(json!({})),
-        Some(Value::String(p)) => {
-            let path = Path::parse(p).map_err(|e| Failure::runtime(e.to_string()))?;
-            path.evaluate(v, context, vars).map_err(|e| match e {
-                PathError::NotFound { .. } | PathError::UnknownVariable(_) => {
-                    Failure::runtime(format!(
-                        "Invalid path '{p}' : No results for path: {}",
-                        path.normalized()
-                    ))
-                }
-                other => Failure::runtime(other.to_string()),
-            })
-        }
-        Some(_) => Ok(v.clone()),
+    match path {
+        IoPath::Null => Ok(json!({})),
+        IoPath::Path(p) => p.select(v, context, vars),
+        IoPath::Other => Ok(v.clone()),
     }
 }
 
 /// Merge a result into the raw input per ResultPath (`null` discards the result).
 pub(super) fn apply_result_path(
-    rp: Option<&Value>,
+    rp: Option<&ResultPath>,
     raw_input: &Value,
     result: Value,
 ) -> Result<Value, Failure> {
     match rp {
-        None => Ok(result),
-        Some(Value::Null) => Ok(raw_input.clone()),
-        Some(Value::String(p)) => {
-            let path = Path::parse(p).map_err(|e| Failure::runtime(e.to_string()))?;
-            let fields = path
-                .reference_fields()
-                .ok_or_else(|| Failure::runtime(format!("Invalid ResultPath '{p}'")))?;
+        None | Some(ResultPath::Other) => Ok(result),
+        Some(ResultPath::Null) => Ok(raw_input.clone()),
+        Some(ResultPath::Fields { text, fields }) => {
+            let fields = fields.as_ref().map_err(Clone::clone)?;
             if fields.is_empty() {
                 return Ok(result);
             }
-            let mut out = raw_input.clone();
-            if !out.is_object() {
-                return Err(Failure::runtime(format!(
-                    "Unable to apply ResultPath '{p}' to input '{}'",
-                    to_json(raw_input)
-                )));
+            let not_applicable =
+                || Failure::runtime(causes::result_path_not_applicable(text, raw_input));
+            if !raw_input.is_object() {
+                return Err(not_applicable());
             }
-            set_at(&mut out, &fields, result).map_err(|_| {
-                Failure::runtime(format!(
-                    "Unable to apply ResultPath '{p}' to input '{}'",
-                    to_json(raw_input)
-                ))
-            })?;
+            let mut out = raw_input.clone();
+            set_at(&mut out, fields, result).map_err(|_| not_applicable())?;
             Ok(out)
         }
-        Some(_) => Ok(result),
     }
 }
 
@@ -147,22 +122,6 @@ pub(super) fn merge_vars(vars: &mut Map<String, Value>, assigned: Value) {
     }
 }
 
-/// Fail state ErrorPath/CausePath: a path or an intrinsic whose value must be a string.
-pub(super) fn fail_field(expr: &str, field: &str, env: &Env) -> Result<String, Failure> {
-    let v = if expr.starts_with('$') {
-        let p = Path::parse(expr).map_err(|e| Failure::runtime(e.to_string()))?;
-        p.evaluate(env.input, env.context, env.vars).map_err(|_| {
-            Failure::runtime(format!(
-                "The JSONPath '{expr}' specified for the field '{field}' could not be found in the input '{}'",
-                to_json(env.input)
-            ))
-        })?
-    } else {
-        eval_expr(expr, field, env)?
-    };
-    Ok(display_value(&v))
-}
-
 pub(super) fn error_output(f: &Failure) -> Value {
     let mut m = Map::new();
     if let Some(e) = &f.error {
@@ -172,4 +131,22 @@ pub(super) fn error_output(f: &Failure) -> Value {
         m.insert("Cause".into(), Value::String(c.clone()));
     }
     Value::Object(m)
+}
+
+/// A Map's tolerated failure count may not be negative (either query language).
+pub(super) fn check_tolerated_count(count: Option<i64>) -> Result<(), Failure> {
+    match count {
+        Some(c) if c < 0 => Err(Failure::runtime(causes::TOLERATED_COUNT_NEGATIVE)),
+        _ => Ok(()),
+    }
+}
+
+/// A Map's tolerated failure percentage lies in 0..=100 (either query language).
+pub(super) fn check_tolerated_percentage(pct: Option<f64>) -> Result<(), Failure> {
+    match pct {
+        Some(p) if !(0.0..=100.0).contains(&p) => {
+            Err(Failure::runtime(causes::TOLERATED_PERCENTAGE_RANGE))
+        }
+        _ => Ok(()),
+    }
 }

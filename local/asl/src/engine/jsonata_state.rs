@@ -1,6 +1,7 @@
 //! The body of a JSONata state (Arguments, Output, Assign with `$states`), run once.
 
 use super::*;
+use crate::jsonata::QUERY_EVALUATION_ERROR;
 
 impl Engine {
     /// JSONata states: Arguments → task → Output/Assign with `$states`.
@@ -99,10 +100,7 @@ impl Engine {
                             next: Some(d.to_string()),
                         })
                     }
-                    None => Err(Failure::raw(
-                        Some("States.NoChoiceMatched".into()),
-                        Some("No Matches!".into()),
-                    )),
+                    None => Err(causes::no_choice_matched()),
                 }
             }
             StateType::Wait => {
@@ -112,22 +110,21 @@ impl Engine {
                         Some(n) if n >= 0 => now + chrono::Duration::seconds(n),
                         _ => {
                             return Err(Failure::new(
-                                "States.QueryEvaluationError",
-                                format!(
-                                "The Seconds field cannot be parsed as a non-negative integer: {}",
-                                display_value(&s)
-                            ),
+                                QUERY_EVALUATION_ERROR,
+                                causes::seconds_field_invalid(&display_value(&s)),
                             ))
                         }
                     }
                 } else if let Some(t) = eval("Timestamp", &b)? {
                     let s = display_value(&t);
-                    choice::parse_timestamp(&s).map(|t| t.with_timezone(&Utc)).ok_or_else(|| {
-                        Failure::new(
-                            "States.QueryEvaluationError",
-                            format!("The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {s}"),
-                        )
-                    })?
+                    choice::parse_timestamp(&s)
+                        .map(|t| t.with_timezone(&Utc))
+                        .ok_or_else(|| {
+                            Failure::new(
+                                QUERY_EVALUATION_ERROR,
+                                causes::timestamp_field_invalid(&s),
+                            )
+                        })?
                 } else {
                     now
                 };
@@ -164,12 +161,8 @@ impl Engine {
                             .and_then(jsonata_expr)
                             .unwrap_or("");
                         return Err(Failure::new(
-                            "States.QueryEvaluationError",
-                            format!(
-                                "The JSONata expression '{expr}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {}",
-                                json_type_name(&other),
-                                to_json(&other)
-                            ),
+                            QUERY_EVALUATION_ERROR,
+                            causes::jsonata_result_type(expr, "Items", "array", &other),
                         ));
                     }
                 };
@@ -188,11 +181,8 @@ impl Engine {
                 }
                 let count = eval("ToleratedFailureCount", &b)?.and_then(|v| v.as_i64());
                 let pct = eval("ToleratedFailurePercentage", &b)?.and_then(|v| v.as_f64());
-                if count.is_some_and(|c| c < 0) {
-                    return Err(Failure::runtime(
-                        "ToleratedFailureCount cannot be negative.",
-                    ));
-                }
+                check_tolerated_count(count)?;
+                check_tolerated_percentage(pct)?;
                 let limit = concurrency_limit(eval("MaxConcurrency", &b)?.as_ref());
                 let result = self
                     .run_map(run, state, inputs, vars, depth, (count, pct), limit)

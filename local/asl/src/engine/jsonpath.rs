@@ -19,7 +19,8 @@ impl Engine {
                 .await;
         }
         let next = state.next.clone();
-        let effective = apply_io_path(state, "InputPath", raw_input, context, vars)?;
+        let f = &state.jsonpath;
+        let effective = apply_io_path(f.input_path.as_ref(), raw_input, context, vars)?;
         let env = Env {
             input: &effective,
             context,
@@ -27,24 +28,24 @@ impl Engine {
         };
         // Assign reads the result; then ResultPath merges it and OutputPath filters.
         let finish = |result: Value, vars: &mut Map<String, Value>| -> Result<Value, Failure> {
-            if let Some(a) = state.field("Assign") {
+            if let Some(a) = &f.assign {
                 let env = Env {
                     input: &result,
                     context,
                     vars,
                 };
-                let assigned = eval_template(a, &env)?;
+                let assigned = a.evaluate(&env)?;
                 merge_vars(vars, assigned);
             }
-            let merged = apply_result_path(state.field("ResultPath"), raw_input, result)?;
-            apply_io_path_owned(state, "OutputPath", merged, context, vars)
+            let merged = apply_result_path(f.result_path.as_ref(), raw_input, result)?;
+            apply_io_path_owned(f.output_path.as_ref(), merged, context, vars)
         };
         match state.ty {
             StateType::Pass => {
                 let result = if let Some(r) = state.field("Result") {
                     r.clone()
-                } else if let Some(p) = state.field("Parameters") {
-                    eval_template(p, &env)?
+                } else if let Some(p) = &f.parameters {
+                    p.evaluate(&env)?
                 } else {
                     effective.clone().into_owned()
                 };
@@ -52,81 +53,84 @@ impl Engine {
                 Ok(Step { output: out, next })
             }
             StateType::Succeed => Ok(Step {
-                output: apply_io_path(state, "OutputPath", &effective, context, vars)?.into_owned(),
+                output: apply_io_path(f.output_path.as_ref(), &effective, context, vars)?
+                    .into_owned(),
                 next: None,
             }),
             StateType::Fail => {
-                let error = match (state.str_field("Error"), state.str_field("ErrorPath")) {
+                let error = match (state.str_field("Error"), &f.error_path) {
                     (Some(e), _) => Some(e.to_string()),
-                    (None, Some(p)) => Some(fail_field(p, "ErrorPath", &env)?),
+                    (None, Some(p)) => Some(display_value(&p.evaluate("ErrorPath", &env)?)),
                     _ => None,
                 };
-                let cause = match (state.str_field("Cause"), state.str_field("CausePath")) {
+                let cause = match (state.str_field("Cause"), &f.cause_path) {
                     (Some(c), _) => Some(c.to_string()),
-                    (None, Some(p)) => Some(fail_field(p, "CausePath", &env)?),
+                    (None, Some(p)) => Some(display_value(&p.evaluate("CausePath", &env)?)),
                     _ => None,
                 };
                 Err(Failure::raw(error, cause))
             }
             StateType::Choice => {
-                let choices = state
-                    .field("Choices")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
-                for rule in choices {
-                    if choice::evaluate(rule, &env)? {
-                        if let Some(a) = rule.get("Assign") {
-                            let assigned = eval_template(a, &env)?;
+                for branch in &f.choices {
+                    if branch.rule.evaluate(&env)? {
+                        if let Some(a) = &branch.assign {
+                            let assigned = a.evaluate(&env)?;
                             merge_vars(vars, assigned);
                         }
-                        let next = rule.get("Next").and_then(Value::as_str).map(str::to_string);
-                        let out = apply_io_path(state, "OutputPath", &effective, context, vars)?
+                        let out = apply_io_path(f.output_path.as_ref(), &effective, context, vars)?
                             .into_owned();
-                        return Ok(Step { output: out, next });
+                        return Ok(Step {
+                            output: out,
+                            next: branch.next.clone(),
+                        });
                     }
                 }
                 match state.str_field("Default") {
                     Some(d) => {
-                        if let Some(a) = state.field("Assign") {
-                            let assigned = eval_template(a, &env)?;
+                        if let Some(a) = &f.assign {
+                            let assigned = a.evaluate(&env)?;
                             merge_vars(vars, assigned);
                         }
-                        let out = apply_io_path(state, "OutputPath", &effective, context, vars)?
+                        let out = apply_io_path(f.output_path.as_ref(), &effective, context, vars)?
                             .into_owned();
                         Ok(Step {
                             output: out,
                             next: Some(d.to_string()),
                         })
                     }
-                    None => Err(Failure::raw(
-                        Some("States.NoChoiceMatched".into()),
-                        Some("No Matches!".into()),
-                    )),
+                    None => Err(causes::no_choice_matched()),
                 }
             }
             StateType::Wait => {
                 let until = self.wait_target(state, &env)?;
                 self.sleep_until(until).await;
-                if let Some(a) = state.field("Assign") {
-                    let assigned = eval_template(a, &env)?;
+                if let Some(a) = &f.assign {
+                    let assigned = a.evaluate(&env)?;
                     merge_vars(vars, assigned);
                 }
                 Ok(Step {
-                    output: apply_io_path(state, "OutputPath", &effective, context, vars)?
+                    output: apply_io_path(f.output_path.as_ref(), &effective, context, vars)?
                         .into_owned(),
                     next,
                 })
             }
             StateType::Task => {
-                let params = match state.field("Parameters") {
-                    Some(p) => eval_template(p, &env)?,
+                let params = match &f.parameters {
+                    Some(p) => p.evaluate(&env)?,
                     None => effective.clone().into_owned(),
                 };
-                let timeout =
-                    self.seconds_field(state, "TimeoutSeconds", "TimeoutSecondsPath", &env)?;
-                let heartbeat =
-                    self.seconds_field(state, "HeartbeatSeconds", "HeartbeatSecondsPath", &env)?;
+                let timeout = self.seconds_field(
+                    state,
+                    "TimeoutSeconds",
+                    f.timeout_seconds_path.as_ref(),
+                    &env,
+                )?;
+                let heartbeat = self.seconds_field(
+                    state,
+                    "HeartbeatSeconds",
+                    f.heartbeat_seconds_path.as_ref(),
+                    &env,
+                )?;
                 let result = self
                     .invoke_task(
                         run,
@@ -143,8 +147,8 @@ impl Engine {
                 Ok(Step { output: out, next })
             }
             StateType::Parallel => {
-                let branch_input = match state.field("Parameters") {
-                    Some(p) => eval_template(p, &env)?,
+                let branch_input = match &f.parameters {
+                    Some(p) => p.evaluate(&env)?,
                     None => effective.clone().into_owned(),
                 };
                 let result = self
@@ -155,30 +159,15 @@ impl Engine {
                 Ok(Step { output: out, next })
             }
             StateType::Map => {
-                let items_v = match state.str_field("ItemsPath") {
-                    Some(p) => {
-                        let path = Path::parse(p).map_err(|e| Failure::runtime(e.to_string()))?;
-                        path.evaluate(&effective, context, vars).map_err(|_| {
-                            Failure::runtime(format!(
-                                "Invalid path '{p}' : No results for path: {}",
-                                path.normalized()
-                            ))
-                        })?
-                    }
+                let items_v = match &f.items_path {
+                    Some(p) => p.select(&effective, context, vars)?,
                     None => effective.clone().into_owned(),
                 };
                 let items = match items_v {
                     Value::Array(a) => a,
-                    other => {
-                        return Err(Failure::runtime(format!(
-                            "Map state input must be an array but was: {}",
-                            json_type_name(&other)
-                        )))
-                    }
+                    other => return Err(Failure::runtime(causes::map_input_not_array(&other))),
                 };
-                let selector = state
-                    .field("ItemSelector")
-                    .or_else(|| state.field("Parameters"));
+                let selector = f.item_selector.as_ref();
                 let mut inputs = Vec::with_capacity(items.len());
                 for (i, item) in items.into_iter().enumerate() {
                     inputs.push(match selector {
@@ -189,14 +178,11 @@ impl Engine {
                                 state: context.state,
                                 map: Some(json!({"Item": {"Index": i, "Value": item}})),
                             };
-                            eval_template(
-                                sel,
-                                &Env {
-                                    input: &effective,
-                                    context: &ctx,
-                                    vars,
-                                },
-                            )?
+                            sel.evaluate(&Env {
+                                input: &effective,
+                                context: &ctx,
+                                vars,
+                            })?
                         }
                         None => item,
                     });
@@ -220,15 +206,12 @@ impl Engine {
         context: &dyn ContextRoot,
         vars: &Map<String, Value>,
     ) -> Result<Value, Failure> {
-        match state.field("ResultSelector") {
-            Some(sel) => eval_template(
-                sel,
-                &Env {
-                    input: &result,
-                    context,
-                    vars,
-                },
-            ),
+        match &state.jsonpath.result_selector {
+            Some(sel) => sel.evaluate(&Env {
+                input: &result,
+                context,
+                vars,
+            }),
             None => Ok(result),
         }
     }
@@ -237,45 +220,34 @@ impl Engine {
         &self,
         state: &State,
         field: &str,
-        path_field: &str,
+        path: Option<&PathField>,
         env: &Env,
     ) -> Result<Option<u64>, Failure> {
         if let Some(v) = state.field(field) {
-            if let Some(s) = v.as_str().and_then(jsonata_expr) {
-                let _ = s;
+            if v.as_str().and_then(jsonata_expr).is_some() {
                 return Ok(None);
             }
             return Ok(v.as_u64());
         }
-        if let Some(p) = state.str_field(path_field) {
+        if let Some(p) = path {
             // AWS words a missing timeout/heartbeat path like a missing InputPath, not like a
             // missing Parameters path (recorded: test_invalid_jsonpath[*SECONDSPATH]).
-            let path = Path::parse(p).map_err(|e| Failure::runtime(e.to_string()))?;
-            let v = path
-                .evaluate(env.input, env.context, env.vars)
-                .map_err(|e| match e {
-                    PathError::NotFound { .. } | PathError::UnknownVariable(_) => {
-                        Failure::runtime(format!(
-                            "Invalid path '{p}' : No results for path: {}",
-                            path.normalized()
-                        ))
-                    }
-                    other => Failure::runtime(other.to_string()),
-                })?;
-            return Ok(v.as_u64());
+            return Ok(p.select(env.input, env.context, env.vars)?.as_u64());
         }
         Ok(None)
     }
 
     /// How many iterations may run at once; 0 = no limit.
     pub(super) fn max_concurrency(&self, state: &State, env: &Env) -> Result<usize, Failure> {
-        if let Some(p) = state.str_field("MaxConcurrencyPath") {
-            let v = eval_expr(p, "MaxConcurrencyPath", env)?;
+        if let Some(p) = &state.jsonpath.max_concurrency_path {
+            let v = p.evaluate("MaxConcurrencyPath", env)?;
             return match integer_value(&v) {
                 Some(n) => Ok(n.max(0) as usize),
-                None => Err(Failure::runtime(format!(
-                    "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {p}",
-                    display_value(&v)
+                None => Err(Failure::runtime(causes::path_value_not(
+                    "MaxConcurrencyPath",
+                    &display_value(&v),
+                    "integer",
+                    p.text(),
                 ))),
             };
         }
@@ -289,43 +261,42 @@ impl Engine {
         env: &Env,
     ) -> Result<(Option<i64>, Option<f64>), Failure> {
         let mut count = state.field("ToleratedFailureCount").and_then(Value::as_i64);
-        if let Some(p) = state.str_field("ToleratedFailureCountPath") {
-            let v = eval_expr(p, "ToleratedFailureCountPath", env)?;
+        if let Some(p) = &state.jsonpath.tolerated_failure_count_path {
+            let v = p.evaluate("ToleratedFailureCountPath", env)?;
             match integer_value(&v) {
                 Some(n) => count = Some(n),
                 None => {
-                    return Err(Failure::runtime(format!(
-                        "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {p}",
-                        display_value(&v)
+                    return Err(Failure::runtime(causes::path_value_not(
+                        "ToleratedFailureCountPath",
+                        &display_value(&v),
+                        "integer",
+                        p.text(),
                     )))
                 }
             }
         }
-        if count.is_some_and(|c| c < 0) {
-            return Err(Failure::runtime(
-                "ToleratedFailureCount cannot be negative.",
-            ));
-        }
+        check_tolerated_count(count)?;
         let mut pct = state
             .field("ToleratedFailurePercentage")
             .and_then(Value::as_f64);
-        if let Some(p) = state.str_field("ToleratedFailurePercentagePath") {
-            let v = eval_expr(p, "ToleratedFailurePercentagePath", env)?;
-            match v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {
+        if let Some(p) = &state.jsonpath.tolerated_failure_percentage_path {
+            let v = p.evaluate("ToleratedFailurePercentagePath", env)?;
+            match v
+                .as_f64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            {
                 Some(n) => pct = Some(n),
                 None => {
-                    return Err(Failure::runtime(format!(
-                        "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {p}",
-                        display_value(&v)
+                    return Err(Failure::runtime(causes::path_value_not(
+                        "ToleratedFailurePercentagePath",
+                        &display_value(&v),
+                        "float",
+                        p.text(),
                     )))
                 }
             }
         }
-        if pct.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
-            return Err(Failure::runtime(
-                "ToleratedFailurePercentage must be between 0 and 100.",
-            ));
-        }
+        check_tolerated_percentage(pct)?;
         Ok((count, pct))
     }
 }

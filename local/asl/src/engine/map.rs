@@ -115,10 +115,7 @@ impl Engine {
             };
             if exceeded {
                 run.event(clock, "MapStateFailed", || Value::Null);
-                return Err(Failure::raw(
-                    Some("States.ExceedToleratedFailureThreshold".into()),
-                    Some("The specified tolerated failure threshold was exceeded".into()),
-                ));
+                return Err(causes::tolerated_failures_exceeded());
             }
         }
         run.event(clock, "MapStateSucceeded", || Value::Null);

@@ -13,15 +13,14 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::causes;
 use crate::choice;
 use crate::clock::Clock;
-use crate::definition::{Catcher, State, StateMachine, StateType};
+use crate::definition::{Catcher, IoPath, PathField, ResultPath, State, StateMachine, StateType};
 use crate::error::Failure;
 use crate::history::{HistoryEvent, HistorySink};
-use crate::path::{set_at, ContextRoot, Path, PathError};
-use crate::template::{
-    eval_expr, eval_jsonata_template, eval_template, jsonata_expr, to_json, Env,
-};
+use crate::path::{set_at, ContextRoot};
+use crate::template::{eval_jsonata_template, jsonata_expr, to_json, Env};
 pub use crate::value::json_type_name;
 
 mod context;
@@ -309,10 +308,7 @@ impl Engine {
         };
         match result {
             Ok(out) if payload_too_big(&out) => {
-                let f = Failure::raw(
-                    Some("States.DataLimitExceeded".into()),
-                    Some("The state/task 'ExecutionSucceeded' returned a result with a size exceeding the maximum number of bytes service limit.".into()),
-                );
+                let f = causes::data_limit_exceeded("ExecutionSucceeded");
                 self.finish_failed(&run, f, checkpoint)
             }
             Ok(out) => {
@@ -398,11 +394,7 @@ impl Engine {
                 match self.run_state(run, state, &input, &mut vars, depth).await {
                     Ok(step) => {
                         if deadline.is_some_and(|d| self.clock.now() > d) {
-                            return Err(Failure {
-                                error: Some("States.Timeout".into()),
-                                cause: None,
-                                needs_state_prefix: false,
-                            });
+                            return Err(causes::timeout(None));
                         }
                         match step.next {
                             Some(n) => {

@@ -62,9 +62,9 @@ impl Engine {
             if f.needs_state_prefix {
                 Failure {
                     error: f.error,
-                    cause: f.cause.map(|c| {
-                        format!("An error occurred while executing the state '{}' (entered at the event id #{entered_id}). {c}", state.name)
-                    }),
+                    cause: f
+                        .cause
+                        .map(|c| causes::in_state(&state.name, entered_id, &c)),
                     needs_state_prefix: false,
                 }
             } else {
@@ -94,11 +94,7 @@ impl Engine {
             match res {
                 Ok(step) => {
                     if payload_too_big(&step.output) {
-                        let f = Failure::raw(
-                            Some("States.DataLimitExceeded".into()),
-                            Some(format!("The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.", state.name)),
-                        );
-                        return Err(f);
+                        return Err(causes::data_limit_exceeded(&state.name));
                     }
                     run.event(clock, exited_type, || state_exited(state, &step.output));
                     return Ok(step);
@@ -188,13 +184,13 @@ impl Engine {
                 None => Ok(err_out),
             };
         }
-        if let Some(a) = &c.assign {
+        if let Some(a) = &c.assign_template {
             let env = Env {
                 input: &err_out,
                 context,
                 vars,
             };
-            let assigned = eval_template(a, &env)?;
+            let assigned = a.evaluate(&env)?;
             merge_vars(vars, assigned);
         }
         apply_result_path(c.result_path.as_ref(), raw_input, err_out)

@@ -81,18 +81,12 @@ impl Engine {
             run.event(clock, "TaskTimedOut", || {
                 task_details(vec![("error", json!("States.Timeout"))])
             });
-            return Err(Failure::raw(
-                Some("States.Timeout".into()),
-                Some(String::new()),
-            ));
+            return Err(causes::timeout(Some(String::new())));
         }
         match outcome {
             Ok(v) => {
                 if payload_too_big(&v) {
-                    return Err(Failure::raw(
-                        Some("States.DataLimitExceeded".into()),
-                        Some(format!("The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.", state.name)),
-                    ));
+                    return Err(causes::data_limit_exceeded(&state.name));
                 }
                 run.event(clock, "TaskSucceeded", || {
                     task_details(vec![

@@ -5,45 +5,38 @@ use super::*;
 impl Engine {
     pub(super) fn wait_target(&self, state: &State, env: &Env) -> Result<DateTime<Utc>, Failure> {
         let now = self.clock.now();
+        let f = &state.jsonpath;
         if let Some(s) = state.field("Seconds").and_then(Value::as_i64) {
             return Ok(now + chrono::Duration::seconds(s.max(0)));
         }
         if let Some(t) = state.str_field("Timestamp") {
             return choice::parse_timestamp(t)
                 .map(|t| t.with_timezone(&Utc))
-                .ok_or_else(|| Failure::runtime(format!("The Timestamp parameter does not reference a valid ISO-8601 extended offset date-time format string: {t}")));
+                .ok_or_else(|| Failure::runtime(causes::timestamp_field_invalid(t)));
         }
-        if let Some(p) = state.str_field("SecondsPath") {
-            let v = eval_expr(p, "SecondsPath", env)?;
+        if let Some(p) = &f.seconds_path {
+            let v = p.evaluate("SecondsPath", env)?;
             let shown = display_value(&v);
-            return match &v {
-                Value::Number(n) if n.as_i64().is_some() => {
-                    let s = n.as_i64().unwrap_or(0);
-                    if s < 0 {
-                        Err(Failure::runtime(format!(
-                            "The SecondsPath parameter references a negative value: {p} == {shown}"
-                        )))
-                    } else {
-                        Ok(now + chrono::Duration::seconds(s))
-                    }
-                }
-                _ => Err(Failure::runtime(format!(
-                    "The SecondsPath parameter cannot be parsed as a long value: {p} == {shown}"
+            return match v.as_i64().filter(|_| v.is_number()) {
+                Some(s) if s < 0 => Err(Failure::runtime(causes::seconds_path_negative(
+                    p.text(),
+                    &shown,
+                ))),
+                Some(s) => Ok(now + chrono::Duration::seconds(s)),
+                None => Err(Failure::runtime(causes::seconds_path_not_long(
+                    p.text(),
+                    &shown,
                 ))),
             };
         }
-        if let Some(p) = state.str_field("TimestampPath") {
-            let v = eval_expr(p, "TimestampPath", env)?;
+        if let Some(p) = &f.timestamp_path {
+            let v = p.evaluate("TimestampPath", env)?;
             let shown = display_value(&v);
             return v
                 .as_str()
                 .and_then(choice::parse_timestamp)
                 .map(|t| t.with_timezone(&Utc))
-                .ok_or_else(|| {
-                    Failure::runtime(format!(
-                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {shown}"
-                    ))
-                });
+                .ok_or_else(|| Failure::runtime(causes::timestamp_path_invalid(p.text(), &shown)));
         }
         Ok(now)
     }

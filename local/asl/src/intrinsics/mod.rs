@@ -123,7 +123,7 @@ enum Arg {
     /// A number, boolean or null literal.
     Literal(Value),
     /// A path on the input (`$`), the Context object (`$$`) or a variable (`$name`).
-    Path(String),
+    Path(crate::path::Path),
     Call(Box<Intrinsic>),
 }
 
@@ -198,7 +198,7 @@ impl Intrinsic {
     /// text becomes the cause of a `States.Runtime` failure.
     pub fn evaluate<E: Display>(
         &self,
-        resolve: &dyn Fn(&str) -> Result<Value, E>,
+        resolve: &dyn Fn(&crate::path::Path) -> Result<Value, E>,
     ) -> Result<Value, IntrinsicError> {
         let mut vals = Vec::with_capacity(self.args.len());
         for a in &self.args {

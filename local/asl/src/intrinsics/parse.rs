@@ -184,9 +184,9 @@ impl<'a> Parser<'a> {
             return Err(format!("unbalanced path '{path}'"));
         }
         // An invalid path makes the whole definition invalid, as on AWS.
-        crate::path::Path::parse(path).map_err(|e| e.to_string())?;
+        let parsed = crate::path::Path::parse(path).map_err(|e| e.to_string())?;
         self.pos += end;
-        Ok(Arg::Path(path.to_string()))
+        Ok(Arg::Path(parsed))
     }
 
     pub(super) fn number(&mut self) -> Result<Arg, String> {

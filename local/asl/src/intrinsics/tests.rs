@@ -6,7 +6,7 @@ use serde_json::json;
 
 fn eval_on(expr: &str, input: &Value) -> Result<Value, IntrinsicError> {
     let f = parse(expr)?;
-    f.evaluate(&|p: &str| resolve_simple(p, input))
+    f.evaluate(&|p: &crate::path::Path| resolve_simple(p.text(), input))
 }
 
 /// A tiny resolver for `$`, `$.a.b` and `$.a[0]` paths, enough for unit tests.

@@ -5,8 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
+mod allowed;
+mod compiled;
+
 pub use crate::error::DefinitionError;
 use crate::path::Path;
+use crate::template::Template;
+pub use compiled::{ChoiceBranch, IoPath, JsonPathFields, PathField, ResultPath};
 
 fn schema(location: &str, message: impl Into<String>) -> DefinitionError {
     DefinitionError {
@@ -60,144 +65,6 @@ impl StateType {
             StateType::Map => "Map",
         }
     }
-
-    fn allowed_fields(self, ql: QueryLanguage) -> &'static [&'static str] {
-        use QueryLanguage::*;
-        match (self, ql) {
-            (StateType::Pass, JsonPath) => &[
-                "Next",
-                "End",
-                "InputPath",
-                "OutputPath",
-                "Parameters",
-                "Result",
-                "ResultPath",
-                "Assign",
-            ],
-            (StateType::Pass, Jsonata) => &["Next", "End", "Output", "Assign"],
-            (StateType::Task, JsonPath) => &[
-                "Resource",
-                "Next",
-                "End",
-                "InputPath",
-                "OutputPath",
-                "Parameters",
-                "ResultPath",
-                "ResultSelector",
-                "Retry",
-                "Catch",
-                "TimeoutSeconds",
-                "TimeoutSecondsPath",
-                "HeartbeatSeconds",
-                "HeartbeatSecondsPath",
-                "Assign",
-                "Credentials",
-            ],
-            (StateType::Task, Jsonata) => &[
-                "Resource",
-                "Next",
-                "End",
-                "Arguments",
-                "Output",
-                "Retry",
-                "Catch",
-                "TimeoutSeconds",
-                "HeartbeatSeconds",
-                "Assign",
-                "Credentials",
-            ],
-            (StateType::Choice, JsonPath) => {
-                &["Choices", "Default", "InputPath", "OutputPath", "Assign"]
-            }
-            (StateType::Choice, Jsonata) => &["Choices", "Default", "Output", "Assign"],
-            (StateType::Wait, JsonPath) => &[
-                "Next",
-                "End",
-                "Seconds",
-                "SecondsPath",
-                "Timestamp",
-                "TimestampPath",
-                "InputPath",
-                "OutputPath",
-                "Assign",
-            ],
-            (StateType::Wait, Jsonata) => {
-                &["Next", "End", "Seconds", "Timestamp", "Output", "Assign"]
-            }
-            (StateType::Succeed, JsonPath) => &["InputPath", "OutputPath"],
-            (StateType::Succeed, Jsonata) => &["Output"],
-            (StateType::Fail, JsonPath) => &["Error", "ErrorPath", "Cause", "CausePath"],
-            (StateType::Fail, Jsonata) => &["Error", "Cause"],
-            (StateType::Parallel, JsonPath) => &[
-                "Branches",
-                "Next",
-                "End",
-                "InputPath",
-                "OutputPath",
-                "Parameters",
-                "ResultPath",
-                "ResultSelector",
-                "Retry",
-                "Catch",
-                "Assign",
-            ],
-            (StateType::Parallel, Jsonata) => &[
-                "Branches",
-                "Next",
-                "End",
-                "Arguments",
-                "Output",
-                "Retry",
-                "Catch",
-                "Assign",
-            ],
-            (StateType::Map, JsonPath) => &[
-                "ItemProcessor",
-                "Iterator",
-                "ItemsPath",
-                "ItemSelector",
-                "Parameters",
-                "ItemReader",
-                "ItemBatcher",
-                "ResultWriter",
-                "MaxConcurrency",
-                "MaxConcurrencyPath",
-                "ToleratedFailureCount",
-                "ToleratedFailureCountPath",
-                "ToleratedFailurePercentage",
-                "ToleratedFailurePercentagePath",
-                "Label",
-                "Next",
-                "End",
-                "InputPath",
-                "OutputPath",
-                "ResultPath",
-                "ResultSelector",
-                "Retry",
-                "Catch",
-                "Assign",
-            ],
-            (StateType::Map, Jsonata) => &[
-                "ItemProcessor",
-                "Items",
-                "ItemSelector",
-                "ItemReader",
-                "ItemBatcher",
-                "ResultWriter",
-                "MaxConcurrency",
-                "ToleratedFailureCount",
-                "ToleratedFailurePercentage",
-                "Label",
-                "Next",
-                "End",
-                "Arguments",
-                "Output",
-                "Retry",
-                "Catch",
-                "Assign",
-            ],
-        }
-    }
 }
 
 /// One retrier of a `Retry` list.
@@ -218,18 +85,20 @@ pub struct Retrier {
 }
 
 /// One catcher of a `Catch` list.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Catcher {
     /// The error names this catcher handles.
     pub error_equals: Vec<String>,
     /// The state to go to.
     pub next: String,
     /// JSONPath: where the error output goes in the input.
-    pub result_path: Option<Value>,
+    pub result_path: Option<ResultPath>,
     /// JSONata: the state output instead of the error output.
     pub output: Option<Value>,
-    /// Variables to assign.
+    /// Variables to assign (JSONata: evaluated as written).
     pub assign: Option<Value>,
+    /// JSONPath: the Assign template, compiled.
+    pub assign_template: Option<Template>,
 }
 
 /// A validated state. Fields that are templates or rules stay as JSON (already checked),
@@ -252,6 +121,8 @@ pub struct State {
     pub retry: Vec<Retrier>,
     /// Catchers, in order.
     pub catch: Vec<Catcher>,
+    /// The JSONPath fields, compiled (empty for a JSONata state).
+    pub jsonpath: JsonPathFields,
     /// Parallel branches, or the Map item processor as a single element.
     pub children: Vec<StateMachine>,
 }
@@ -694,10 +565,15 @@ fn parse_state(
         }
         _ => {}
     }
+    let jsonpath = match ql {
+        QueryLanguage::JsonPath => JsonPathFields::compile(ty, obj),
+        QueryLanguage::Jsonata => JsonPathFields::default(),
+    };
     Ok(State {
         name: name.to_string(),
         ty,
         query_language: ql,
+        jsonpath,
         raw: obj.clone(),
         next,
         end,
@@ -778,9 +654,10 @@ fn parse_catcher(v: &Value, loc: &str) -> Result<Catcher, DefinitionError> {
             .and_then(Value::as_str)
             .ok_or_else(|| schema(loc, "The field 'Next' is required"))?
             .to_string(),
-        result_path: o.get("ResultPath").cloned(),
+        result_path: compiled::result_path(o.get("ResultPath")),
         output: o.get("Output").cloned(),
         assign: o.get("Assign").cloned(),
+        assign_template: o.get("Assign").map(Template::compile),
     })
 }
 
