@@ -84,8 +84,39 @@ pub(super) fn context_base(
 /// `State` (and `Map` in an ItemSelector), so no state copies the execution input.
 pub(super) struct ContextView<'a> {
     pub(super) base: &'a Map<String, Value>,
-    pub(super) state: &'a Value,
+    pub(super) state: &'a StateContext<'a>,
     pub(super) map: Option<Value>,
+}
+
+/// `$$.State` of one state attempt, built only if something reads it (most states do not).
+pub(super) struct StateContext<'a> {
+    name: &'a str,
+    entered: DateTime<Utc>,
+    retry_count: Option<u64>,
+    value: std::sync::OnceLock<Value>,
+}
+
+impl<'a> StateContext<'a> {
+    pub(super) fn new(name: &'a str, entered: DateTime<Utc>, retry_count: Option<u64>) -> Self {
+        StateContext {
+            name,
+            entered,
+            retry_count,
+            value: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub(super) fn value(&self) -> &Value {
+        self.value.get_or_init(|| {
+            let mut m = Map::with_capacity(3);
+            m.insert("Name".into(), Value::String(self.name.to_string()));
+            m.insert("EnteredTime".into(), Value::String(ts(self.entered)));
+            if let Some(r) = self.retry_count {
+                m.insert("RetryCount".into(), Value::from(r));
+            }
+            Value::Object(m)
+        })
+    }
 }
 
 impl ContextView<'_> {
@@ -95,7 +126,7 @@ impl ContextView<'_> {
             // No TestState overrides: a map clone copies its hash table instead of re-hashing
             // every key, then State (and Map) follow as AWS orders them.
             let mut m = self.base.clone();
-            m.insert("State".into(), self.state.clone());
+            m.insert("State".into(), self.state.value().clone());
             if let Some(v) = &self.map {
                 m.insert("Map".into(), v.clone());
             }
@@ -123,7 +154,7 @@ impl ContextRoot for ContextView<'_> {
     fn top(&self, key: &str) -> Option<&Value> {
         // TestState overrides (in `base`) win over the per-state parts.
         self.base.get(key).or(match key {
-            "State" => Some(self.state),
+            "State" => Some(self.state.value()),
             "Map" => self.map.as_ref(),
             _ => None,
         })

@@ -19,9 +19,32 @@ impl std::io::Write for SizeCounter {
     }
 }
 
+/// Whether `v`'s compact JSON text is over the payload quota. Most payloads are far below it:
+/// a bound on their size, cheaper than serialising them, settles those.
 pub(super) fn payload_too_big(v: &Value) -> bool {
+    if size_bound(v, 0) <= MAX_PAYLOAD_BYTES {
+        return false;
+    }
     let mut c = SizeCounter(0);
     serde_json::to_writer(&mut c, v).is_err() && c.0 > MAX_PAYLOAD_BYTES
+}
+
+/// An upper bound of `v`'s compact JSON length (a string escapes to at most 6 bytes per byte),
+/// added to `acc`; it stops growing once past the quota.
+fn size_bound(v: &Value, acc: usize) -> usize {
+    if acc > MAX_PAYLOAD_BYTES {
+        return acc;
+    }
+    match v {
+        Value::Null | Value::Bool(_) => acc + 5,
+        // f64 and i64/u64 print in at most 24 characters.
+        Value::Number(_) => acc + 24,
+        Value::String(s) => acc + 2 + 6 * s.len(),
+        Value::Array(a) => a.iter().fold(acc + 2 + a.len(), |n, x| size_bound(x, n)),
+        Value::Object(o) => o.iter().fold(acc + 2 + 2 * o.len(), |n, (k, x)| {
+            size_bound(x, n + 2 + 6 * k.len())
+        }),
+    }
 }
 
 /// Apply a JSONPath InputPath/OutputPath (`null` → `{}`); without one, the value itself.
@@ -148,5 +171,23 @@ pub(super) fn check_tolerated_percentage(pct: Option<f64>) -> Result<(), Failure
             Err(Failure::runtime(causes::TOLERATED_PERCENTAGE_RANGE))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_quota_is_exact_past_the_size_bound() {
+        let text = |n: usize, c: char| Value::String(std::iter::repeat_n(c, n).collect());
+        // Under the bound: settled without serialising.
+        assert!(!payload_too_big(&json!({"a": text(1000, 'x')})));
+        // Over the bound but under the quota once serialised (ASCII needs no escapes).
+        assert!(!payload_too_big(&text(MAX_PAYLOAD_BYTES - 2, 'x')));
+        assert!(payload_too_big(&text(MAX_PAYLOAD_BYTES - 1, 'x')));
+        // Control characters escape to six bytes each.
+        assert!(payload_too_big(&text(MAX_PAYLOAD_BYTES / 6 + 1, '\u{1}')));
+        assert!(!payload_too_big(&text(MAX_PAYLOAD_BYTES / 6 - 1, '\u{1}')));
     }
 }

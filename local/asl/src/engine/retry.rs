@@ -54,10 +54,6 @@ impl Engine {
             ])
         });
         let entered = clock.now();
-        let mut state_ctx = obj([
-            ("Name", Value::String(state.name.clone())),
-            ("EnteredTime", Value::String(ts(entered))),
-        ]);
         let prefix = |f: Failure| -> Failure {
             if f.needs_state_prefix {
                 Failure {
@@ -79,9 +75,7 @@ impl Engine {
             } else {
                 None
             };
-            if let Some(r) = retry_count {
-                state_ctx["RetryCount"] = json!(r);
-            }
+            let state_ctx = StateContext::new(&state.name, entered, retry_count);
             let context = ContextView {
                 base: &run.context_base,
                 state: &state_ctx,
