@@ -1,9 +1,11 @@
 //! An Amazon States Language interpreter: parses, validates and executes state machines offline,
 //! as AWS Step Functions does, with pluggable task dispatch and a virtual clock for tests.
 //!
-//! Layers, bottom up: [`error`] and the JSON helpers; the expression languages ([`path`]
-//! JSONPath, [`intrinsics`], [`jsonata`]); payload [`template`]s and [`choice`] rules; the
-//! validated [`definition`] ([`StateMachine::from_json`]); the [`engine`] that runs it.
+//! Layers, bottom up: [`error`], [`causes`] (every run-time cause) and the JSON helpers; the
+//! expression languages ([`path`] JSONPath, [`intrinsics`], [`jsonata`]); payload [`template`]s
+//! and [`choice`] rules, compiled at load; the [`definition`] ([`StateMachine::from_json`]):
+//! validated states whose fields are compiled in their query language; the [`engine`] that
+//! runs it, by concern (data flow, retry/catch, task, map, parallel, wait).
 //!
 //! Load → run, with a [`TaskDispatcher`] for Task states and a [`Clock`]:
 //!

@@ -226,40 +226,105 @@ pub fn jsonata_expr(s: &str) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Evaluate a JSONata expression; `Ok(None)` means it returned nothing (undefined).
-pub fn eval_jsonata(expr: &str, bindings: &Map<String, Value>) -> Result<Option<Value>, String> {
-    crate::jsonata::evaluate(expr, bindings).map_err(|e| e.to_string())
+/// A JSONata field compiled at load: `{% %}` strings anywhere inside objects and arrays, each
+/// parsed once and labelled with the field path AWS names in causes (`Arguments/key`, `[0]`).
+#[derive(Debug, Clone)]
+pub enum JsonataTemplate {
+    /// No `{% %}` string anywhere below.
+    Literal(Value),
+    /// A `{% %}` string.
+    Expr {
+        /// The parsed expression.
+        expr: crate::jsonata::Expr,
+        /// The field path for causes.
+        field: String,
+    },
+    /// An object with a `{% %}` string below.
+    Object(Vec<(String, JsonataTemplate)>),
+    /// An array with a `{% %}` string below.
+    Array(Vec<JsonataTemplate>),
 }
 
-/// Evaluate a JSONata template: `{% %}` strings anywhere inside objects and arrays.
-/// `field` is the AWS field path used in causes (`Output`, `Arguments/key`, ...).
-pub fn eval_jsonata_template(
-    t: &Value,
-    bindings: &Map<String, Value>,
-    field: &str,
-) -> Result<Value, Failure> {
-    match t {
-        Value::String(s) => match jsonata_expr(s) {
-            Some(expr) => crate::jsonata::evaluate_field(expr, bindings, field)
-                .map_err(|e| Failure::new(e.error(), e.cause())),
-            None => Ok(t.clone()),
-        },
-        Value::Object(o) => {
-            let mut out = Map::new();
-            for (k, v) in o {
-                out.insert(
-                    k.clone(),
-                    eval_jsonata_template(v, bindings, &format!("{field}/{k}"))?,
-                );
-            }
-            Ok(Value::Object(out))
+impl JsonataTemplate {
+    /// Compile the value of field `field`.
+    pub fn compile(t: &Value, field: &str) -> JsonataTemplate {
+        if !has_jsonata(t) {
+            return JsonataTemplate::Literal(t.clone());
         }
-        Value::Array(a) => Ok(Value::Array(
-            a.iter()
-                .enumerate()
-                .map(|(i, x)| eval_jsonata_template(x, bindings, &format!("{field}[{i}]")))
-                .collect::<Result<_, _>>()?,
-        )),
-        other => Ok(other.clone()),
+        match t {
+            Value::String(s) => match jsonata_expr(s) {
+                Some(expr) => JsonataTemplate::Expr {
+                    expr: crate::jsonata::Expr::parse(expr),
+                    field: field.to_string(),
+                },
+                None => JsonataTemplate::Literal(t.clone()),
+            },
+            Value::Object(o) => JsonataTemplate::Object(
+                o.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            JsonataTemplate::compile(v, &format!("{field}/{k}")),
+                        )
+                    })
+                    .collect(),
+            ),
+            Value::Array(a) => JsonataTemplate::Array(
+                a.iter()
+                    .enumerate()
+                    .map(|(i, x)| JsonataTemplate::compile(x, &format!("{field}[{i}]")))
+                    .collect(),
+            ),
+            other => JsonataTemplate::Literal(other.clone()),
+        }
     }
+
+    /// The expression text of a whole-field `{% %}` string ("" for anything else).
+    pub fn expr_text(&self) -> &str {
+        match self {
+            JsonataTemplate::Expr { expr, .. } => expr.text(),
+            _ => "",
+        }
+    }
+
+    /// Evaluate with `bindings` (`states` and the variables).
+    pub fn evaluate(&self, bindings: &Map<String, Value>) -> Result<Value, Failure> {
+        match self {
+            JsonataTemplate::Literal(v) => Ok(v.clone()),
+            JsonataTemplate::Expr { expr, field } => expr
+                .evaluate_field(bindings, field)
+                .map_err(|e| Failure::new(e.error(), e.cause())),
+            JsonataTemplate::Object(entries) => {
+                let mut out = Map::new();
+                for (k, t) in entries {
+                    out.insert(k.clone(), t.evaluate(bindings)?);
+                }
+                Ok(Value::Object(out))
+            }
+            JsonataTemplate::Array(a) => Ok(Value::Array(
+                a.iter()
+                    .map(|x| x.evaluate(bindings))
+                    .collect::<Result<_, _>>()?,
+            )),
+        }
+    }
+}
+
+/// Whether a `{% %}` string occurs anywhere in `t`.
+fn has_jsonata(t: &Value) -> bool {
+    match t {
+        Value::String(s) => jsonata_expr(s).is_some(),
+        Value::Object(o) => o.values().any(has_jsonata),
+        Value::Array(a) => a.iter().any(has_jsonata),
+        _ => false,
+    }
+}
+
+/// A field in either query language: which one is a property of the field (its state's).
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// A JSONPath `.$` template.
+    JsonPath(Template),
+    /// A JSONata template.
+    Jsonata(JsonataTemplate),
 }

@@ -9,7 +9,7 @@ use crate::causes;
 use crate::choice::Rule;
 use crate::error::Failure;
 use crate::path::{ContextRoot, Path, PathError};
-use crate::template::{Expression, Template};
+use crate::template::{Expression, JsonataTemplate, Template};
 
 use super::StateType;
 
@@ -206,6 +206,153 @@ impl JsonPathFields {
             timeout_seconds_path: path("TimeoutSecondsPath"),
             heartbeat_seconds_path: path("HeartbeatSecondsPath"),
             choices,
+        }
+    }
+}
+
+/// One rule of a JSONata Choice state.
+#[derive(Debug, Clone)]
+pub struct JsonataChoice {
+    /// The Condition (`false` when absent).
+    pub condition: JsonataTemplate,
+    /// The rule's Assign.
+    pub assign: Option<JsonataTemplate>,
+    /// The rule's Output.
+    pub output: Option<JsonataTemplate>,
+    /// The rule's Next.
+    pub next: Option<String>,
+}
+
+/// The compiled JSONata fields of a state (all empty for a JSONPath state).
+#[derive(Debug, Clone, Default)]
+pub struct JsonataFields {
+    /// Arguments (Task, Parallel).
+    pub arguments: Option<JsonataTemplate>,
+    /// Output.
+    pub output: Option<JsonataTemplate>,
+    /// Assign.
+    pub assign: Option<JsonataTemplate>,
+    /// A Map's Items.
+    pub items: Option<JsonataTemplate>,
+    /// A Map's ItemSelector.
+    pub item_selector: Option<JsonataTemplate>,
+    /// A Wait's Seconds.
+    pub seconds: Option<JsonataTemplate>,
+    /// A Wait's Timestamp.
+    pub timestamp: Option<JsonataTemplate>,
+    /// A Task's TimeoutSeconds.
+    pub timeout_seconds: Option<JsonataTemplate>,
+    /// A Task's HeartbeatSeconds.
+    pub heartbeat_seconds: Option<JsonataTemplate>,
+    /// A Fail state's Error.
+    pub error: Option<JsonataTemplate>,
+    /// A Fail state's Cause.
+    pub cause: Option<JsonataTemplate>,
+    /// A Map's MaxConcurrency.
+    pub max_concurrency: Option<JsonataTemplate>,
+    /// A Map's ToleratedFailureCount.
+    pub tolerated_failure_count: Option<JsonataTemplate>,
+    /// A Map's ToleratedFailurePercentage.
+    pub tolerated_failure_percentage: Option<JsonataTemplate>,
+    /// A Choice state's rules, in order.
+    pub choices: Vec<JsonataChoice>,
+}
+
+impl JsonataFields {
+    /// Compile the fields of a (validated) JSONata state.
+    pub fn compile(ty: StateType, obj: &Map<String, Value>) -> JsonataFields {
+        let field = |k: &str| obj.get(k).map(|t| JsonataTemplate::compile(t, k));
+        let choices = obj
+            .get("Choices")
+            .and_then(Value::as_array)
+            .filter(|_| ty == StateType::Choice)
+            .map(|rules| {
+                rules
+                    .iter()
+                    .map(|r| JsonataChoice {
+                        condition: JsonataTemplate::compile(
+                            r.get("Condition").unwrap_or(&Value::Bool(false)),
+                            "Condition",
+                        ),
+                        assign: r
+                            .get("Assign")
+                            .map(|a| JsonataTemplate::compile(a, "Assign")),
+                        output: r
+                            .get("Output")
+                            .map(|o| JsonataTemplate::compile(o, "Output")),
+                        next: r.get("Next").and_then(Value::as_str).map(str::to_string),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        JsonataFields {
+            arguments: field("Arguments"),
+            output: field("Output"),
+            assign: field("Assign"),
+            items: field("Items"),
+            item_selector: field("ItemSelector"),
+            seconds: field("Seconds"),
+            timestamp: field("Timestamp"),
+            timeout_seconds: field("TimeoutSeconds"),
+            heartbeat_seconds: field("HeartbeatSeconds"),
+            error: field("Error"),
+            cause: field("Cause"),
+            max_concurrency: field("MaxConcurrency"),
+            tolerated_failure_count: field("ToleratedFailureCount"),
+            tolerated_failure_percentage: field("ToleratedFailurePercentage"),
+            choices,
+        }
+    }
+}
+
+/// A state's literal (non-expression) fields, read once.
+#[derive(Debug, Clone, Default)]
+pub struct Literals {
+    /// A Task's Resource.
+    pub resource: Option<String>,
+    /// A Choice state's Default.
+    pub default: Option<String>,
+    /// A JSONPath Pass state's Result.
+    pub result: Option<Value>,
+    /// A JSONPath Fail state's Error.
+    pub error: Option<String>,
+    /// A JSONPath Fail state's Cause.
+    pub cause: Option<String>,
+    /// A JSONPath Wait's Seconds.
+    pub seconds: Option<i64>,
+    /// A JSONPath Wait's Timestamp.
+    pub timestamp: Option<String>,
+    /// A JSONPath Map's MaxConcurrency, as written.
+    pub max_concurrency: Option<Value>,
+    /// A JSONPath Map's ToleratedFailureCount.
+    pub tolerated_failure_count: Option<i64>,
+    /// A JSONPath Map's ToleratedFailurePercentage.
+    pub tolerated_failure_percentage: Option<f64>,
+    /// A JSONPath Task's TimeoutSeconds, as written.
+    pub timeout_seconds: Option<Value>,
+    /// A JSONPath Task's HeartbeatSeconds, as written.
+    pub heartbeat_seconds: Option<Value>,
+}
+
+impl Literals {
+    /// Read the literal fields of a (validated) state.
+    pub fn read(obj: &Map<String, Value>) -> Literals {
+        let string = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
+        Literals {
+            resource: string("Resource"),
+            default: string("Default"),
+            result: obj.get("Result").cloned(),
+            error: string("Error"),
+            cause: string("Cause"),
+            seconds: obj.get("Seconds").and_then(Value::as_i64),
+            timestamp: string("Timestamp"),
+            max_concurrency: obj.get("MaxConcurrency").cloned(),
+            tolerated_failure_count: obj.get("ToleratedFailureCount").and_then(Value::as_i64),
+            tolerated_failure_percentage: obj
+                .get("ToleratedFailurePercentage")
+                .and_then(Value::as_f64),
+            timeout_seconds: obj.get("TimeoutSeconds").cloned(),
+            heartbeat_seconds: obj.get("HeartbeatSeconds").cloned(),
         }
     }
 }

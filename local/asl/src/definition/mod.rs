@@ -7,11 +7,16 @@ use serde_json::{Map, Value};
 
 mod allowed;
 mod compiled;
+mod handlers;
 
 pub use crate::error::DefinitionError;
 use crate::path::Path;
-use crate::template::Template;
-pub use compiled::{ChoiceBranch, IoPath, JsonPathFields, PathField, ResultPath};
+pub use compiled::{
+    ChoiceBranch, IoPath, JsonPathFields, JsonataChoice, JsonataFields, Literals, PathField,
+    ResultPath,
+};
+use handlers::{parse_catcher, parse_retrier};
+pub use handlers::{Catcher, Retrier};
 
 fn schema(location: &str, message: impl Into<String>) -> DefinitionError {
     DefinitionError {
@@ -67,42 +72,8 @@ impl StateType {
     }
 }
 
-/// One retrier of a `Retry` list.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Retrier {
-    /// The error names this retrier handles.
-    pub error_equals: Vec<String>,
-    /// Delay before the first retry (default 1 s).
-    pub interval_seconds: f64,
-    /// Retries at most this many times (default 3).
-    pub max_attempts: u64,
-    /// Multiplier of the delay per retry (default 2).
-    pub backoff_rate: f64,
-    /// Cap on the delay.
-    pub max_delay_seconds: Option<f64>,
-    /// `JitterStrategy: FULL`.
-    pub jitter_full: bool,
-}
-
-/// One catcher of a `Catch` list.
-#[derive(Debug, Clone)]
-pub struct Catcher {
-    /// The error names this catcher handles.
-    pub error_equals: Vec<String>,
-    /// The state to go to.
-    pub next: String,
-    /// JSONPath: where the error output goes in the input.
-    pub result_path: Option<ResultPath>,
-    /// JSONata: the state output instead of the error output.
-    pub output: Option<Value>,
-    /// Variables to assign (JSONata: evaluated as written).
-    pub assign: Option<Value>,
-    /// JSONPath: the Assign template, compiled.
-    pub assign_template: Option<Template>,
-}
-
-/// A validated state. Fields that are templates or rules stay as JSON (already checked),
-/// because their evaluation walks them anyway.
+/// A validated state: its JSON, and its expression fields compiled in the state's query
+/// language ([`JsonPathFields`] or [`JsonataFields`]).
 #[derive(Debug, Clone)]
 pub struct State {
     /// The state name (its key in `States`).
@@ -123,6 +94,10 @@ pub struct State {
     pub catch: Vec<Catcher>,
     /// The JSONPath fields, compiled (empty for a JSONata state).
     pub jsonpath: JsonPathFields,
+    /// The JSONata fields, compiled (empty for a JSONPath state).
+    pub jsonata: JsonataFields,
+    /// The literal fields.
+    pub literals: Literals,
     /// Parallel branches, or the Map item processor as a single element.
     pub children: Vec<StateMachine>,
 }
@@ -512,7 +487,7 @@ fn parse_state(
         Some(Value::Array(cs)) => cs
             .iter()
             .enumerate()
-            .map(|(i, c)| parse_catcher(c, &format!("{loc}/Catch[{i}]")))
+            .map(|(i, c)| parse_catcher(c, &format!("{loc}/Catch[{i}]"), ql))
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(schema(loc, "Catch must be an array")),
     };
@@ -565,99 +540,23 @@ fn parse_state(
         }
         _ => {}
     }
-    let jsonpath = match ql {
-        QueryLanguage::JsonPath => JsonPathFields::compile(ty, obj),
-        QueryLanguage::Jsonata => JsonPathFields::default(),
+    let (jsonpath, jsonata) = match ql {
+        QueryLanguage::JsonPath => (JsonPathFields::compile(ty, obj), JsonataFields::default()),
+        QueryLanguage::Jsonata => (JsonPathFields::default(), JsonataFields::compile(ty, obj)),
     };
     Ok(State {
         name: name.to_string(),
         ty,
         query_language: ql,
         jsonpath,
+        jsonata,
+        literals: Literals::read(obj),
         raw: obj.clone(),
         next,
         end,
         retry,
         catch,
         children,
-    })
-}
-
-fn string_list(v: Option<&Value>, loc: &str) -> Result<Vec<String>, DefinitionError> {
-    v.and_then(Value::as_array)
-        .and_then(|a| {
-            a.iter()
-                .map(|x| x.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-        })
-        .ok_or_else(|| schema(loc, "The field 'ErrorEquals' must be a list of strings"))
-}
-
-fn parse_retrier(v: &Value, loc: &str) -> Result<Retrier, DefinitionError> {
-    let o = v
-        .as_object()
-        .ok_or_else(|| schema(loc, "A retrier must be an object"))?;
-    for k in o.keys() {
-        if ![
-            "ErrorEquals",
-            "IntervalSeconds",
-            "MaxAttempts",
-            "BackoffRate",
-            "MaxDelaySeconds",
-            "JitterStrategy",
-            "Comment",
-        ]
-        .contains(&k.as_str())
-        {
-            return Err(schema(
-                loc,
-                format!("The field '{k}' is not supported by Step Functions"),
-            ));
-        }
-    }
-    let num = |k: &str, d: f64| o.get(k).and_then(Value::as_f64).unwrap_or(d);
-    Ok(Retrier {
-        error_equals: string_list(o.get("ErrorEquals"), loc)?,
-        interval_seconds: num("IntervalSeconds", 1.0),
-        max_attempts: o.get("MaxAttempts").and_then(Value::as_u64).unwrap_or(3),
-        backoff_rate: num("BackoffRate", 2.0),
-        max_delay_seconds: o.get("MaxDelaySeconds").and_then(Value::as_f64),
-        jitter_full: o.get("JitterStrategy").and_then(Value::as_str) == Some("FULL"),
-    })
-}
-
-fn parse_catcher(v: &Value, loc: &str) -> Result<Catcher, DefinitionError> {
-    let o = v
-        .as_object()
-        .ok_or_else(|| schema(loc, "A catcher must be an object"))?;
-    for k in o.keys() {
-        if ![
-            "ErrorEquals",
-            "Next",
-            "ResultPath",
-            "Output",
-            "Assign",
-            "Comment",
-        ]
-        .contains(&k.as_str())
-        {
-            return Err(schema(
-                loc,
-                format!("The field '{k}' is not supported by Step Functions"),
-            ));
-        }
-    }
-    Ok(Catcher {
-        error_equals: string_list(o.get("ErrorEquals"), loc)?,
-        next: o
-            .get("Next")
-            .and_then(Value::as_str)
-            .ok_or_else(|| schema(loc, "The field 'Next' is required"))?
-            .to_string(),
-        result_path: compiled::result_path(o.get("ResultPath")),
-        output: o.get("Output").cloned(),
-        assign: o.get("Assign").cloned(),
-        assign_template: o.get("Assign").map(Template::compile),
     })
 }
 

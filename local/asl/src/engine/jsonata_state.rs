@@ -21,11 +21,9 @@ impl Engine {
             json!({"input": raw_input, "context": context}),
         );
         let next = state.next.clone();
-        let eval = |field: &str, b: &Map<String, Value>| -> Result<Option<Value>, Failure> {
-            state
-                .field(field)
-                .map(|t| eval_jsonata_template(t, b, field))
-                .transpose()
+        let f = &state.jsonata;
+        let eval = |t: &Option<JsonataTemplate>, b: &Map<String, Value>| {
+            t.as_ref().map(|t| t.evaluate(b)).transpose()
         };
         let finish = |result: Option<Value>,
                       vars: &mut Map<String, Value>,
@@ -37,8 +35,8 @@ impl Engine {
                     json!({"input": raw_input, "context": context, "result": r}),
                 );
             }
-            let assigned = eval("Assign", b)?;
-            let out = match eval("Output", b)? {
+            let assigned = eval(&f.assign, b)?;
+            let out = match eval(&f.output, b)? {
                 Some(o) => o,
                 None => result.unwrap_or_else(|| raw_input.clone()),
             };
@@ -60,27 +58,17 @@ impl Engine {
                 })
             }
             StateType::Fail => {
-                let error = eval("Error", &b)?.map(|v| display_value(&v));
-                let cause = eval("Cause", &b)?.map(|v| display_value(&v));
+                let error = eval(&f.error, &b)?.map(|v| display_value(&v));
+                let cause = eval(&f.cause, &b)?.map(|v| display_value(&v));
                 Err(Failure::raw(error, cause))
             }
             StateType::Choice => {
-                let choices = state
-                    .field("Choices")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                for rule in &choices {
-                    let cond = rule.get("Condition").cloned().unwrap_or(Value::Bool(false));
-                    let v = eval_jsonata_template(&cond, &b, "Condition")?;
-                    let expr = cond.as_str().and_then(jsonata_expr).unwrap_or("");
-                    if choice::condition_result(expr, &v)? {
-                        let assigned = rule
-                            .get("Assign")
-                            .map(|a| eval_jsonata_template(a, &b, "Assign"))
-                            .transpose()?;
-                        let out = match rule.get("Output") {
-                            Some(o) => eval_jsonata_template(o, &b, "Output")?,
+                for rule in &f.choices {
+                    let v = rule.condition.evaluate(&b)?;
+                    if choice::condition_result(rule.condition.expr_text(), &v)? {
+                        let assigned = eval(&rule.assign, &b)?;
+                        let out = match &rule.output {
+                            Some(o) => o.evaluate(&b)?,
                             None => raw_input.clone(),
                         };
                         if let Some(a) = assigned {
@@ -88,11 +76,11 @@ impl Engine {
                         }
                         return Ok(Step {
                             output: out,
-                            next: rule.get("Next").and_then(Value::as_str).map(str::to_string),
+                            next: rule.next.clone(),
                         });
                     }
                 }
-                match state.str_field("Default") {
+                match state.literals.default.as_deref() {
                     Some(d) => {
                         let out = finish(None, vars, &mut b)?;
                         Ok(Step {
@@ -105,7 +93,7 @@ impl Engine {
             }
             StateType::Wait => {
                 let now = self.clock.now();
-                let until = if let Some(s) = eval("Seconds", &b)? {
+                let until = if let Some(s) = eval(&f.seconds, &b)? {
                     match integer_value(&s).filter(|_| s.is_number()) {
                         Some(n) if n >= 0 => now + chrono::Duration::seconds(n),
                         _ => {
@@ -115,7 +103,7 @@ impl Engine {
                             ))
                         }
                     }
-                } else if let Some(t) = eval("Timestamp", &b)? {
+                } else if let Some(t) = eval(&f.timestamp, &b)? {
                     let s = display_value(&t);
                     choice::parse_timestamp(&s)
                         .map(|t| t.with_timezone(&Utc))
@@ -133,9 +121,9 @@ impl Engine {
                 Ok(Step { output: out, next })
             }
             StateType::Task => {
-                let args = eval("Arguments", &b)?.unwrap_or_else(|| raw_input.clone());
-                let timeout = eval("TimeoutSeconds", &b)?.and_then(|v| v.as_u64());
-                let heartbeat = eval("HeartbeatSeconds", &b)?.and_then(|v| v.as_u64());
+                let args = eval(&f.arguments, &b)?.unwrap_or_else(|| raw_input.clone());
+                let timeout = eval(&f.timeout_seconds, &b)?.and_then(|v| v.as_u64());
+                let heartbeat = eval(&f.heartbeat_seconds, &b)?.and_then(|v| v.as_u64());
                 let result = self
                     .invoke_task(run, depth, state, args, context.clone(), timeout, heartbeat)
                     .await?;
@@ -143,23 +131,20 @@ impl Engine {
                 Ok(Step { output: out, next })
             }
             StateType::Parallel => {
-                let args = eval("Arguments", &b)?.unwrap_or_else(|| raw_input.clone());
+                let args = eval(&f.arguments, &b)?.unwrap_or_else(|| raw_input.clone());
                 let result = self.run_parallel(run, state, args, vars, depth).await?;
                 let out = finish(Some(result), vars, &mut b)?;
                 Ok(Step { output: out, next })
             }
             StateType::Map => {
-                let items_v = match state.field("Items") {
-                    Some(t) => eval_jsonata_template(t, &b, "Items")?,
+                let items_v = match &f.items {
+                    Some(t) => t.evaluate(&b)?,
                     None => raw_input.clone(),
                 };
                 let items = match items_v {
                     Value::Array(a) => a,
                     other => {
-                        let expr = state
-                            .str_field("Items")
-                            .and_then(jsonata_expr)
-                            .unwrap_or("");
+                        let expr = f.items.as_ref().map_or("", JsonataTemplate::expr_text);
                         return Err(Failure::new(
                             QUERY_EVALUATION_ERROR,
                             causes::jsonata_result_type(expr, "Items", "array", &other),
@@ -168,22 +153,22 @@ impl Engine {
                 };
                 let mut inputs = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
-                    inputs.push(match state.field("ItemSelector") {
+                    inputs.push(match &f.item_selector {
                         Some(sel) => {
                             let mut ctx = context.clone();
                             ctx["Map"] = json!({"Item": {"Index": i, "Value": item}});
                             let mut bi = vars.clone();
                             bi.insert("states".into(), json!({"input": raw_input, "context": ctx}));
-                            eval_jsonata_template(sel, &bi, "ItemSelector")?
+                            sel.evaluate(&bi)?
                         }
                         None => item.clone(),
                     });
                 }
-                let count = eval("ToleratedFailureCount", &b)?.and_then(|v| v.as_i64());
-                let pct = eval("ToleratedFailurePercentage", &b)?.and_then(|v| v.as_f64());
+                let count = eval(&f.tolerated_failure_count, &b)?.and_then(|v| v.as_i64());
+                let pct = eval(&f.tolerated_failure_percentage, &b)?.and_then(|v| v.as_f64());
                 check_tolerated_count(count)?;
                 check_tolerated_percentage(pct)?;
-                let limit = concurrency_limit(eval("MaxConcurrency", &b)?.as_ref());
+                let limit = concurrency_limit(eval(&f.max_concurrency, &b)?.as_ref());
                 let result = self
                     .run_map(run, state, inputs, vars, depth, (count, pct), limit)
                     .await?;

@@ -42,7 +42,7 @@ impl Engine {
         };
         match state.ty {
             StateType::Pass => {
-                let result = if let Some(r) = state.field("Result") {
+                let result = if let Some(r) = &state.literals.result {
                     r.clone()
                 } else if let Some(p) = &f.parameters {
                     p.evaluate(&env)?
@@ -58,12 +58,12 @@ impl Engine {
                 next: None,
             }),
             StateType::Fail => {
-                let error = match (state.str_field("Error"), &f.error_path) {
+                let error = match (&state.literals.error, &f.error_path) {
                     (Some(e), _) => Some(e.to_string()),
                     (None, Some(p)) => Some(display_value(&p.evaluate("ErrorPath", &env)?)),
                     _ => None,
                 };
-                let cause = match (state.str_field("Cause"), &f.cause_path) {
+                let cause = match (&state.literals.cause, &f.cause_path) {
                     (Some(c), _) => Some(c.to_string()),
                     (None, Some(p)) => Some(display_value(&p.evaluate("CausePath", &env)?)),
                     _ => None,
@@ -85,7 +85,7 @@ impl Engine {
                         });
                     }
                 }
-                match state.str_field("Default") {
+                match state.literals.default.as_deref() {
                     Some(d) => {
                         if let Some(a) = &f.assign {
                             let assigned = a.evaluate(&env)?;
@@ -120,14 +120,12 @@ impl Engine {
                     None => effective.clone().into_owned(),
                 };
                 let timeout = self.seconds_field(
-                    state,
-                    "TimeoutSeconds",
+                    state.literals.timeout_seconds.as_ref(),
                     f.timeout_seconds_path.as_ref(),
                     &env,
                 )?;
                 let heartbeat = self.seconds_field(
-                    state,
-                    "HeartbeatSeconds",
+                    state.literals.heartbeat_seconds.as_ref(),
                     f.heartbeat_seconds_path.as_ref(),
                     &env,
                 )?;
@@ -218,12 +216,11 @@ impl Engine {
 
     pub(super) fn seconds_field(
         &self,
-        state: &State,
-        field: &str,
+        literal: Option<&Value>,
         path: Option<&PathField>,
         env: &Env,
     ) -> Result<Option<u64>, Failure> {
-        if let Some(v) = state.field(field) {
+        if let Some(v) = literal {
             if v.as_str().and_then(jsonata_expr).is_some() {
                 return Ok(None);
             }
@@ -251,7 +248,7 @@ impl Engine {
                 ))),
             };
         }
-        Ok(concurrency_limit(state.field("MaxConcurrency")))
+        Ok(concurrency_limit(state.literals.max_concurrency.as_ref()))
     }
 
     /// (tolerated failure count, tolerated percentage)
@@ -260,7 +257,7 @@ impl Engine {
         state: &State,
         env: &Env,
     ) -> Result<(Option<i64>, Option<f64>), Failure> {
-        let mut count = state.field("ToleratedFailureCount").and_then(Value::as_i64);
+        let mut count = state.literals.tolerated_failure_count;
         if let Some(p) = &state.jsonpath.tolerated_failure_count_path {
             let v = p.evaluate("ToleratedFailureCountPath", env)?;
             match integer_value(&v) {
@@ -276,9 +273,7 @@ impl Engine {
             }
         }
         check_tolerated_count(count)?;
-        let mut pct = state
-            .field("ToleratedFailurePercentage")
-            .and_then(Value::as_f64);
+        let mut pct = state.literals.tolerated_failure_percentage;
         if let Some(p) = &state.jsonpath.tolerated_failure_percentage_path {
             let v = p.evaluate("ToleratedFailurePercentagePath", env)?;
             match v

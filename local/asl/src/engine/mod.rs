@@ -20,7 +20,7 @@ use crate::definition::{Catcher, IoPath, PathField, ResultPath, State, StateMach
 use crate::error::Failure;
 use crate::history::{HistoryEvent, HistorySink};
 use crate::path::{set_at, ContextRoot};
-use crate::template::{eval_jsonata_template, jsonata_expr, to_json, Env};
+use crate::template::{jsonata_expr, to_json, Env, JsonataTemplate, Payload};
 pub use crate::value::json_type_name;
 
 mod context;

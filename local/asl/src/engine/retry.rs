@@ -169,16 +169,16 @@ impl Engine {
                 "states".into(),
                 json!({"input": raw_input, "context": context.to_value(), "errorOutput": err_out}),
             );
-            if let Some(a) = &c.assign {
-                let assigned = eval_jsonata_template(a, &b, "Assign")?;
+            if let Some(Payload::Jsonata(a)) = &c.assign {
+                let assigned = a.evaluate(&b)?;
                 merge_vars(vars, assigned);
             }
             return match &c.output {
-                Some(o) => eval_jsonata_template(o, &b, "Output"),
+                Some(o) => o.evaluate(&b),
                 None => Ok(err_out),
             };
         }
-        if let Some(a) = &c.assign_template {
+        if let Some(Payload::JsonPath(a)) = &c.assign {
             let env = Env {
                 input: &err_out,
                 context,

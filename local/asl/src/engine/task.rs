@@ -36,7 +36,7 @@ impl Engine {
         heartbeat: Option<u64>,
     ) -> Result<Value, Failure> {
         let clock = self.clock.as_ref();
-        let resource = state.str_field("Resource").unwrap_or_default().to_string();
+        let resource = state.literals.resource.clone().unwrap_or_default();
         // History names the integration as AWS does: `resourceType` + `resource`.
         let task_details = |extra: Vec<(&str, Value)>| -> Value {
             let (ty, res) = split_resource(&resource);

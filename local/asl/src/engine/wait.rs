@@ -6,10 +6,10 @@ impl Engine {
     pub(super) fn wait_target(&self, state: &State, env: &Env) -> Result<DateTime<Utc>, Failure> {
         let now = self.clock.now();
         let f = &state.jsonpath;
-        if let Some(s) = state.field("Seconds").and_then(Value::as_i64) {
+        if let Some(s) = state.literals.seconds {
             return Ok(now + chrono::Duration::seconds(s.max(0)));
         }
-        if let Some(t) = state.str_field("Timestamp") {
+        if let Some(t) = state.literals.timestamp.as_deref() {
             return choice::parse_timestamp(t)
                 .map(|t| t.with_timezone(&Utc))
                 .ok_or_else(|| Failure::runtime(causes::timestamp_field_invalid(t)));
