@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 target=${CARGO_TARGET_DIR:-$PWD/target}
+# The bench writes its transition counts beside criterion's output: both must use this target.
+export CARGO_TARGET_DIR=$target
 args=()
 case ${1:-} in
     --quick) args=(--quick); export ASL_BENCH_MAP_ITEMS=100 ;;
