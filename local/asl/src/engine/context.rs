@@ -166,7 +166,8 @@ impl ContextRoot for ContextView<'_> {
 
 /// Where a state transitions next.
 pub(super) struct Step {
-    pub(super) output: Value,
+    /// The state's output; `None`: its input, unchanged (kept by the caller, not copied).
+    pub(super) output: Option<Value>,
     pub(super) next: Option<String>,
 }
 

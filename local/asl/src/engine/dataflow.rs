@@ -73,6 +73,23 @@ pub(super) fn apply_io_path_owned(
     }
 }
 
+/// OutputPath on the effective input of a state that passes it on (Choice, Succeed, Wait):
+/// `None` when that is the state's input itself, which the caller then keeps without a copy.
+// The Cow's variant is the point: borrowed means "the state's input, unchanged".
+#[allow(clippy::ptr_arg)]
+pub(super) fn pass_on(
+    path: Option<&IoPath>,
+    effective: &Cow<'_, Value>,
+    context: &dyn ContextRoot,
+    vars: &Map<String, Value>,
+) -> Result<Option<Value>, Failure> {
+    match (path, effective) {
+        (None, Cow::Borrowed(_)) => Ok(None),
+        (None, Cow::Owned(v)) => Ok(Some(v.clone())),
+        (Some(p), e) => select_io_path(p, e, context, vars).map(Some),
+    }
+}
+
 fn select_io_path(
     path: &IoPath,
     v: &Value,

@@ -49,7 +49,7 @@ impl Engine {
             StateType::Pass | StateType::Succeed => {
                 let out = finish(None, vars, &mut b)?;
                 Ok(Step {
-                    output: out,
+                    output: Some(out),
                     next: if state.ty == StateType::Succeed {
                         None
                     } else {
@@ -75,7 +75,7 @@ impl Engine {
                             merge_vars(vars, a);
                         }
                         return Ok(Step {
-                            output: out,
+                            output: Some(out),
                             next: rule.next.clone(),
                         });
                     }
@@ -84,7 +84,7 @@ impl Engine {
                     Some(d) => {
                         let out = finish(None, vars, &mut b)?;
                         Ok(Step {
-                            output: out,
+                            output: Some(out),
                             next: Some(d.to_string()),
                         })
                     }
@@ -118,7 +118,10 @@ impl Engine {
                 };
                 self.sleep_until(until).await;
                 let out = finish(None, vars, &mut b)?;
-                Ok(Step { output: out, next })
+                Ok(Step {
+                    output: Some(out),
+                    next,
+                })
             }
             StateType::Task => {
                 let args = eval(&f.arguments, &b)?.unwrap_or_else(|| raw_input.clone());
@@ -128,13 +131,19 @@ impl Engine {
                     .invoke_task(run, depth, state, args, context.clone(), timeout, heartbeat)
                     .await?;
                 let out = finish(Some(result), vars, &mut b)?;
-                Ok(Step { output: out, next })
+                Ok(Step {
+                    output: Some(out),
+                    next,
+                })
             }
             StateType::Parallel => {
                 let args = eval(&f.arguments, &b)?.unwrap_or_else(|| raw_input.clone());
                 let result = self.run_parallel(run, state, args, vars, depth).await?;
                 let out = finish(Some(result), vars, &mut b)?;
-                Ok(Step { output: out, next })
+                Ok(Step {
+                    output: Some(out),
+                    next,
+                })
             }
             StateType::Map => {
                 let items_v = match &f.items {
@@ -173,7 +182,10 @@ impl Engine {
                     .run_map(run, state, inputs, vars, depth, (count, pct), limit)
                     .await?;
                 let out = finish(Some(result), vars, &mut b)?;
-                Ok(Step { output: out, next })
+                Ok(Step {
+                    output: Some(out),
+                    next,
+                })
             }
         }
     }

@@ -50,11 +50,13 @@ impl Engine {
                     effective.clone().into_owned()
                 };
                 let out = finish(result, vars)?;
-                Ok(Step { output: out, next })
+                Ok(Step {
+                    output: Some(out),
+                    next,
+                })
             }
             StateType::Succeed => Ok(Step {
-                output: apply_io_path(f.output_path.as_ref(), &effective, context, vars)?
-                    .into_owned(),
+                output: pass_on(f.output_path.as_ref(), &effective, context, vars)?,
                 next: None,
             }),
             StateType::Fail => {
@@ -77,8 +79,7 @@ impl Engine {
                             let assigned = a.evaluate(&env)?;
                             merge_vars(vars, assigned);
                         }
-                        let out = apply_io_path(f.output_path.as_ref(), &effective, context, vars)?
-                            .into_owned();
+                        let out = pass_on(f.output_path.as_ref(), &effective, context, vars)?;
                         return Ok(Step {
                             output: out,
                             next: branch.next.clone(),
@@ -91,8 +92,7 @@ impl Engine {
                             let assigned = a.evaluate(&env)?;
                             merge_vars(vars, assigned);
                         }
-                        let out = apply_io_path(f.output_path.as_ref(), &effective, context, vars)?
-                            .into_owned();
+                        let out = pass_on(f.output_path.as_ref(), &effective, context, vars)?;
                         Ok(Step {
                             output: out,
                             next: Some(d.to_string()),
@@ -109,8 +109,7 @@ impl Engine {
                     merge_vars(vars, assigned);
                 }
                 Ok(Step {
-                    output: apply_io_path(f.output_path.as_ref(), &effective, context, vars)?
-                        .into_owned(),
+                    output: pass_on(f.output_path.as_ref(), &effective, context, vars)?,
                     next,
                 })
             }
@@ -142,7 +141,10 @@ impl Engine {
                     .await?;
                 let result = self.select_result(state, result, context, vars)?;
                 let out = finish(result, vars)?;
-                Ok(Step { output: out, next })
+                Ok(Step {
+                    output: Some(out),
+                    next,
+                })
             }
             StateType::Parallel => {
                 let branch_input = match &f.parameters {
@@ -154,7 +156,10 @@ impl Engine {
                     .await?;
                 let result = self.select_result(state, result, context, vars)?;
                 let out = finish(result, vars)?;
-                Ok(Step { output: out, next })
+                Ok(Step {
+                    output: Some(out),
+                    next,
+                })
             }
             StateType::Map => {
                 let items_v = match &f.items_path {
@@ -192,7 +197,10 @@ impl Engine {
                     .await?;
                 let result = self.select_result(state, result, context, vars)?;
                 let out = finish(result, vars)?;
-                Ok(Step { output: out, next })
+                Ok(Step {
+                    output: Some(out),
+                    next,
+                })
             }
         }
     }

@@ -399,9 +399,11 @@ impl Engine {
                         match step.next {
                             Some(n) => {
                                 cur = n;
-                                input = step.output;
+                                if let Some(out) = step.output {
+                                    input = out;
+                                }
                             }
-                            None => return Ok(step.output),
+                            None => return Ok(step.output.unwrap_or(input)),
                         }
                     }
                     Err(f) => {
@@ -452,7 +454,7 @@ impl Engine {
         match res {
             Ok(step) => TestStateOutcome {
                 status: outcome.unwrap_or("SUCCEEDED").to_string(),
-                output: Some(step.output),
+                output: Some(step.output.unwrap_or(input)),
                 error: None,
                 cause: None,
                 next_state: step.next,

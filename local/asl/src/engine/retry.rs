@@ -87,10 +87,11 @@ impl Engine {
                 .map_err(prefix);
             match res {
                 Ok(step) => {
-                    if payload_too_big(&step.output) {
+                    let output = step.output.as_ref().unwrap_or(raw_input);
+                    if payload_too_big(output) {
                         return Err(causes::data_limit_exceeded(&state.name));
                     }
-                    run.event(clock, exited_type, || state_exited(state, &step.output));
+                    run.event(clock, exited_type, || state_exited(state, output));
                     return Ok(step);
                 }
                 Err(f) => {
@@ -143,7 +144,7 @@ impl Engine {
                         }
                         run.event(clock, exited_type, || state_exited(state, &output));
                         return Ok(Step {
-                            output,
+                            output: Some(output),
                             next: Some(c.next.clone()),
                         });
                     }
