@@ -6,10 +6,10 @@ use std::cmp::Ordering;
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Map, Value};
 
-use crate::definition::DefinitionError;
-use crate::error::Failure;
+use crate::causes;
+use crate::error::{DefinitionError, Failure};
 use crate::path::{Path, PathError};
-use crate::template::{to_json, Env};
+use crate::template::Env;
 
 const OPS: &[&str] = &[
     "StringEquals",
@@ -222,76 +222,152 @@ fn compare(op: &str, var: &Value, other: &Value) -> bool {
     false
 }
 
-fn not_found(p: &str) -> Failure {
-    match Path::parse(p) {
-        Ok(path) => Failure::runtime(format!(
-            "Invalid path '{p}' : No results for path: {}",
-            path.normalized()
-        )),
-        Err(_) => Failure::runtime(format!("Invalid path '{p}'")),
-    }
+/// A path a rule reads (`Variable`, `...Path` operands), compiled at load.
+#[derive(Debug, Clone)]
+struct RulePath {
+    text: String,
+    parsed: Option<Path>,
 }
 
-/// Evaluate a JSONPath-language rule against the state's effective input.
-pub fn evaluate(rule: &Value, env: &Env) -> Result<bool, Failure> {
-    let Some(o) = rule.as_object() else {
-        return Ok(false);
-    };
-    if let Some(Value::Array(rs)) = o.get("And") {
-        for r in rs {
-            if !evaluate(r, env)? {
-                return Ok(false);
-            }
+impl RulePath {
+    fn compile(text: &str) -> RulePath {
+        RulePath {
+            text: text.to_string(),
+            parsed: Path::parse(text).ok(),
         }
-        return Ok(true);
     }
-    if let Some(Value::Array(rs)) = o.get("Or") {
-        for r in rs {
-            if evaluate(r, env)? {
-                return Ok(true);
-            }
-        }
-        return Ok(false);
-    }
-    if let Some(n) = o.get("Not") {
-        return Ok(!evaluate(n, env)?);
-    }
-    let var_path = o.get("Variable").and_then(Value::as_str).unwrap_or("$");
-    let Some((op, is_path, arg)) = operator(o) else {
-        return Ok(false);
-    };
-    let resolve = |p: &str| -> Result<Option<Value>, Failure> {
-        let path = Path::parse(p).map_err(|_| Failure::runtime(format!("Invalid path '{p}'")))?;
+
+    /// The value, or `None` when the path selects nothing.
+    fn resolve(&self, env: &Env) -> Result<Option<Value>, Failure> {
+        let path = self
+            .parsed
+            .as_ref()
+            .ok_or_else(|| Failure::runtime(causes::invalid_path(&self.text)))?;
         match path.evaluate(env.input, env.context, env.vars) {
             Ok(v) => Ok(Some(v)),
             Err(PathError::NotFound { .. }) | Err(PathError::UnknownVariable(_)) => Ok(None),
             Err(e) => Err(Failure::runtime(e.to_string())),
         }
-    };
-    let var = resolve(var_path)?;
-    if op == "IsPresent" {
-        return Ok(var.is_some() == arg.as_bool().unwrap_or(true));
     }
-    let Some(var) = var else {
-        return Err(not_found(var_path));
-    };
-    let expect = arg.as_bool().unwrap_or(true);
-    let test = |b: bool| Ok(b == expect);
-    match op {
-        "IsNull" => return test(var.is_null()),
-        "IsNumeric" => return test(var.is_number()),
-        "IsString" => return test(var.is_string()),
-        "IsBoolean" => return test(var.is_boolean()),
-        "IsTimestamp" => return test(var.as_str().and_then(parse_timestamp).is_some()),
-        _ => {}
+
+    fn not_found(&self) -> Failure {
+        Failure::runtime(match &self.parsed {
+            Some(path) => causes::no_results(&self.text, &path.normalized()),
+            None => causes::invalid_path(&self.text),
+        })
     }
-    let other = if is_path {
-        let p = arg.as_str().unwrap_or("$");
-        resolve(p)?.ok_or_else(|| not_found(p))?
-    } else {
-        arg.clone()
-    };
-    Ok(compare(op, &var, &other))
+}
+
+/// A JSONPath Choice rule compiled at load.
+#[derive(Debug, Clone)]
+pub enum Rule {
+    /// Every rule matches.
+    And(Vec<Rule>),
+    /// Some rule matches.
+    Or(Vec<Rule>),
+    /// The rule does not match.
+    Not(Box<Rule>),
+    /// `Variable` compared by an operator.
+    Test(Box<Test>),
+    /// A rule without an operator: never matches.
+    Never,
+}
+
+/// One comparison or type test.
+#[derive(Debug, Clone)]
+pub struct Test {
+    variable: RulePath,
+    op: &'static str,
+    /// The operand as written (a literal, or the text of a `...Path` operand).
+    arg: Value,
+    /// The `...Path` operand.
+    arg_path: Option<RulePath>,
+}
+
+impl Rule {
+    /// Compile a (validated) rule.
+    pub fn compile(rule: &Value) -> Rule {
+        let Some(o) = rule.as_object() else {
+            return Rule::Never;
+        };
+        if let Some(Value::Array(rs)) = o.get("And") {
+            return Rule::And(rs.iter().map(Rule::compile).collect());
+        }
+        if let Some(Value::Array(rs)) = o.get("Or") {
+            return Rule::Or(rs.iter().map(Rule::compile).collect());
+        }
+        if let Some(n) = o.get("Not") {
+            return Rule::Not(Box::new(Rule::compile(n)));
+        }
+        let var_path = o.get("Variable").and_then(Value::as_str).unwrap_or("$");
+        let Some((op, is_path, arg)) = operator(o) else {
+            return Rule::Never;
+        };
+        let Some(op) = OPS.iter().copied().find(|x| *x == op) else {
+            return Rule::Never;
+        };
+        Rule::Test(Box::new(Test {
+            variable: RulePath::compile(var_path),
+            op,
+            arg: arg.clone(),
+            arg_path: is_path.then(|| RulePath::compile(arg.as_str().unwrap_or("$"))),
+        }))
+    }
+
+    /// Evaluate against the state's effective input.
+    pub fn evaluate(&self, env: &Env) -> Result<bool, Failure> {
+        match self {
+            Rule::And(rs) => {
+                for r in rs {
+                    if !r.evaluate(env)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Rule::Or(rs) => {
+                for r in rs {
+                    if r.evaluate(env)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Rule::Not(r) => Ok(!r.evaluate(env)?),
+            Rule::Never => Ok(false),
+            Rule::Test(t) => t.evaluate(env),
+        }
+    }
+}
+
+impl Test {
+    fn evaluate(&self, env: &Env) -> Result<bool, Failure> {
+        let (op, arg) = (self.op, &self.arg);
+        let var = self.variable.resolve(env)?;
+        if op == "IsPresent" {
+            return Ok(var.is_some() == arg.as_bool().unwrap_or(true));
+        }
+        let Some(var) = var else {
+            return Err(self.variable.not_found());
+        };
+        let expect = arg.as_bool().unwrap_or(true);
+        let test = |b: bool| Ok(b == expect);
+        match op {
+            "IsNull" => return test(var.is_null()),
+            "IsNumeric" => return test(var.is_number()),
+            "IsString" => return test(var.is_string()),
+            "IsBoolean" => return test(var.is_boolean()),
+            "IsTimestamp" => return test(var.as_str().and_then(parse_timestamp).is_some()),
+            _ => {}
+        }
+        match &self.arg_path {
+            Some(p) => {
+                let other = p.resolve(env)?.ok_or_else(|| p.not_found())?;
+                Ok(compare(op, &var, &other))
+            }
+            None => Ok(compare(op, &var, arg)),
+        }
+    }
 }
 
 /// A JSONata `Condition` result must be a boolean.
@@ -299,11 +375,7 @@ pub fn condition_result(expr: &str, v: &Value) -> Result<bool, Failure> {
     v.as_bool().ok_or_else(|| {
         Failure::new(
             "States.QueryEvaluationError",
-            format!(
-                "The JSONata expression '{expr}' specified for the field 'Condition' returned an unexpected result type. Expected 'boolean', but was '{}' for value: {}",
-                crate::engine::json_type_name(v),
-                to_json(v)
-            ),
+            causes::condition_not_boolean(expr, v),
         )
     })
 }
@@ -316,14 +388,11 @@ mod tests {
     fn run(rule: Value, input: Value) -> Result<bool, Failure> {
         let ctx = json!({});
         let vars = Map::new();
-        evaluate(
-            &rule,
-            &Env {
-                input: &input,
-                context: &ctx,
-                vars: &vars,
-            },
-        )
+        Rule::compile(&rule).evaluate(&Env {
+            input: &input,
+            context: &ctx,
+            vars: &vars,
+        })
     }
 
     #[test]

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 /// The engine's source of time.
 #[async_trait]
 pub trait Clock: Send + Sync {
+    /// The current time.
     fn now(&self) -> DateTime<Utc>;
+    /// Wait for `d` (a virtual clock advances instead of sleeping).
     async fn sleep(&self, d: Duration);
 }
 
@@ -35,6 +37,7 @@ pub struct VirtualClock {
 }
 
 impl VirtualClock {
+    /// A clock standing at `start` until advanced.
     pub fn new(start: DateTime<Utc>) -> Self {
         VirtualClock {
             now: Mutex::new(start),

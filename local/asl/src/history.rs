@@ -10,9 +10,13 @@ use serde_json::Value;
 /// One history event; serialises as `{timestamp, type, id, previousEventId, <type>EventDetails}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryEvent {
+    /// When it happened (on the engine's clock).
     pub timestamp: DateTime<Utc>,
+    /// `ExecutionStarted`, `TaskStateEntered`, ...
     pub r#type: String,
+    /// 1-based, in order.
     pub id: u64,
+    /// The id of the event before it (0 for the first).
     pub previous_event_id: u64,
     /// The details object, stored under `<lowerCamel type>EventDetails`; `Value::Null` for none.
     pub details: Value,
@@ -58,6 +62,7 @@ impl Serialize for HistoryEvent {
 
 /// Where the engine reports events as they happen.
 pub trait HistorySink: Send + Sync {
+    /// Keep one event.
     fn record(&self, event: HistoryEvent);
     /// Whether events are kept at all: when not, the engine skips building their details
     /// (the JSON text of every state's input and output).
@@ -73,12 +78,14 @@ pub struct VecHistory {
 }
 
 impl VecHistory {
+    /// An empty history.
     pub fn new() -> Self {
         // Room for a short execution's events without regrowing.
         VecHistory {
             events: Mutex::new(Vec::with_capacity(64)),
         }
     }
+    /// The events so far.
     pub fn events(&self) -> Vec<HistoryEvent> {
         self.events
             .lock()

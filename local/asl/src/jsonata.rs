@@ -13,7 +13,9 @@
 
 use std::fmt;
 use std::rc::Rc;
+use std::sync::Arc;
 
+use jsonata_core::ast::AstNode;
 use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError};
 use jsonata_core::parser;
 use jsonata_core::value::JValue;
@@ -61,6 +63,7 @@ impl JsonataError {
         QUERY_EVALUATION_ERROR
     }
 
+    /// Why it failed.
     pub fn kind(&self) -> &JsonataErrorKind {
         &self.kind
     }
@@ -101,26 +104,70 @@ pub fn template(s: &str) -> Option<&str> {
         .map(str::trim)
 }
 
+/// A JSONata expression parsed once, when the definition loads; a parse error is reported
+/// when the expression is evaluated, as AWS reports it.
+#[derive(Debug, Clone)]
+pub struct Expr {
+    text: String,
+    ast: Result<Arc<AstNode>, String>,
+}
+
+impl Expr {
+    /// Parse `text` (the inside of `{% ... %}`).
+    pub fn parse(text: &str) -> Expr {
+        Expr {
+            text: text.to_string(),
+            ast: parser::parse(text).map(Arc::new).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The expression as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Evaluate with `bindings` as `$name` variables; `Ok(None)` = undefined.
+    pub fn evaluate(&self, bindings: &Map<String, Value>) -> Result<Option<Value>, JsonataError> {
+        let expr = self.text.as_str();
+        let fail = |detail: String| JsonataError::new(expr, JsonataErrorKind::Evaluation(detail));
+        let ast = self.ast.as_ref().map_err(|e| fail(e.clone()))?;
+        let mut context = Context::new();
+        for (name, value) in bindings {
+            context.bind(name.clone(), JValue::from(value.clone()));
+        }
+        let mut evaluator = Evaluator::with_context(context);
+        register_step_functions(&mut evaluator).map_err(|e| fail(message(&e)))?;
+        // AWS evaluates with no input document: everything comes through `$states` and variables.
+        let result = evaluator
+            .evaluate(ast, &JValue::Undefined)
+            .map_err(|e| fail(message(&e)))?;
+        if result.is_undefined() {
+            return Ok(None);
+        }
+        to_json(&result)
+            .map(Some)
+            .ok_or_else(|| JsonataError::new(expr, JsonataErrorKind::UnsupportedResult))
+    }
+
+    /// Evaluate for a definition field: undefined is an error, and causes name the field.
+    pub fn evaluate_field(
+        &self,
+        bindings: &Map<String, Value>,
+        field: &str,
+    ) -> Result<Value, JsonataError> {
+        match self.evaluate(bindings) {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => {
+                Err(JsonataError::new(&self.text, JsonataErrorKind::Undefined).for_field(field))
+            }
+            Err(e) => Err(e.for_field(field)),
+        }
+    }
+}
+
 /// Evaluate `expr` with `bindings` as `$name` variables; `Ok(None)` = undefined.
 pub fn evaluate(expr: &str, bindings: &Map<String, Value>) -> Result<Option<Value>, JsonataError> {
-    let fail = |detail: String| JsonataError::new(expr, JsonataErrorKind::Evaluation(detail));
-    let ast = parser::parse(expr).map_err(|e| fail(e.to_string()))?;
-    let mut context = Context::new();
-    for (name, value) in bindings {
-        context.bind(name.clone(), JValue::from(value.clone()));
-    }
-    let mut evaluator = Evaluator::with_context(context);
-    register_step_functions(&mut evaluator).map_err(|e| fail(message(&e)))?;
-    // AWS evaluates with no input document: everything comes through `$states` and variables.
-    let result = evaluator
-        .evaluate(&ast, &JValue::Undefined)
-        .map_err(|e| fail(message(&e)))?;
-    if result.is_undefined() {
-        return Ok(None);
-    }
-    to_json(&result)
-        .map(Some)
-        .ok_or_else(|| JsonataError::new(expr, JsonataErrorKind::UnsupportedResult))
+    Expr::parse(expr).evaluate(bindings)
 }
 
 /// Evaluate for a definition field: undefined is an error, and causes name the field.
@@ -129,11 +176,7 @@ pub fn evaluate_field(
     bindings: &Map<String, Value>,
     field: &str,
 ) -> Result<Value, JsonataError> {
-    match evaluate(expr, bindings) {
-        Ok(Some(v)) => Ok(v),
-        Ok(None) => Err(JsonataError::new(expr, JsonataErrorKind::Undefined).for_field(field)),
-        Err(e) => Err(e.for_field(field)),
-    }
+    Expr::parse(expr).evaluate_field(bindings, field)
 }
 
 /// JSONata's message, which starts with its error code (`T0410: Argument 1 ...`) as AWS shows it.

@@ -2,8 +2,6 @@
 //! `$name` variables; definite paths yield one value or "not found", indefinite ones a list.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -14,8 +12,14 @@ use thiserror::Error;
 pub enum PathError {
     /// A definite path matched nothing; `normalized` is Jayway's `$['a']['b']` form used in AWS causes.
     #[error("Invalid path '{path}' : No results for path: {normalized}")]
-    NotFound { path: String, normalized: String },
+    NotFound {
+        /// The path as written.
+        path: String,
+        /// The path in Jayway's bracket form.
+        normalized: String,
+    },
     #[error("Invalid path '{0}'")]
+    /// The text is not a path.
     Syntax(String),
     /// `$name` refers to a variable that is not in scope.
     #[error("Variable '{0}' is not defined")]
@@ -25,8 +29,11 @@ pub enum PathError {
 /// Where evaluation starts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Root {
+    /// `$`: the state input.
     Input,
+    /// `$$`: the Context object.
     Context,
+    /// `$name`: a variable.
     Variable(String),
 }
 
@@ -71,31 +78,9 @@ struct PathInner {
     segments: Vec<Segment>,
 }
 
-/// Parsed paths by text: definitions are evaluated many times with the same few paths, and
-/// some callers (Choice rules, intrinsics) hold only the text. Bounded, per thread.
-const PARSE_CACHE_MAX: usize = 4096;
-thread_local! {
-    static PARSED: RefCell<HashMap<String, Path>> = RefCell::new(HashMap::new());
-}
-
 impl Path {
-    /// Parse a path; repeated texts come from a per-thread cache (a `Path` is a shared handle).
+    /// Parse a path (definitions compile theirs once, when they load).
     pub fn parse(text: &str) -> Result<Path, PathError> {
-        if let Some(p) = PARSED.with(|c| c.borrow().get(text).cloned()) {
-            return Ok(p);
-        }
-        let p = Self::parse_uncached(text)?;
-        PARSED.with(|c| {
-            let mut c = c.borrow_mut();
-            if c.len() >= PARSE_CACHE_MAX {
-                c.clear();
-            }
-            c.insert(text.to_string(), p.clone());
-        });
-        Ok(p)
-    }
-
-    fn parse_uncached(text: &str) -> Result<Path, PathError> {
         let err = || PathError::Syntax(text.to_string());
         let t = text.trim();
         let (root, rest) = if let Some(r) = t.strip_prefix("$$") {
@@ -124,10 +109,12 @@ impl Path {
         })
     }
 
+    /// The path as written.
     pub fn text(&self) -> &str {
         &self.inner.text
     }
 
+    /// What the path starts from.
     pub fn root(&self) -> &Root {
         &self.inner.root
     }

@@ -33,13 +33,13 @@ fn load_cases() -> Vec<Value> {
 
 /// Evaluate one `.$` value: an intrinsic, or a plain path on the input.
 fn eval_expr(expr: &str, input: &Value) -> Result<Value, String> {
-    let resolve = |p: &str| asl::path::evaluate_path(p, input, &Value::Null, &Map::new());
+    let resolve = |p: &asl::path::Path| p.evaluate(input, &Value::Null, &Map::new());
     if intrinsics::is_intrinsic(expr) {
         let f = intrinsics::parse(expr).map_err(|e| format!("parse: {e}"))?;
         f.evaluate(&resolve)
             .map_err(|e| format!("{}: {}", e.error(), e.cause()))
     } else {
-        resolve(expr).map_err(|e| e.to_string())
+        asl::path::evaluate_path(expr, input, &Value::Null, &Map::new()).map_err(|e| e.to_string())
     }
 }
 

@@ -1,36 +1,10 @@
-//! AWS's TestState API (run one state with an optional mocked result, variables and context),
-//! and the dispatcher the conformance CLI uses for executions.
+//! The conformance CLI's TestState request: a whole machine or a lone state's definition is
+//! wrapped, validated and handed to [`Engine::test_state`] with AWS's default Context object.
 
-use async_trait::async_trait;
-use serde_json::{json, Map, Value};
-
-use crate::definition::{State, StateMachine, StateType};
-use crate::engine::{
-    Engine, ExecutionContext, TaskDispatcher, TaskFailure, TaskRequest, TestStateInput,
-};
-use crate::history::NoHistory;
+use asl::engine::TestStateInput;
+use asl::{Engine, ExecutionContext, NoHistory, State, StateMachine, StateType};
 use chrono::SecondsFormat;
-
-/// Dispatcher for the conformance corpus: no Lambda function is deployed offline, so every
-/// invocation fails as AWS does for an unknown function.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct CorpusDispatcher;
-
-#[async_trait]
-impl TaskDispatcher for CorpusDispatcher {
-    async fn invoke(&self, req: TaskRequest) -> Result<Value, TaskFailure> {
-        let name = req
-            .parameters
-            .get("FunctionName")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| req.resource.clone());
-        Err(TaskFailure {
-            error: "Lambda.ResourceNotFoundException".into(),
-            cause: Some(format!("Function not found: {name} (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException)")),
-        })
-    }
-}
+use serde_json::{json, Map, Value};
 
 /// A TestState call.
 #[derive(Debug, Clone)]
@@ -42,7 +16,6 @@ pub struct TestStateRequest {
     pub variables: Map<String, Value>,
     pub mock: Option<Value>,
     pub context: Option<Value>,
-    pub inspection_level: String,
 }
 
 /// Run a TestState request; the result is `{status, output|error/cause, nextState}`.

@@ -4,18 +4,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
-use thiserror::Error;
 
+mod allowed;
+mod compiled;
+mod handlers;
+
+pub use crate::error::DefinitionError;
 use crate::path::Path;
-
-/// A definition AWS would refuse; Display is the AWS-like message.
-#[derive(Debug, Clone, PartialEq, Error)]
-#[error("Invalid State Machine Definition: '{code}: {message} at {location}'")]
-pub struct DefinitionError {
-    pub code: String,
-    pub message: String,
-    pub location: String,
-}
+pub use compiled::{
+    ChoiceBranch, IoPath, JsonPathFields, JsonataChoice, JsonataFields, Literals, PathField,
+    ResultPath,
+};
+use handlers::{parse_catcher, parse_retrier};
+pub use handlers::{Catcher, Retrier};
 
 fn schema(location: &str, message: impl Into<String>) -> DefinitionError {
     DefinitionError {
@@ -28,24 +29,35 @@ fn schema(location: &str, message: impl Into<String>) -> DefinitionError {
 /// How a state's fields are evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueryLanguage {
+    /// `$.x` paths, `.$` templates and intrinsic functions.
     JsonPath,
+    /// `{% ... %}` JSONata expressions.
     Jsonata,
 }
 
 /// The state types of ASL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateType {
+    /// Passes its input on, optionally shaped.
     Pass,
+    /// Calls a resource through the dispatcher.
     Task,
+    /// Branches on rules.
     Choice,
+    /// Waits for a duration or until a time.
     Wait,
+    /// Ends the execution (or branch) successfully.
     Succeed,
+    /// Ends the execution with an error.
     Fail,
+    /// Runs branches on the same input.
     Parallel,
+    /// Runs an item processor per item.
     Map,
 }
 
 impl StateType {
+    /// The `Type` as written in ASL.
     pub fn name(self) -> &'static str {
         match self {
             StateType::Pass => "Pass",
@@ -58,190 +70,48 @@ impl StateType {
             StateType::Map => "Map",
         }
     }
-
-    fn allowed_fields(self, ql: QueryLanguage) -> &'static [&'static str] {
-        use QueryLanguage::*;
-        match (self, ql) {
-            (StateType::Pass, JsonPath) => &[
-                "Next",
-                "End",
-                "InputPath",
-                "OutputPath",
-                "Parameters",
-                "Result",
-                "ResultPath",
-                "Assign",
-            ],
-            (StateType::Pass, Jsonata) => &["Next", "End", "Output", "Assign"],
-            (StateType::Task, JsonPath) => &[
-                "Resource",
-                "Next",
-                "End",
-                "InputPath",
-                "OutputPath",
-                "Parameters",
-                "ResultPath",
-                "ResultSelector",
-                "Retry",
-                "Catch",
-                "TimeoutSeconds",
-                "TimeoutSecondsPath",
-                "HeartbeatSeconds",
-                "HeartbeatSecondsPath",
-                "Assign",
-                "Credentials",
-            ],
-            (StateType::Task, Jsonata) => &[
-                "Resource",
-                "Next",
-                "End",
-                "Arguments",
-                "Output",
-                "Retry",
-                "Catch",
-                "TimeoutSeconds",
-                "HeartbeatSeconds",
-                "Assign",
-                "Credentials",
-            ],
-            (StateType::Choice, JsonPath) => {
-                &["Choices", "Default", "InputPath", "OutputPath", "Assign"]
-            }
-            (StateType::Choice, Jsonata) => &["Choices", "Default", "Output", "Assign"],
-            (StateType::Wait, JsonPath) => &[
-                "Next",
-                "End",
-                "Seconds",
-                "SecondsPath",
-                "Timestamp",
-                "TimestampPath",
-                "InputPath",
-                "OutputPath",
-                "Assign",
-            ],
-            (StateType::Wait, Jsonata) => {
-                &["Next", "End", "Seconds", "Timestamp", "Output", "Assign"]
-            }
-            (StateType::Succeed, JsonPath) => &["InputPath", "OutputPath"],
-            (StateType::Succeed, Jsonata) => &["Output"],
-            (StateType::Fail, JsonPath) => &["Error", "ErrorPath", "Cause", "CausePath"],
-            (StateType::Fail, Jsonata) => &["Error", "Cause"],
-            (StateType::Parallel, JsonPath) => &[
-                "Branches",
-                "Next",
-                "End",
-                "InputPath",
-                "OutputPath",
-                "Parameters",
-                "ResultPath",
-                "ResultSelector",
-                "Retry",
-                "Catch",
-                "Assign",
-            ],
-            (StateType::Parallel, Jsonata) => &[
-                "Branches",
-                "Next",
-                "End",
-                "Arguments",
-                "Output",
-                "Retry",
-                "Catch",
-                "Assign",
-            ],
-            (StateType::Map, JsonPath) => &[
-                "ItemProcessor",
-                "Iterator",
-                "ItemsPath",
-                "ItemSelector",
-                "Parameters",
-                "ItemReader",
-                "ItemBatcher",
-                "ResultWriter",
-                "MaxConcurrency",
-                "MaxConcurrencyPath",
-                "ToleratedFailureCount",
-                "ToleratedFailureCountPath",
-                "ToleratedFailurePercentage",
-                "ToleratedFailurePercentagePath",
-                "Label",
-                "Next",
-                "End",
-                "InputPath",
-                "OutputPath",
-                "ResultPath",
-                "ResultSelector",
-                "Retry",
-                "Catch",
-                "Assign",
-            ],
-            (StateType::Map, Jsonata) => &[
-                "ItemProcessor",
-                "Items",
-                "ItemSelector",
-                "ItemReader",
-                "ItemBatcher",
-                "ResultWriter",
-                "MaxConcurrency",
-                "ToleratedFailureCount",
-                "ToleratedFailurePercentage",
-                "Label",
-                "Next",
-                "End",
-                "Arguments",
-                "Output",
-                "Retry",
-                "Catch",
-                "Assign",
-            ],
-        }
-    }
 }
 
-/// One retrier of a `Retry` list.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Retrier {
-    pub error_equals: Vec<String>,
-    pub interval_seconds: f64,
-    pub max_attempts: u64,
-    pub backoff_rate: f64,
-    pub max_delay_seconds: Option<f64>,
-    pub jitter_full: bool,
-}
-
-/// One catcher of a `Catch` list.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Catcher {
-    pub error_equals: Vec<String>,
-    pub next: String,
-    pub result_path: Option<Value>,
-    pub output: Option<Value>,
-    pub assign: Option<Value>,
-}
-
-/// A validated state. Fields that are templates or rules stay as JSON (already checked),
-/// because their evaluation walks them anyway.
+/// A validated state: its JSON, and its expression fields compiled in the state's query
+/// language ([`JsonPathFields`] or [`JsonataFields`]).
 #[derive(Debug, Clone)]
 pub struct State {
+    /// The state name (its key in `States`).
     pub name: String,
+    /// The state type.
     pub ty: StateType,
+    /// The effective query language (the state's, else the machine's).
     pub query_language: QueryLanguage,
+    /// The state's JSON, validated.
     pub raw: Map<String, Value>,
+    /// The `Next` state, if any.
     pub next: Option<String>,
+    /// `End: true`.
     pub end: bool,
+    /// Retriers, in order.
     pub retry: Vec<Retrier>,
+    /// Catchers, in order.
     pub catch: Vec<Catcher>,
+    /// The JSONPath fields, compiled (empty for a JSONata state).
+    pub jsonpath: JsonPathFields,
+    /// The JSONata fields, compiled (empty for a JSONPath state).
+    pub jsonata: JsonataFields,
+    /// The literal fields.
+    pub literals: Literals,
     /// Parallel branches, or the Map item processor as a single element.
     pub children: Vec<StateMachine>,
 }
 
 impl State {
+    /// A field of the state's JSON.
     pub fn field(&self, k: &str) -> Option<&Value> {
         self.raw.get(k)
     }
+    /// A string field of the state's JSON.
     pub fn str_field(&self, k: &str) -> Option<&str> {
         self.raw.get(k).and_then(Value::as_str)
     }
+    /// Whether the state's fields are JSONata.
     pub fn is_jsonata(&self) -> bool {
         self.query_language == QueryLanguage::Jsonata
     }
@@ -250,14 +120,20 @@ impl State {
 /// A parsed and validated state machine (or a Parallel branch / Map processor).
 #[derive(Debug, Clone)]
 pub struct StateMachine {
+    /// The first state.
     pub start_at: String,
+    /// The states by name.
     pub states: BTreeMap<String, State>,
+    /// The machine's query language (states may override it).
     pub query_language: QueryLanguage,
+    /// The execution timeout (top level only).
     pub timeout_seconds: Option<u64>,
+    /// The definition as given.
     pub raw: Value,
 }
 
 impl StateMachine {
+    /// Parse and validate definition text.
     pub fn from_json(text: &str) -> Result<StateMachine, DefinitionError> {
         let v: Value = serde_json::from_str(text).map_err(|e| DefinitionError {
             code: "INVALID_JSON_DESCRIPTION".into(),
@@ -267,6 +143,7 @@ impl StateMachine {
         Self::from_value(v)
     }
 
+    /// Validate a parsed definition.
     pub fn from_value(v: Value) -> Result<StateMachine, DefinitionError> {
         if let Some(o) = v.as_object() {
             if o.get("QueryLanguage").and_then(Value::as_str) == Some("JSONata") {
@@ -277,6 +154,7 @@ impl StateMachine {
         Ok(sm)
     }
 
+    /// The state called `name` at this level.
     pub fn state(&self, name: &str) -> Option<&State> {
         self.states.get(name)
     }
@@ -609,7 +487,7 @@ fn parse_state(
         Some(Value::Array(cs)) => cs
             .iter()
             .enumerate()
-            .map(|(i, c)| parse_catcher(c, &format!("{loc}/Catch[{i}]")))
+            .map(|(i, c)| parse_catcher(c, &format!("{loc}/Catch[{i}]"), ql))
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(schema(loc, "Catch must be an array")),
     };
@@ -662,93 +540,23 @@ fn parse_state(
         }
         _ => {}
     }
+    let (jsonpath, jsonata) = match ql {
+        QueryLanguage::JsonPath => (JsonPathFields::compile(ty, obj), JsonataFields::default()),
+        QueryLanguage::Jsonata => (JsonPathFields::default(), JsonataFields::compile(ty, obj)),
+    };
     Ok(State {
         name: name.to_string(),
         ty,
         query_language: ql,
+        jsonpath,
+        jsonata,
+        literals: Literals::read(obj),
         raw: obj.clone(),
         next,
         end,
         retry,
         catch,
         children,
-    })
-}
-
-fn string_list(v: Option<&Value>, loc: &str) -> Result<Vec<String>, DefinitionError> {
-    v.and_then(Value::as_array)
-        .and_then(|a| {
-            a.iter()
-                .map(|x| x.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-        })
-        .ok_or_else(|| schema(loc, "The field 'ErrorEquals' must be a list of strings"))
-}
-
-fn parse_retrier(v: &Value, loc: &str) -> Result<Retrier, DefinitionError> {
-    let o = v
-        .as_object()
-        .ok_or_else(|| schema(loc, "A retrier must be an object"))?;
-    for k in o.keys() {
-        if ![
-            "ErrorEquals",
-            "IntervalSeconds",
-            "MaxAttempts",
-            "BackoffRate",
-            "MaxDelaySeconds",
-            "JitterStrategy",
-            "Comment",
-        ]
-        .contains(&k.as_str())
-        {
-            return Err(schema(
-                loc,
-                format!("The field '{k}' is not supported by Step Functions"),
-            ));
-        }
-    }
-    let num = |k: &str, d: f64| o.get(k).and_then(Value::as_f64).unwrap_or(d);
-    Ok(Retrier {
-        error_equals: string_list(o.get("ErrorEquals"), loc)?,
-        interval_seconds: num("IntervalSeconds", 1.0),
-        max_attempts: o.get("MaxAttempts").and_then(Value::as_u64).unwrap_or(3),
-        backoff_rate: num("BackoffRate", 2.0),
-        max_delay_seconds: o.get("MaxDelaySeconds").and_then(Value::as_f64),
-        jitter_full: o.get("JitterStrategy").and_then(Value::as_str) == Some("FULL"),
-    })
-}
-
-fn parse_catcher(v: &Value, loc: &str) -> Result<Catcher, DefinitionError> {
-    let o = v
-        .as_object()
-        .ok_or_else(|| schema(loc, "A catcher must be an object"))?;
-    for k in o.keys() {
-        if ![
-            "ErrorEquals",
-            "Next",
-            "ResultPath",
-            "Output",
-            "Assign",
-            "Comment",
-        ]
-        .contains(&k.as_str())
-        {
-            return Err(schema(
-                loc,
-                format!("The field '{k}' is not supported by Step Functions"),
-            ));
-        }
-    }
-    Ok(Catcher {
-        error_equals: string_list(o.get("ErrorEquals"), loc)?,
-        next: o
-            .get("Next")
-            .and_then(Value::as_str)
-            .ok_or_else(|| schema(loc, "The field 'Next' is required"))?
-            .to_string(),
-        result_path: o.get("ResultPath").cloned(),
-        output: o.get("Output").cloned(),
-        assign: o.get("Assign").cloned(),
     })
 }
 

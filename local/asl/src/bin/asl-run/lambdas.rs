@@ -7,8 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use crate::clock::Clock;
-use crate::engine::{TaskDispatcher, TaskFailure, TaskRequest};
+use asl::{Clock, TaskDispatcher, TaskFailure, TaskRequest};
 use std::sync::Arc;
 
 /// What a registered function does (named after the corpus's handler files).

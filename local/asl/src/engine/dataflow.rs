@@ -1,0 +1,210 @@
+//! JSONPath data flow between states: InputPath/OutputPath, ResultPath, Assign merging, the
+//! payload quota, and the value conversions causes print.
+
+use super::*;
+
+/// Counts serialised bytes and stops the serialisation once past the quota.
+pub(super) struct SizeCounter(usize);
+
+impl std::io::Write for SizeCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        if self.0 > MAX_PAYLOAD_BYTES {
+            return Err(std::io::Error::other("payload over quota"));
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether `v`'s compact JSON text is over the payload quota. Most payloads are far below it:
+/// a bound on their size, cheaper than serialising them, settles those.
+pub(super) fn payload_too_big(v: &Value) -> bool {
+    if size_bound(v, 0) <= MAX_PAYLOAD_BYTES {
+        return false;
+    }
+    let mut c = SizeCounter(0);
+    serde_json::to_writer(&mut c, v).is_err() && c.0 > MAX_PAYLOAD_BYTES
+}
+
+/// An upper bound of `v`'s compact JSON length (a string escapes to at most 6 bytes per byte),
+/// added to `acc`; it stops growing once past the quota.
+fn size_bound(v: &Value, acc: usize) -> usize {
+    if acc > MAX_PAYLOAD_BYTES {
+        return acc;
+    }
+    match v {
+        Value::Null | Value::Bool(_) => acc + 5,
+        // f64 and i64/u64 print in at most 24 characters.
+        Value::Number(_) => acc + 24,
+        Value::String(s) => acc + 2 + 6 * s.len(),
+        Value::Array(a) => a.iter().fold(acc + 2 + a.len(), |n, x| size_bound(x, n)),
+        Value::Object(o) => o.iter().fold(acc + 2 + 2 * o.len(), |n, (k, x)| {
+            size_bound(x, n + 2 + 6 * k.len())
+        }),
+    }
+}
+
+/// Apply a JSONPath InputPath/OutputPath (`null` → `{}`); without one, the value itself.
+pub(super) fn apply_io_path<'v>(
+    path: Option<&IoPath>,
+    v: &'v Value,
+    context: &dyn ContextRoot,
+    vars: &Map<String, Value>,
+) -> Result<Cow<'v, Value>, Failure> {
+    match path {
+        None => Ok(Cow::Borrowed(v)),
+        Some(p) => select_io_path(p, v, context, vars).map(Cow::Owned),
+    }
+}
+
+/// [`apply_io_path`] for an owned value (OutputPath on a state's result): no copy without one.
+pub(super) fn apply_io_path_owned(
+    path: Option<&IoPath>,
+    v: Value,
+    context: &dyn ContextRoot,
+    vars: &Map<String, Value>,
+) -> Result<Value, Failure> {
+    match path {
+        None => Ok(v),
+        Some(p) => select_io_path(p, &v, context, vars),
+    }
+}
+
+/// OutputPath on the effective input of a state that passes it on (Choice, Succeed, Wait):
+/// `None` when that is the state's input itself, which the caller then keeps without a copy.
+// The Cow's variant is the point: borrowed means "the state's input, unchanged".
+#[allow(clippy::ptr_arg)]
+pub(super) fn pass_on(
+    path: Option<&IoPath>,
+    effective: &Cow<'_, Value>,
+    context: &dyn ContextRoot,
+    vars: &Map<String, Value>,
+) -> Result<Option<Value>, Failure> {
+    match (path, effective) {
+        (None, Cow::Borrowed(_)) => Ok(None),
+        (None, Cow::Owned(v)) => Ok(Some(v.clone())),
+        (Some(p), e) => select_io_path(p, e, context, vars).map(Some),
+    }
+}
+
+fn select_io_path(
+    path: &IoPath,
+    v: &Value,
+    context: &dyn ContextRoot,
+    vars: &Map<String, Value>,
+) -> Result<Value, Failure> {
+    match path {
+        IoPath::Null => Ok(json!({})),
+        IoPath::Path(p) => p.select(v, context, vars),
+        IoPath::Other => Ok(v.clone()),
+    }
+}
+
+/// Merge a result into the raw input per ResultPath (`null` discards the result).
+pub(super) fn apply_result_path(
+    rp: Option<&ResultPath>,
+    raw_input: &Value,
+    result: Value,
+) -> Result<Value, Failure> {
+    match rp {
+        None | Some(ResultPath::Other) => Ok(result),
+        Some(ResultPath::Null) => Ok(raw_input.clone()),
+        Some(ResultPath::Fields { text, fields }) => {
+            let fields = fields.as_ref().map_err(Clone::clone)?;
+            if fields.is_empty() {
+                return Ok(result);
+            }
+            let not_applicable =
+                || Failure::runtime(causes::result_path_not_applicable(text, raw_input));
+            if !raw_input.is_object() {
+                return Err(not_applicable());
+            }
+            let mut out = raw_input.clone();
+            set_at(&mut out, fields, result).map_err(|_| not_applicable())?;
+            Ok(out)
+        }
+    }
+}
+
+/// A MaxConcurrency value as a limit (0 = none; anything not a non-negative integer, e.g. an
+/// unevaluated JSONata template, counts as none).
+pub(super) fn concurrency_limit(v: Option<&Value>) -> usize {
+    v.and_then(Value::as_u64)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0)
+}
+
+pub(super) fn integer_value(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+pub(super) fn display_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => to_json(other),
+    }
+}
+
+pub(super) fn merge_vars(vars: &mut Map<String, Value>, assigned: Value) {
+    if let Value::Object(o) = assigned {
+        for (k, v) in o {
+            vars.insert(k, v);
+        }
+    }
+}
+
+pub(super) fn error_output(f: &Failure) -> Value {
+    let mut m = Map::new();
+    if let Some(e) = &f.error {
+        m.insert("Error".into(), Value::String(e.clone()));
+    }
+    if let Some(c) = &f.cause {
+        m.insert("Cause".into(), Value::String(c.clone()));
+    }
+    Value::Object(m)
+}
+
+/// A Map's tolerated failure count may not be negative (either query language).
+pub(super) fn check_tolerated_count(count: Option<i64>) -> Result<(), Failure> {
+    match count {
+        Some(c) if c < 0 => Err(Failure::runtime(causes::TOLERATED_COUNT_NEGATIVE)),
+        _ => Ok(()),
+    }
+}
+
+/// A Map's tolerated failure percentage lies in 0..=100 (either query language).
+pub(super) fn check_tolerated_percentage(pct: Option<f64>) -> Result<(), Failure> {
+    match pct {
+        Some(p) if !(0.0..=100.0).contains(&p) => {
+            Err(Failure::runtime(causes::TOLERATED_PERCENTAGE_RANGE))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_quota_is_exact_past_the_size_bound() {
+        let text = |n: usize, c: char| Value::String(std::iter::repeat_n(c, n).collect());
+        // Under the bound: settled without serialising.
+        assert!(!payload_too_big(&json!({"a": text(1000, 'x')})));
+        // Over the bound but under the quota once serialised (ASCII needs no escapes).
+        assert!(!payload_too_big(&text(MAX_PAYLOAD_BYTES - 2, 'x')));
+        assert!(payload_too_big(&text(MAX_PAYLOAD_BYTES - 1, 'x')));
+        // Control characters escape to six bytes each.
+        assert!(payload_too_big(&text(MAX_PAYLOAD_BYTES / 6 + 1, '\u{1}')));
+        assert!(!payload_too_big(&text(MAX_PAYLOAD_BYTES / 6 - 1, '\u{1}')));
+    }
+}
