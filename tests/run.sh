@@ -33,7 +33,11 @@ step "start moto server (local AWS API emulator)"
 source tests/tools/moto.sh
 echo "MOTO_ENDPOINT=$MOTO_ENDPOINT"
 
-step "cargo test (unit, adapters over moto, workflows, reliability, Step Functions API via awscli + aws-sdk-sfn)"
+step "cargo test (unit, adapters over moto, workflows, reliability, money matrix, Step Functions API via awscli + aws-sdk-sfn)"
+# The fault proxy (tests/fault-proxy) records every AWS call the functions make here; the IAM
+# check below evaluates each role against exactly these calls.
+export AWS_CALL_LOG_DIR="$PWD/target/aws-calls"
+rm -rf "$AWS_CALL_LOG_DIR"
 cargo test --workspace --locked
 
 step "cost model: transitions per order counted in sfn-local's histories, target <= 160 USD per 1M failed orders"

@@ -308,17 +308,21 @@ impl Runner {
             }
         }
         for fault in &options.faults {
+            if crate::port_faults::is_port_fault(fault) {
+                continue;
+            }
             if template.function(&fault.function).is_none() {
                 return Err(RunnerError::argument(
                     format!("--fail {}", fault.function),
                     format!(
-                        "no such function in the template (one of: {})",
+                        "no such function in the template (one of: {}; or a port: {})",
                         template
                             .functions
                             .iter()
                             .map(|f| f.binary.as_str())
                             .collect::<Vec<_>>()
-                            .join(", ")
+                            .join(", "),
+                        crate::port_faults::PORTS.join(", ")
                     ),
                 ));
             }

@@ -1,10 +1,8 @@
 //! The process-unpaid-order table on DynamoDB: one item per attempt, put only if absent, and
 //! this attempt's own earlier put (a retried call whose reply was lost) recognised as done.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 use super::dynamodb_budget;
 use super::errors::aws_error;
@@ -57,23 +55,9 @@ impl DynamoAttemptLog {
                 return Ok(Some(item_from_sdk(old)?));
             }
         }
-        // The old item did not come back with the failure: read it.
-        let key: HashMap<String, AttributeValue> = ["orderId", "created_at"]
-            .iter()
-            .filter_map(|k| Some((k.to_string(), item.get(*k)?.to_sdk().ok()?)))
-            .collect();
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .customize()
-            .config_override(dynamodb_budget(&self.client))
-            .send()
-            .await
-            .map_err(|e| aws_error(&format!("DynamoDB GetItem {}", self.table), e))?;
-        Ok(Some(item_from_sdk(&out.item.unwrap_or_default())?))
+        // DynamoDB returns the item with the failure (ALL_OLD); without it, it counts as
+        // another attempt's (a new record with a disambiguated key, never an overwrite).
+        Ok(Some(Item::new()))
     }
 }
 
