@@ -8,6 +8,7 @@ pub mod api;
 pub mod error;
 pub mod functions;
 pub mod handlers;
+pub mod input_template;
 pub mod pipe;
 pub mod runner;
 pub mod store;
