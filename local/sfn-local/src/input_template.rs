@@ -42,11 +42,11 @@ pub struct PipeContext {
 #[derive(Debug, Clone, PartialEq)]
 enum Part {
     Text(String),
-    Hole { source: Source, in_string: bool },
+    Hole { source: Slot, in_string: bool },
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum Source {
+enum Slot {
     Path(Vec<Step>),
     PipeArn,
     PipeName,
@@ -153,15 +153,15 @@ impl InputTemplate {
     }
 }
 
-fn source(name: &str) -> Result<Source, InputTemplateError> {
+fn source(name: &str) -> Result<Slot, InputTemplateError> {
     Ok(match name {
-        "aws.pipes.pipe-arn" => Source::PipeArn,
-        "aws.pipes.pipe-name" => Source::PipeName,
-        "aws.pipes.source-arn" => Source::SourceArn,
-        "aws.pipes.target-arn" => Source::TargetArn,
-        "aws.pipes.event.ingestion-time" => Source::IngestionTime,
-        "aws.pipes.event" | "aws.pipes.event.json" => Source::Event,
-        p if p.starts_with('$') => Source::Path(path(p)?),
+        "aws.pipes.pipe-arn" => Slot::PipeArn,
+        "aws.pipes.pipe-name" => Slot::PipeName,
+        "aws.pipes.source-arn" => Slot::SourceArn,
+        "aws.pipes.target-arn" => Slot::TargetArn,
+        "aws.pipes.event.ingestion-time" => Slot::IngestionTime,
+        "aws.pipes.event" | "aws.pipes.event.json" => Slot::Event,
+        p if p.starts_with('$') => Slot::Path(path(p)?),
         other => return Err(InputTemplateError::UnknownPlaceholder(other.to_string())),
     })
 }
@@ -205,16 +205,16 @@ fn path(p: &str) -> Result<Vec<Step>, InputTemplateError> {
     Ok(steps)
 }
 
-fn resolve(source: &Source, event: &Value, cx: &PipeContext) -> Option<Value> {
+fn resolve(source: &Slot, event: &Value, cx: &PipeContext) -> Option<Value> {
     let text = |s: &str| Some(Value::String(s.to_string()));
     match source {
-        Source::PipeArn => text(&cx.pipe_arn),
-        Source::PipeName => text(&cx.pipe_name),
-        Source::SourceArn => text(&cx.source_arn),
-        Source::TargetArn => text(&cx.target_arn),
-        Source::IngestionTime => text(&cx.ingestion_time),
-        Source::Event => Some(event.clone()),
-        Source::Path(steps) => {
+        Slot::PipeArn => text(&cx.pipe_arn),
+        Slot::PipeName => text(&cx.pipe_name),
+        Slot::SourceArn => text(&cx.source_arn),
+        Slot::TargetArn => text(&cx.target_arn),
+        Slot::IngestionTime => text(&cx.ingestion_time),
+        Slot::Event => Some(event.clone()),
+        Slot::Path(steps) => {
             let mut at = event;
             for s in steps {
                 at = match s {

@@ -609,7 +609,7 @@ async fn aws_sdk_dynamodb_stream_arn(
         .unwrap_or_default()
         .into_iter()
         .filter_map(|s| s.stream_arn)
-        .last()
+        .next_back()
         .ok_or_else(|| {
             RunnerError::argument("--table-name", format!("table {table} has no stream"))
         })
