@@ -11,7 +11,8 @@ dir=$(mktemp -d -t pipe-bench.XXXXXX)
 out=$dir/stack.out
 STACK_DIR=$dir/state bash local/stack.sh >"$out" 2>"$dir/stack.err" &
 stack=$!
-trap 'kill -INT $stack 2>/dev/null; wait $stack 2>/dev/null || true' EXIT
+# TERM: a background job of a script ignores SIGINT.
+trap 'kill -TERM $stack 2>/dev/null; wait $stack 2>/dev/null || true' EXIT
 for _ in $(seq 1 1200); do grep -q '^Ctrl-C' "$out" 2>/dev/null && break; sleep 0.5; done
 moto=$(grep -o 'MOTO_ENDPOINT=[^ ]*' "$out" | cut -d= -f2)
 sfn=$(grep -o 'SFN_ENDPOINT=[^ ]*' "$out" | cut -d= -f2)

@@ -1,5 +1,5 @@
-//! `sfn-local`: the offline runner's CLI, with the AWS CLI's `stepfunctions` verbs plus `pipe` and
-//! `outbox`. A thin layer over the `sfn_local` library.
+//! `sfn-local`: the offline runner's CLI, with the AWS CLI's `stepfunctions` verbs plus `pipe`,
+//! `pipe-stream`, `dlq-replay` and `outbox`. A thin layer over the `sfn_local` library.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
