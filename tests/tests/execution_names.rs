@@ -231,7 +231,9 @@ async fn a_child_that_cannot_be_started_fails_the_batch_after_every_other_record
     let state = tempfile::tempdir().unwrap();
     let runner = runner(project.path(), state.path()).await;
     let mut malformed = trimmed_record(EVENT_ID, "x");
-    malformed["eventID"] = json!(42);
+    // Not an eventID a stream produces (a numeric one would reach the machine as text
+    // through the Pipe's InputTemplate).
+    malformed["eventID"] = json!("not a valid/id");
     let skipped = json!({"eventID": "e2", "eventName": "MODIFY"});
     let report = runner
         .pipe(json!([

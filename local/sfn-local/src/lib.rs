@@ -5,13 +5,17 @@
 //! `get_execution_history`, `list_executions`, `redrive_execution`, `pipe`, `outbox`, `tables`.
 
 pub mod api;
+pub mod dlq;
 pub mod error;
 pub mod functions;
 pub mod handlers;
+pub mod input_template;
 pub mod pipe;
 pub mod port_faults;
 pub mod runner;
 pub mod store;
+pub mod stream_pipe;
+pub mod stream_record;
 pub mod template;
 
 pub use error::RunnerError;

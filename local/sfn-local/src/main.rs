@@ -1,5 +1,5 @@
-//! `sfn-local`: the offline runner's CLI, with the AWS CLI's `stepfunctions` verbs plus `pipe` and
-//! `outbox`. A thin layer over the `sfn_local` library.
+//! `sfn-local`: the offline runner's CLI, with the AWS CLI's `stepfunctions` verbs plus `pipe`,
+//! `pipe-stream`, `dlq-replay` and `outbox`. A thin layer over the `sfn_local` library.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -101,6 +101,58 @@ enum Command {
     },
     /// Prints the SNS messages and emails that would have been sent.
     Outbox,
+    /// The Pipe on a live DynamoDB stream: follows every shard of the failed-order table's stream
+    /// at --endpoint-url and starts the batch machine through --sfn-endpoint-url, as template.yaml
+    /// declares the Pipe (filter, batching, input template, retries, DLQ). Positions are kept per
+    /// shard in the state directory. Runs until Ctrl-C or SIGTERM.
+    PipeStream {
+        /// DynamoDB (Streams) and SQS endpoint (moto); default AWS_ENDPOINT_URL or AWS.
+        #[arg(long, value_name = "URL")]
+        endpoint_url: Option<String>,
+        /// The stream's table (its latest stream is followed).
+        #[arg(long, required_unless_present = "stream_arn")]
+        table_name: Option<String>,
+        #[arg(long)]
+        stream_arn: Option<String>,
+        /// Step Functions endpoint (`sfn-local serve`); default AWS_ENDPOINT_URL or AWS.
+        #[arg(long, value_name = "URL")]
+        sfn_endpoint_url: Option<String>,
+        /// The batch machine's ARN (default: the Pipe's target in template.yaml, local account).
+        #[arg(long)]
+        state_machine_arn: Option<String>,
+        /// The DLQ's URL (default: the queue named by the Pipe's DeadLetterConfig, looked up).
+        #[arg(long)]
+        dlq_url: Option<String>,
+    },
+    /// Turns the Pipe's DLQ messages (shard and sequence numbers of a failed batch) back into the
+    /// batch machine's input by reading the records from the DynamoDB stream, while it holds them
+    /// (24 h); with --start starts each batch under a name derived from the message (a second
+    /// replay of one message is refused by Step Functions). Prints one JSON object per message.
+    DlqReplay {
+        /// The DLQ's URL: replays up to --max-messages of its messages.
+        #[arg(long, conflicts_with = "message", required_unless_present = "message")]
+        queue_url: Option<String>,
+        /// One DLQ message body instead: file://PATH or the JSON text.
+        #[arg(long)]
+        message: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        max_messages: usize,
+        /// DynamoDB Streams and SQS endpoint (moto); default AWS_ENDPOINT_URL or AWS.
+        #[arg(long, value_name = "URL")]
+        endpoint_url: Option<String>,
+        /// Start each batch on the batch machine.
+        #[arg(long)]
+        start: bool,
+        /// Step Functions endpoint for --start (`sfn-local serve`); default AWS_ENDPOINT_URL or AWS.
+        #[arg(long, value_name = "URL")]
+        sfn_endpoint_url: Option<String>,
+        /// The batch machine's ARN (default: the Pipe's target in template.yaml, local account).
+        #[arg(long)]
+        state_machine_arn: Option<String>,
+        /// Delete each message from --queue-url once its batch is started.
+        #[arg(long, requires = "start", requires = "queue_url")]
+        delete: bool,
+    },
     /// Serves the Step Functions API (AWS JSON 1.0) for the AWS CLI and SDKs (`--endpoint-url`);
     /// prints `{"endpoint": ..., "address": ...}` on stdout once listening.
     Serve {
@@ -350,6 +402,12 @@ async fn serve(
 }
 
 async fn run(cli: Cli) -> Result<(), RunnerError> {
+    if let Command::DlqReplay { .. } = &cli.command {
+        return dlq_replay(&cli).await;
+    }
+    if let Command::PipeStream { .. } = &cli.command {
+        return pipe_stream(&cli).await;
+    }
     let options = options(&cli)?;
     let runner = Runner::open(options).await?;
     match &cli.command {
@@ -424,6 +482,8 @@ async fn run(cli: Cli) -> Result<(), RunnerError> {
                 print_pipe_summary(&report, &runner);
             }
         }
+        // Handled above, before the runner opens the state directory.
+        Command::DlqReplay { .. } | Command::PipeStream { .. } => {}
         Command::Outbox => match runner.outbox().await? {
             Some(outbox) => print(&serde_json::to_value(&outbox).map_err(|e| RunnerError::Backend(e.to_string()))?),
             None => {
@@ -435,6 +495,240 @@ async fn run(cli: Cli) -> Result<(), RunnerError> {
         },
     }
     Ok(())
+}
+
+/// `pipe-stream`: the template's Pipe on a live stream, in the state directory's `pipe/`.
+async fn pipe_stream(cli: &Cli) -> Result<(), RunnerError> {
+    let Command::PipeStream {
+        endpoint_url,
+        table_name,
+        stream_arn,
+        sfn_endpoint_url,
+        state_machine_arn,
+        dlq_url,
+    } = &cli.command
+    else {
+        return Ok(());
+    };
+    let options = options(cli)?;
+    let template = sfn_local::Template::load(
+        &options.project_root.join("template.yaml"),
+        &options.parameters,
+    )?;
+    let pipe = template.pipe.clone().ok_or_else(|| RunnerError::Template {
+        path: template.path.clone(),
+        message: "no AWS::Pipes::Pipe resource".into(),
+    })?;
+    let backend =
+        |what: &str, e: &dyn std::fmt::Display| RunnerError::Backend(format!("{what}: {e}"));
+    let aws = unpaid_order::aws::sdk_config(endpoint_url.as_deref()).await;
+    let stream_arn = match (stream_arn, table_name) {
+        (Some(a), _) => a.clone(),
+        (None, Some(t)) => aws_sdk_dynamodb_stream_arn(&aws, t).await?,
+        (None, None) => {
+            return Err(RunnerError::argument(
+                "--table-name",
+                "--table-name or --stream-arn is required",
+            ))
+        }
+    };
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let dlq_url = match (dlq_url, &pipe.dead_letter_arn) {
+        (Some(u), _) => Some(u.clone()),
+        (None, Some(arn)) => {
+            let name = arn.rsplit(':').next().unwrap_or(arn);
+            let out = sqs
+                .get_queue_url()
+                .queue_name(name)
+                .send()
+                .await
+                .map_err(|e| {
+                    backend(
+                        &format!("the Pipe's DLQ {name}"),
+                        &aws_sdk_sqs::error::DisplayErrorContext(&e),
+                    )
+                })?;
+            out.queue_url
+        }
+        (None, None) => None,
+    };
+    let sfn_config = unpaid_order::aws::sdk_config(sfn_endpoint_url.as_deref()).await;
+    let arn = match state_machine_arn {
+        Some(a) => a.clone(),
+        None => template
+            .state_machine(&pipe.target)
+            .map(|m| m.arn.clone())
+            .ok_or_else(|| RunnerError::StateMachineDoesNotExist(pipe.target.clone()))?,
+    };
+    let clock: Arc<dyn asl::Clock> = if cli.virtual_clock {
+        Arc::new(VirtualClock::new(chrono::Utc::now()))
+    } else {
+        Arc::new(SystemClock)
+    };
+    let parts = sfn_local::stream_pipe::PipeParts {
+        pipe: Arc::new(pipe),
+        streams: aws_sdk_dynamodbstreams::Client::new(&aws),
+        target: Arc::new(sfn_local::stream_pipe::SfnTarget {
+            client: aws_sdk_sfn::Client::new(&sfn_config),
+            state_machine_arn: arn.clone(),
+        }),
+        dead_letters: dlq_url.clone().map(|queue_url| {
+            Arc::new(sfn_local::stream_pipe::SqsDeadLetters {
+                client: sqs.clone(),
+                queue_url,
+            }) as Arc<dyn sfn_local::stream_pipe::DeadLetters>
+        }),
+        clock,
+        checkpoints: Arc::new(sfn_local::stream_pipe::Checkpoints::new(
+            &options.state_dir,
+            &stream_arn,
+        )),
+        stream_arn: stream_arn.clone(),
+    };
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = tx.send(true);
+    });
+    println!(
+        "{}",
+        json!({"stream": stream_arn, "target": arn, "deadLetterQueue": dlq_url})
+    );
+    sfn_local::stream_pipe::run(parts, rx)
+        .await
+        .map_err(|e| RunnerError::Backend(e.to_string()))
+}
+
+/// The latest stream of `table`.
+async fn aws_sdk_dynamodb_stream_arn(
+    aws: &aws_config::SdkConfig,
+    table: &str,
+) -> Result<String, RunnerError> {
+    let streams = aws_sdk_dynamodbstreams::Client::new(aws);
+    let out = streams
+        .list_streams()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| {
+            RunnerError::Backend(format!(
+                "ListStreams {table}: {}",
+                aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e)
+            ))
+        })?;
+    out.streams
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|s| s.stream_arn)
+        .next_back()
+        .ok_or_else(|| {
+            RunnerError::argument("--table-name", format!("table {table} has no stream"))
+        })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `dlq-replay`: reads the template (not the state directory: a `serve` may hold it).
+async fn dlq_replay(cli: &Cli) -> Result<(), RunnerError> {
+    let Command::DlqReplay {
+        queue_url,
+        message,
+        max_messages,
+        endpoint_url,
+        start,
+        sfn_endpoint_url,
+        state_machine_arn,
+        delete,
+    } = &cli.command
+    else {
+        return Ok(());
+    };
+    let options = options(cli)?;
+    let template = sfn_local::Template::load(
+        &options.project_root.join("template.yaml"),
+        &options.parameters,
+    )?;
+    let pipe = template.pipe.clone().ok_or_else(|| RunnerError::Template {
+        path: template.path.clone(),
+        message: "no AWS::Pipes::Pipe resource".into(),
+    })?;
+    let aws = unpaid_order::aws::sdk_config(endpoint_url.as_deref()).await;
+    let streams = aws_sdk_dynamodbstreams::Client::new(&aws);
+    let sfn_config = unpaid_order::aws::sdk_config(sfn_endpoint_url.as_deref()).await;
+    let sfn = aws_sdk_sfn::Client::new(&sfn_config);
+    let arn = match state_machine_arn {
+        Some(a) => a.clone(),
+        None => template
+            .state_machine(&pipe.target)
+            .map(|m| m.arn.clone())
+            .ok_or_else(|| RunnerError::StateMachineDoesNotExist(pipe.target.clone()))?,
+    };
+    let target = sfn_local::dlq::StartTarget {
+        sfn: &sfn,
+        state_machine_arn: &arn,
+    };
+    let target = start.then_some(&target);
+    let backend = |e: &dyn std::fmt::Display| RunnerError::Backend(e.to_string());
+    if let Some(m) = message {
+        let body = read_json_argument("--message", m)?;
+        let parsed = sfn_local::dlq::DlqMessage::parse(&body.to_string())
+            .map_err(|e| RunnerError::argument("--message", e.to_string()))?;
+        let mut r = sfn_local::dlq::replay(&pipe, &streams, &parsed)
+            .await
+            .map_err(|e| backend(&e))?;
+        if let Some(t) = target {
+            sfn_local::dlq::start(t, &mut r)
+                .await
+                .map_err(|e| backend(&e))?;
+        }
+        print(&serde_json::to_value(&r).map_err(|e| backend(&e))?);
+        return Ok(());
+    }
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let queue_url = queue_url.as_deref().unwrap_or_default();
+    let (done, failed) = sfn_local::dlq::replay_queue(
+        &pipe,
+        &streams,
+        &sqs,
+        queue_url,
+        *max_messages,
+        target,
+        *delete,
+    )
+    .await;
+    for r in &done {
+        print(&serde_json::to_value(r).map_err(|e| backend(&e))?);
+    }
+    for e in &failed {
+        eprintln!("sfn-local: dlq-replay: {e}");
+    }
+    match failed.len() {
+        0 => Ok(()),
+        n => Err(RunnerError::Backend(format!(
+            "{n} DLQ message(s) not replayed (left in the queue)"
+        ))),
+    }
 }
 
 fn main() -> ExitCode {

@@ -1,7 +1,50 @@
-//! The EventBridge Pipe's part offline: its FilterCriteria (EventBridge event patterns) and BatchSize
-//! applied to a file of DynamoDB stream records.
+//! The EventBridge Pipe's part offline: its FilterCriteria (EventBridge event patterns) and its
+//! InputTemplate applied to DynamoDB stream records, one record at a time as AWS applies them.
 
 use serde_json::{Map, Value};
+
+use crate::input_template::{InputTemplateError, PipeContext};
+use crate::template::{PipeResource, ACCOUNT, REGION};
+
+/// Whether the Pipe passes `record`: it matches one of the FilterCriteria patterns (or there are
+/// none). A record the filter drops never reaches the target, and on AWS its position is committed.
+pub fn passes(pipe: &PipeResource, record: &Value) -> Result<bool, String> {
+    if pipe.filters.is_empty() {
+        return Ok(true);
+    }
+    for f in &pipe.filters {
+        if matches(f, record)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The reserved variables' values for `pipe` (ingestion time: now).
+pub fn context(pipe: &PipeResource) -> PipeContext {
+    PipeContext {
+        pipe_arn: format!("arn:aws:pipes:{REGION}:{ACCOUNT}:pipe/{}", pipe.name),
+        pipe_name: pipe.name.clone(),
+        source_arn: pipe.source_arn.clone(),
+        target_arn: format!(
+            "arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{}",
+            pipe.target
+        ),
+        ingestion_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    }
+}
+
+/// The record as the target receives it: through the InputTemplate when there is one.
+pub fn transform(
+    pipe: &PipeResource,
+    record: &Value,
+    cx: &PipeContext,
+) -> Result<Value, InputTemplateError> {
+    match &pipe.input_template {
+        Some(t) => t.apply(record, cx),
+        None => Ok(record.clone()),
+    }
+}
 
 /// Whether `event` matches the EventBridge `pattern`. Supports what filter criteria use for stream
 /// records: exact values, `prefix`, `suffix`, `equals-ignore-case`, `anything-but`, `exists`,
@@ -133,6 +176,70 @@ fn matches_operator(op: &Map<String, Value>, got: Option<&Value>) -> Result<bool
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The repository's template.yaml, as deployed.
+    fn real_pipe() -> PipeResource {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
+        crate::template::Template::load(&path, &Default::default())
+            .unwrap()
+            .pipe
+            .unwrap()
+    }
+
+    fn record(event_name: &str, keys: Value) -> Value {
+        json!({
+            "eventID": "c4ca4238a0b923820dcc509a6f75849b",
+            "eventName": event_name,
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1764050401,
+                "Keys": keys,
+                "NewImage": {"orderId": {"S": "4925"}, "email": {"S": "jane@example.com"},
+                             "name": {"S": "Jane Doe"}, "note": {"S": "x".repeat(300_000)}},
+                "SequenceNumber": "100000000000000000001",
+                "SizeBytes": 300_280,
+                "StreamViewType": "NEW_AND_OLD_IMAGES"
+            },
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x"
+        })
+    }
+
+    #[test]
+    fn the_real_pipe_trims_each_record_to_its_id_name_and_key() {
+        let pipe = real_pipe();
+        let full = record("INSERT", json!({"orderId": {"S": "4925 /#%: \"x\""}}));
+        assert!(passes(&pipe, &full).unwrap());
+        let trimmed = transform(&pipe, &full, &context(&pipe)).unwrap();
+        assert_eq!(
+            trimmed,
+            json!({"eventID": "c4ca4238a0b923820dcc509a6f75849b", "eventName": "INSERT",
+                   "dynamodb": {"Keys": {"orderId": {"S": "4925 /#%: \"x\""}}}})
+        );
+        // No customer data, and a 300 KB record is a few hundred bytes.
+        let text = trimmed.to_string();
+        assert!(!text.contains("jane") && !text.contains("Jane"), "{text}");
+        assert!(text.len() < 200, "{}", text.len());
+        // The trimmed record is a subset of the full one: the same paths give the same values.
+        for path in ["/eventID", "/eventName", "/dynamodb/Keys/orderId/S"] {
+            assert_eq!(trimmed.pointer(path), full.pointer(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn the_real_pipe_drops_modify_remove_and_keyless_records() {
+        let pipe = real_pipe();
+        let key = json!({"orderId": {"S": "4925"}});
+        assert!(passes(&pipe, &record("INSERT", key.clone())).unwrap());
+        assert!(!passes(&pipe, &record("MODIFY", key.clone())).unwrap());
+        assert!(!passes(&pipe, &record("REMOVE", key)).unwrap());
+        assert!(!passes(&pipe, &record("INSERT", json!({}))).unwrap());
+        assert!(!passes(&pipe, &record("INSERT", json!({"orderId": {"N": "4925"}}))).unwrap());
+        let mut no_keys = record("INSERT", json!({}));
+        no_keys["dynamodb"].as_object_mut().unwrap().remove("Keys");
+        assert!(!passes(&pipe, &no_keys).unwrap());
+    }
 
     #[test]
     fn matches_values_nested_fields_and_operators() {

@@ -635,20 +635,24 @@ impl Runner {
                     ))
                 }
             };
+        // The InputTemplate applies to each record of a batch on its own; the target gets the
+        // array of transformed records.
+        let cx = crate::pipe::context(&pipe);
+        let mut targets = vec![Value::Null; records.len()];
         let mut passed = Vec::new();
         let mut filtered = Vec::new();
         for (index, record) in records.iter().enumerate() {
-            let mut ok = pipe.filters.is_empty();
-            for f in &pipe.filters {
-                if crate::pipe::matches(f, record).map_err(|m| RunnerError::Template {
-                    path: self.core.template.path.clone(),
-                    message: format!("pipe {} FilterCriteria: {m}", pipe.logical_id),
-                })? {
-                    ok = true;
-                    break;
-                }
-            }
+            let ok = crate::pipe::passes(&pipe, record).map_err(|m| RunnerError::Template {
+                path: self.core.template.path.clone(),
+                message: format!("pipe {} FilterCriteria: {m}", pipe.logical_id),
+            })?;
             if ok {
+                targets[index] = crate::pipe::transform(&pipe, record, &cx).map_err(|e| {
+                    RunnerError::InvalidExecutionInput(format!(
+                        "record {index}: pipe {}: {e} (on AWS this batch fails, is retried and goes to the DLQ)",
+                        pipe.logical_id
+                    ))
+                })?;
                 passed.push(index);
             } else {
                 filtered.push(FilteredRecord {
@@ -662,7 +666,7 @@ impl Runner {
         let mut batches = Vec::new();
         let mut orders = Vec::new();
         for chunk in passed.chunks(pipe.batch_size) {
-            let input = Value::Array(chunk.iter().map(|i| records[*i].clone()).collect());
+            let input = Value::Array(chunk.iter().map(|i| targets[*i].clone()).collect());
             let record = self.core.start(&pipe.target, input, None, None).await?;
             // The summary: the output of a succeeded batch, the cause of one that failed because a
             // record needs an operator (RecordsNeedAnOperator).

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::error::RunnerError;
+use crate::input_template::InputTemplate;
 
 /// The account and region every local ARN uses (AWS's documentation account).
 pub const REGION: &str = "us-east-1";
@@ -106,6 +107,22 @@ pub struct PipeResource {
     pub batch_size: usize,
     /// The state machine the Pipe starts.
     pub target: String,
+    /// `Source`, resolved (the stream's ARN).
+    pub source_arn: String,
+    /// `Name`, resolved (the `<aws.pipes.pipe-name>` variable; the logical id when absent).
+    pub name: String,
+    /// `TargetParameters.InputTemplate`, parsed (None: the records go to the target whole).
+    pub input_template: Option<InputTemplate>,
+    /// `DynamoDBStreamParameters.MaximumBatchingWindowInSeconds` (AWS default 0).
+    pub batching_window_seconds: u64,
+    /// `DynamoDBStreamParameters.StartingPosition` (`LATEST` or `TRIM_HORIZON`).
+    pub starting_position: String,
+    /// `DynamoDBStreamParameters.MaximumRetryAttempts` (AWS default -1: retry until the records expire).
+    pub maximum_retry_attempts: i64,
+    /// `DynamoDBStreamParameters.MaximumRecordAgeInSeconds` (AWS default -1: no limit).
+    pub maximum_record_age_seconds: i64,
+    /// `DynamoDBStreamParameters.DeadLetterConfig.Arn`, resolved.
+    pub dead_letter_arn: Option<String>,
 }
 
 /// What the runner uses from `template.yaml`.
@@ -542,11 +559,64 @@ impl Resolver<'_> {
                 .map(str::to_string)
                 .unwrap_or(target),
         };
+        let int = |name: &str,
+                   default: i64,
+                   range: std::ops::RangeInclusive<i64>|
+         -> Result<i64, String> {
+            match stream.and_then(|s| s.get(name)) {
+                Some(v) => self
+                    .eval(v)?
+                    .as_i64()
+                    .filter(|n| range.contains(n))
+                    .ok_or_else(|| format!("pipe {id}: {name} must be in {range:?}")),
+                None => Ok(default),
+            }
+        };
+        let batching_window_seconds = int("MaximumBatchingWindowInSeconds", 0, 0..=300)? as u64;
+        let maximum_retry_attempts = int("MaximumRetryAttempts", -1, -1..=10_000)?;
+        let maximum_record_age_seconds = int("MaximumRecordAgeInSeconds", -1, -1..=604_800)?;
+        let starting_position = match stream.and_then(|s| s.get("StartingPosition")) {
+            Some(v) => scalar_text(&self.eval(v)?),
+            None => {
+                return Err(format!(
+                    "pipe {id}: DynamoDBStreamParameters.StartingPosition is required"
+                ))
+            }
+        };
+        if !matches!(starting_position.as_str(), "LATEST" | "TRIM_HORIZON") {
+            return Err(format!("pipe {id}: StartingPosition must be LATEST or TRIM_HORIZON, got {starting_position}"));
+        }
+        let dead_letter_arn = stream
+            .and_then(|s| s.pointer("/DeadLetterConfig/Arn"))
+            .map(|v| self.eval(v).map(|v| scalar_text(&v)))
+            .transpose()?;
+        let input_template = props
+            .pointer("/TargetParameters/InputTemplate")
+            .map(|v| self.eval(v).map(|v| scalar_text(&v)))
+            .transpose()?
+            .map(|t| InputTemplate::parse(&t).map_err(|e| format!("pipe {id}: {e}")))
+            .transpose()?;
+        let name = match props.get("Name") {
+            Some(v) => scalar_text(&self.eval(v)?),
+            None => id.to_string(),
+        };
+        let source_arn = match props.get("Source") {
+            Some(v) => scalar_text(&self.eval(v)?),
+            None => return Err(format!("pipe {id}: no Source")),
+        };
         Ok(PipeResource {
             logical_id: id.to_string(),
+            source_arn,
             filters,
             batch_size,
             target,
+            name,
+            input_template,
+            batching_window_seconds,
+            starting_position,
+            maximum_retry_attempts,
+            maximum_record_age_seconds,
+            dead_letter_arn,
         })
     }
 
@@ -830,11 +900,18 @@ Resources:
     Type: AWS::Pipes::Pipe
     Properties:
       Target: !Ref Parent
+      Source: arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x
       SourceParameters:
         FilterCriteria:
           Filters:
             - Pattern: '{"eventName": ["INSERT"]}'
-        DynamoDBStreamParameters: { BatchSize: 7 }
+        DynamoDBStreamParameters:
+          BatchSize: 7
+          StartingPosition: TRIM_HORIZON
+          MaximumBatchingWindowInSeconds: 2
+          DeadLetterConfig: { Arn: !Sub "arn:aws:sqs:${AWS::Region}:${AWS::AccountId}:dlq-${Branch}" }
+      TargetParameters:
+        InputTemplate: '{"id": "<$.eventID>"}'
 "#;
 
     fn parse(overrides: &[(&str, &str)]) -> Result<Template, RunnerError> {
@@ -888,6 +965,22 @@ Resources:
         let pipe = t.pipe.unwrap();
         assert_eq!(pipe.batch_size, 7);
         assert_eq!(pipe.target, "Parent");
+        assert_eq!(pipe.starting_position, "TRIM_HORIZON");
+        assert_eq!(pipe.batching_window_seconds, 2);
+        assert_eq!(
+            (pipe.maximum_retry_attempts, pipe.maximum_record_age_seconds),
+            (-1, -1)
+        );
+        assert_eq!(
+            pipe.dead_letter_arn.as_deref(),
+            Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:dlq-dev").as_str())
+        );
+        let t = pipe.input_template.as_ref().unwrap();
+        assert_eq!(
+            t.apply(&serde_json::json!({"eventID": "e"}), &Default::default())
+                .unwrap(),
+            serde_json::json!({"id": "e"})
+        );
         assert_eq!(
             pipe.filters,
             vec![serde_json::json!({"eventName": ["INSERT"]})]
