@@ -35,6 +35,9 @@ echo "MOTO_ENDPOINT=$MOTO_ENDPOINT"
 step "cargo test (unit, adapters over moto, workflows, reliability, Step Functions API via awscli + aws-sdk-sfn)"
 cargo test --workspace --locked
 
+step "operator console in a real browser (Debian chromium + playwright-core): find, inspect, bulk-redrive, XSS and CSRF refused; screenshots docs/console-*.png"
+bash tests/browser/run.sh
+
 step "static checks: sam validate, cfn-lint, asl-validator, project ASL check, checkov, negative tests"
 bash tests/static/check.sh
 
