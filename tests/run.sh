@@ -43,6 +43,9 @@ cargo test --workspace --locked
 step "cost model: transitions per order counted in sfn-local's histories, target <= 160 USD per 1M failed orders"
 python3 tests/bench/cost-model.py --max-usd 160
 
+step "operator console in a real browser (Debian chromium + playwright-core): find, inspect, bulk-redrive, XSS and CSRF refused; screenshots docs/console-*.png"
+bash tests/browser/run.sh
+
 step "static checks: sam validate, cfn-lint, asl-validator, project ASL check, checkov, negative tests"
 bash tests/static/check.sh
 

@@ -271,6 +271,22 @@ fn the_aws_cli_runs_inspects_fails_and_redrives_an_order() {
     assert!(redriven["redriveDate"].is_number(), "{redriven}");
     let done = wait_status(&server, &failed_arn, "SUCCEEDED");
     assert_eq!(done["redriveCount"], 1);
+    // redriveFilter: only the redriven one, or only the others (AWS honours it; both are listed
+    // without it).
+    let list_redrive = |filter: &str| {
+        names(&ok(
+            &server,
+            &[
+                "list-executions",
+                "--state-machine-arn",
+                &machine,
+                "--redrive-filter",
+                filter,
+            ],
+        ))
+    };
+    assert_eq!(list_redrive("REDRIVEN"), ["cli-fail"]);
+    assert_eq!(list_redrive("NOT_REDRIVEN"), ["cli-ok"]);
     let history = ok(
         &server,
         &["get-execution-history", "--execution-arn", &failed_arn],

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use aws_sdk_sfn::types::{ExecutionRedriveFilter, ExecutionStatus, HistoryEventType};
 use aws_sdk_sfn::Client;
 use serde_json::{json, Value};
 use workflow_tests::{ApiServer, ARN_PREFIX, UNPAID_ORDER};
@@ -179,6 +179,29 @@ async fn the_sdk_runs_inspects_fails_and_redrives_an_order() {
         .expect("redrive");
     let redriven = wait_status(&sfn, &failed_arn, ExecutionStatus::Succeeded).await;
     assert_eq!(redriven.redrive_count(), Some(1));
+    for (filter, want) in [
+        (ExecutionRedriveFilter::Redriven, vec!["sdk-fail"]),
+        (ExecutionRedriveFilter::NotRedriven, vec!["sdk-ok"]),
+    ] {
+        let listed = sfn
+            .list_executions()
+            .state_machine_arn(&machine_arn)
+            .redrive_filter(filter.clone())
+            .send()
+            .await
+            .expect("list by redriveFilter");
+        let names: Vec<&str> = listed.executions().iter().map(|e| e.name()).collect();
+        assert_eq!(names, want, "{filter:?}");
+    }
+    // The machine an execution ran (the console's graph).
+    let for_execution = sfn
+        .describe_state_machine_for_execution()
+        .execution_arn(&failed_arn)
+        .send()
+        .await
+        .expect("describe-state-machine-for-execution");
+    assert_eq!(for_execution.state_machine_arn(), machine_arn);
+    assert_eq!(for_execution.definition(), described.definition());
 
     // AWS's errors as the SDK's typed errors.
     let err = sfn

@@ -182,6 +182,19 @@ fn paginate(items: Vec<Value>, start: usize, size: usize) -> (Vec<Value>, Option
     (page, next)
 }
 
+/// ListExecutions' `redriveFilter`: `REDRIVEN` (redriven at least once) → Some(true),
+/// `NOT_REDRIVEN` → Some(false), absent → None (both, as AWS).
+fn redrive_filter(filter: Option<&str>) -> Result<Option<bool>, ApiError> {
+    match filter {
+        None => Ok(None),
+        Some("REDRIVEN") => Ok(Some(true)),
+        Some("NOT_REDRIVEN") => Ok(Some(false)),
+        Some(other) => Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{other}' at 'redriveFilter' failed to satisfy constraint: Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]"
+        ))),
+    }
+}
+
 /// A List/Get response: one page of `items` under `key`, and `nextToken` when more follow.
 fn page_of(key: &str, items: Vec<Value>, start: usize, size: usize) -> Value {
     let (items, next) = paginate(items, start, size);
@@ -329,6 +342,28 @@ impl Api {
                     "tracingConfiguration": {"enabled": false},
                 }))
             }
+            "DescribeStateMachineForExecution" => {
+                let arn = self.execution(required(body, "executionArn")?)?;
+                let record = self.runner.describe_execution(&arn)?;
+                let template = self.runner.template();
+                let m = template
+                    .state_machine(&record.state_machine_name)
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            "StateMachineDoesNotExist",
+                            record.state_machine_name.clone(),
+                        )
+                    })?;
+                Ok(json!({
+                    "stateMachineArn": m.arn,
+                    "name": m.name,
+                    "definition": template.definition(m)?,
+                    "roleArn": format!("arn:aws:iam::{ACCOUNT}:role/sfn-local"),
+                    "updateDate": epoch(&self.runner.opened_at()),
+                    "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
+                    "tracingConfiguration": {"enabled": false},
+                }))
+            }
             "CreateStateMachine" => {
                 let name = required(body, "name")?;
                 let definition = required(body, "definition")?;
@@ -402,10 +437,12 @@ impl Api {
                 let machine = self.state_machine(required(body, "stateMachineArn")?)?;
                 let (start, size) = page(body)?;
                 let status = string_field(body, "statusFilter")?;
+                let redriven = redrive_filter(string_field(body, "redriveFilter")?)?;
                 let items = self
                     .runner
                     .list_executions(&machine, status)?
                     .iter()
+                    .filter(|r| redriven.is_none_or(|want| (r.redrive_count > 0) == want))
                     .map(|r| {
                         let mut v = r.list_item();
                         epoch_dates(&mut v);
@@ -628,6 +665,17 @@ mod tests {
         assert_eq!(page(&json!({"maxResults": 0})).unwrap(), (0, DEFAULT_PAGE));
         assert_eq!(
             page(&json!({"maxResults": 1001})).unwrap_err().kind,
+            "ValidationException"
+        );
+    }
+
+    #[test]
+    fn redrive_filter_names() {
+        assert_eq!(redrive_filter(None).unwrap(), None);
+        assert_eq!(redrive_filter(Some("REDRIVEN")).unwrap(), Some(true));
+        assert_eq!(redrive_filter(Some("NOT_REDRIVEN")).unwrap(), Some(false));
+        assert_eq!(
+            redrive_filter(Some("redriven")).unwrap_err().kind,
             "ValidationException"
         );
     }
