@@ -166,6 +166,30 @@ impl Stack {
             .expect("start-execution")
     }
 
+    /// Deletes this cell's tables and topic: moto's inspection API (read by every later cell)
+    /// serialises everything moto holds.
+    async fn remove(&self) {
+        for table in [
+            Setting::OrderTable,
+            Setting::CheckStatusTable,
+            Setting::ProcessUnpaidOrderTable,
+            Setting::EmailLogTable,
+        ] {
+            let _ = self
+                .env
+                .dynamodb
+                .delete_table()
+                .table_name(self.env.get(table))
+                .send()
+                .await;
+        }
+        let _ = aws_sdk_sns::Client::new(&self.env.sdk)
+            .delete_topic()
+            .topic_arn(self.env.get(Setting::FailureTopicArn))
+            .send()
+            .await;
+    }
+
     /// The email-log items of this stack's order.
     async fn email_log(&self) -> Vec<unpaid_order::Item> {
         self.env.scan(Setting::EmailLogTable).await
@@ -360,6 +384,7 @@ async fn run_cell(index: usize, cell: Cell) -> (usize, Cell, String) {
         .filter_map(|i| i.get("status").and_then(Attr::as_s))
         .collect();
     assert_eq!(statuses, ["sent", "sent"], "{at}: email log");
+    stack.remove().await;
     (index, cell, outcome)
 }
 
