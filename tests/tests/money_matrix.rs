@@ -499,3 +499,107 @@ async fn every_call_under_every_fault_keeps_the_money_invariants() {
     std::fs::write(&out, table(&results)).expect("write the table");
     eprintln!("money matrix: {total} cells, table in {}", out.display());
 }
+
+/// Paid means only `isPaid: true`; anything unclear fails closed, in the code and in the
+/// conditional write, over the real adapters: the order is left as it was and nobody is emailed.
+/// (`"isPaid": "true", "totalPaid": 500` used to be overwritten and told "Nothing has been
+/// charged".)
+#[tokio::test]
+async fn unclear_or_paid_headers_are_never_overwritten_nor_emailed() {
+    use aws_sdk_dynamodb::types::AttributeValue as AV;
+    let stack = Stack::new().await;
+    let cases = [
+        (
+            "paid-bool",
+            AV::M([("isPaid".into(), AV::Bool(true))].into()),
+            "SUCCEEDED",
+        ),
+        (
+            "paid-string",
+            AV::M(
+                [
+                    ("isPaid".into(), AV::S("true".into())),
+                    ("totalPaid".into(), AV::N("500".into())),
+                ]
+                .into(),
+            ),
+            "FAILED",
+        ),
+        (
+            "paid-number",
+            AV::M([("isPaid".into(), AV::N("1".into()))].into()),
+            "FAILED",
+        ),
+        (
+            "paid-json-in-map",
+            AV::S(r#"{"isPaid": true}"#.into()),
+            "FAILED",
+        ),
+    ];
+    for (id, payment, status) in cases {
+        let order = AV::M(
+            [
+                ("orderId".to_string(), AV::S(id.into())),
+                ("email".to_string(), AV::S("paid@example.com".into())),
+                ("payment".to_string(), payment),
+            ]
+            .into(),
+        );
+        let item = [
+            ("orderId".to_string(), AV::S(id.into())),
+            ("data".to_string(), order),
+        ];
+        stack
+            .env
+            .dynamodb
+            .put_item()
+            .table_name(stack.env.get(Setting::OrderTable))
+            .set_item(Some(item.clone().into()))
+            .send()
+            .await
+            .expect("seed the order");
+        stack
+            .env
+            .dynamodb
+            .put_item()
+            .table_name(stack.env.get(Setting::CheckStatusTable))
+            .item("orderId", AV::S(id.into()))
+            .item("created_at", AV::S("2026-11-25T06:00:00Z".into()))
+            .item("chargeId", AV::S("ch_1".into()))
+            .item("paymentMethod", AV::S("card".into()))
+            .item("status", AV::S("failed".into()))
+            .send()
+            .await
+            .expect("seed the check-status");
+        let r = stack
+            .runner
+            .start_execution(ORDER_MACHINE, json!({ "orderId": id }), Some(id))
+            .await
+            .expect("start-execution");
+        assert_eq!(r.status, status, "{id}: {:?} {:?}", r.error, r.cause);
+        if status == "FAILED" {
+            assert_eq!(r.error.as_deref(), Some("InvalidInput"), "{id}");
+        }
+        let stored = stack
+            .env
+            .dynamodb
+            .get_item()
+            .table_name(stack.env.get(Setting::OrderTable))
+            .key("orderId", AV::S(id.into()))
+            .send()
+            .await
+            .expect("read back")
+            .item
+            .expect("the order");
+        assert_eq!(
+            stored,
+            item.into(),
+            "{id}: the order must be left as it was"
+        );
+    }
+    assert!(
+        stack.env.sent_emails().await.is_empty(),
+        "no failure email to these orders"
+    );
+    assert!(stack.env.published().await.is_empty());
+}
