@@ -10,6 +10,7 @@ mod error;
 pub mod memory;
 pub mod model;
 pub mod notice;
+mod payment_state;
 pub mod ports;
 pub mod telemetry;
 #[cfg(feature = "test-support")]

@@ -11,6 +11,8 @@ use serde_json::value::RawValue;
 use crate::attr::{Attr, Item};
 use crate::FunctionError;
 
+pub use crate::payment_state::PaymentState;
+
 /// An order id as the order table keys it (non-empty, no control characters, at most 256 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
@@ -220,7 +222,7 @@ pub enum OrderData {
 }
 
 /// A JSON object's top-level fields in their order, each value's text untouched.
-struct JsonFields(Vec<(String, Box<RawValue>)>);
+pub(crate) struct JsonFields(Vec<(String, Box<RawValue>)>);
 
 impl<'de> Deserialize<'de> for JsonFields {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -246,13 +248,13 @@ impl<'de> Deserialize<'de> for JsonFields {
 }
 
 impl JsonFields {
-    fn parse(text: &str) -> Result<JsonFields, FunctionError> {
+    pub(crate) fn parse(text: &str) -> Result<JsonFields, FunctionError> {
         serde_json::from_str(text).map_err(|e| {
             FunctionError::invalid(format!("order data string is not a JSON object: {e}"))
         })
     }
 
-    fn get(&self, name: &str) -> Option<&RawValue> {
+    pub(crate) fn get(&self, name: &str) -> Option<&RawValue> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -303,53 +305,6 @@ impl OrderData {
         }
     }
 
-    /// What the stored payment header says, failing closed: only a header that is clearly
-    /// unpaid (or no header at all) is [`PaymentState::Unpaid`].
-    pub fn payment_state(&self) -> PaymentState {
-        match self {
-            OrderData::Map(m) => match m.get("payment") {
-                None | Some(Attr::Null(_)) => PaymentState::Unpaid,
-                Some(Attr::M(p)) => PaymentState::of_fields(
-                    p.get("isPaid").map(attr_paid_flag),
-                    p.get("totalPaid").map(attr_amount),
-                ),
-                Some(_) => PaymentState::Unclear("payment is not a map".into()),
-            },
-            OrderData::Json(s) => {
-                let Ok(fields) = JsonFields::parse(s) else {
-                    return PaymentState::Unclear("order data does not parse".into());
-                };
-                let Some(raw) = fields.get("payment") else {
-                    return PaymentState::Unpaid;
-                };
-                match serde_json::from_str::<serde_json::Value>(raw.get()) {
-                    Ok(serde_json::Value::Null) => PaymentState::Unpaid,
-                    Ok(serde_json::Value::Object(p)) => PaymentState::of_fields(
-                        p.get("isPaid").map(json_paid_flag),
-                        p.get("totalPaid").map(json_amount),
-                    ),
-                    Ok(_) => PaymentState::Unclear("payment is not an object".into()),
-                    Err(_) => PaymentState::Unclear("payment does not parse".into()),
-                }
-            }
-        }
-    }
-
-    /// `Ok` only for a clearly unpaid order: paid is `OrderAlreadyPaid`, anything unclear is
-    /// `InvalidInput` naming what is unclear (never the values: they are customer data).
-    pub fn ensure_unpaid(&self, order_id: &OrderId) -> Result<(), FunctionError> {
-        match self.payment_state() {
-            PaymentState::Unpaid => Ok(()),
-            PaymentState::Paid => Err(FunctionError::OrderAlreadyPaid {
-                order_id: order_id.to_string(),
-            }),
-            PaymentState::Unclear(why) => Err(FunctionError::invalid(format!(
-                "order {order_id}: the stored payment header is not clearly unpaid ({why}); \
-                 it is left as it is"
-            ))),
-        }
-    }
-
     /// Whether `payment` already is exactly this header.
     pub fn has_payment(&self, header: &PaymentHeader) -> bool {
         match self {
@@ -394,70 +349,6 @@ impl OrderData {
             }
         }
     }
-}
-
-/// What an order's stored payment header says. Anything but the boolean `isPaid: true` is not
-/// "paid", and anything but `isPaid` false/absent with `totalPaid` zero/absent is not "unpaid".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PaymentState {
-    /// No header, or `isPaid` false (or absent) with `totalPaid` 0 (or absent).
-    Unpaid,
-    /// `isPaid` is the boolean `true`.
-    Paid,
-    /// Anything else (`"true"`, `1`, a string-encoded header, an amount paid, unparseable).
-    Unclear(String),
-}
-
-/// `isPaid` as read: `Some(b)` for a boolean, `None` for any other type.
-type PaidFlag = Option<bool>;
-/// `totalPaid` as read: `Some(true)` when it is the number zero.
-type ZeroAmount = Option<bool>;
-
-impl PaymentState {
-    fn of_fields(is_paid: Option<PaidFlag>, total_paid: Option<ZeroAmount>) -> PaymentState {
-        match (is_paid, total_paid) {
-            (Some(Some(true)), _) => PaymentState::Paid,
-            (Some(None), _) => PaymentState::Unclear("isPaid is not a boolean".into()),
-            (_, Some(None)) => PaymentState::Unclear("totalPaid is not a number".into()),
-            (_, Some(Some(false))) => PaymentState::Unclear("totalPaid is not zero".into()),
-            (Some(Some(false)) | None, Some(Some(true)) | None) => PaymentState::Unpaid,
-        }
-    }
-}
-
-fn attr_paid_flag(a: &Attr) -> PaidFlag {
-    match a {
-        Attr::Bool(b) => Some(*b),
-        _ => None,
-    }
-}
-
-fn attr_amount(a: &Attr) -> ZeroAmount {
-    match a {
-        Attr::N(n) => Some(is_zero(n)),
-        _ => None,
-    }
-}
-
-fn json_paid_flag(v: &serde_json::Value) -> PaidFlag {
-    v.as_bool()
-}
-
-fn json_amount(v: &serde_json::Value) -> ZeroAmount {
-    match v {
-        serde_json::Value::Number(n) => Some(is_zero(&n.to_string())),
-        _ => None,
-    }
-}
-
-/// A decimal number's text is zero (`0`, `0.0`, `-0`, `0e5`).
-fn is_zero(number: &str) -> bool {
-    let mantissa = number
-        .split(['e', 'E'])
-        .next()
-        .unwrap_or(number)
-        .trim_start_matches(['-', '+']);
-    !mantissa.is_empty() && mantissa.chars().all(|c| c == '0' || c == '.') && mantissa.contains('0')
 }
 
 /// An order as read from the order table.
@@ -754,83 +645,5 @@ mod tests {
                 .error_type(),
             "InvalidInput"
         );
-    }
-
-    /// Only a clearly unpaid header may be overwritten: `"true"`, `1`, `{"N": "1"}`, an amount
-    /// paid, a string-encoded header inside a map, an unparseable one are refused, never saved.
-    #[test]
-    fn payment_state_fails_closed() {
-        let map = |payment: Attr| OrderData::Map(BTreeMap::from([("payment".into(), payment)]));
-        let pm = |fields: Vec<(&str, Attr)>| {
-            map(Attr::M(
-                fields
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect(),
-            ))
-        };
-        let json = |payment: &str| {
-            OrderData::from_attr(&Attr::s(format!(r#"{{"a":1,"payment":{payment}}}"#))).unwrap()
-        };
-        let unpaid = [
-            OrderData::Map(BTreeMap::new()),
-            map(Attr::Null(true)),
-            pm(vec![
-                ("isPaid", Attr::Bool(false)),
-                ("totalPaid", Attr::N("0".into())),
-            ]),
-            pm(vec![
-                ("isPaid", Attr::Bool(false)),
-                ("totalPaid", Attr::N("0.00".into())),
-            ]),
-            pm(vec![("paymentId", Attr::s("ch_1"))]),
-            json(r#"{"isPaid": false, "totalPaid": 0}"#),
-            json("null"),
-            OrderData::from_attr(&Attr::s(r#"{"a":1}"#)).unwrap(),
-        ];
-        for data in unpaid {
-            assert_eq!(data.payment_state(), PaymentState::Unpaid, "{data:?}");
-        }
-        let paid = [
-            pm(vec![("isPaid", Attr::Bool(true))]),
-            json(r#"{"isPaid": true, "totalPaid": 500}"#),
-        ];
-        for data in paid {
-            assert_eq!(data.payment_state(), PaymentState::Paid, "{data:?}");
-        }
-        let unclear = [
-            pm(vec![
-                ("isPaid", Attr::s("true")),
-                ("totalPaid", Attr::N("500".into())),
-            ]),
-            pm(vec![("isPaid", Attr::N("1".into()))]),
-            pm(vec![
-                ("isPaid", Attr::Bool(false)),
-                ("totalPaid", Attr::N("500".into())),
-            ]),
-            pm(vec![("totalPaid", Attr::s("0"))]),
-            map(Attr::s(r#"{"isPaid": true}"#)),
-            json(r#""{\"isPaid\": true}""#),
-            json(r#"{"isPaid": "true", "totalPaid": 500}"#),
-            json(r#"{"isPaid": 1}"#),
-            json("[true]"),
-        ];
-        for data in unclear {
-            assert!(
-                matches!(data.payment_state(), PaymentState::Unclear(_)),
-                "{data:?}"
-            );
-            let id = OrderId::parse("1").unwrap();
-            let err = data.ensure_unpaid(&id).unwrap_err();
-            assert_eq!(err.error_type(), "InvalidInput", "{data:?}");
-            let saved = plan_save(
-                &StoredOrder {
-                    order_id: id,
-                    data: data.clone(),
-                },
-                &header(),
-            );
-            assert!(saved.is_err(), "{data:?} must not be overwritten");
-        }
     }
 }
