@@ -36,6 +36,24 @@ fn ports(p: &AwsPorts) -> notify_failure::Ports<'_> {
     }
 }
 
+/// The tables of `events/tables/`.
+fn fixtures() -> unpaid_order::MemoryState {
+    unpaid_order::MemoryState::load_fixtures(
+        &unpaid_order::testing::workspace_root().join("events/tables"),
+    )
+    .unwrap()
+}
+
+/// notify-failure's ports, all on one in-memory store.
+fn memory_ports(store: &MemoryStore) -> notify_failure::Ports<'_> {
+    notify_failure::Ports {
+        orders: store,
+        email_log: store,
+        notifier: store,
+        mailer: store,
+    }
+}
+
 fn status_of(items: &[unpaid_order::Item], email_id: &str) -> String {
     items
         .iter()
@@ -401,10 +419,7 @@ async fn customer_who_pays_during_notify_gets_no_failure_email() {
 /// fails the step visibly before anything is sent (it used to be retried as TransientError).
 #[tokio::test]
 async fn idn_domains_are_sent_in_punycode_and_non_ascii_local_parts_fail_visibly() {
-    let state = unpaid_order::MemoryState::load_fixtures(
-        &unpaid_order::testing::workspace_root().join("events/tables"),
-    )
-    .unwrap();
+    let state = fixtures();
     let set_email = |address: &str| {
         let mut s = state.clone();
         for item in &mut s.orders {
@@ -417,12 +432,7 @@ async fn idn_domains_are_sent_in_punycode_and_non_ascii_local_parts_fail_visibly
         s
     };
     let store = MemoryStore::new(set_email("jane@bücher.example"));
-    let p = notify_failure::Ports {
-        orders: &store,
-        email_log: &store,
-        notifier: &store,
-        mailer: &store,
-    };
+    let p = memory_ports(&store);
     let out = notify_failure::handle(p, event("492500005643", "a-1"))
         .await
         .unwrap();
@@ -433,12 +443,7 @@ async fn idn_domains_are_sent_in_punycode_and_non_ascii_local_parts_fail_visibly
     );
 
     let store = MemoryStore::new(set_email("jürgen@example.com"));
-    let p = notify_failure::Ports {
-        orders: &store,
-        email_log: &store,
-        notifier: &store,
-        mailer: &store,
-    };
+    let p = memory_ports(&store);
     let err = notify_failure::handle(p, event("492500005643", "a-1"))
         .await
         .unwrap_err();
@@ -454,17 +459,9 @@ async fn idn_domains_are_sent_in_punycode_and_non_ascii_local_parts_fail_visibly
 /// cut off before it is recorded could block or duplicate the send).
 #[tokio::test]
 async fn too_little_time_left_claims_nothing() {
-    let state = unpaid_order::MemoryState::load_fixtures(
-        &unpaid_order::testing::workspace_root().join("events/tables"),
-    )
-    .unwrap();
+    let state = fixtures();
     let store = MemoryStore::new(state);
-    let p = notify_failure::Ports {
-        orders: &store,
-        email_log: &store,
-        notifier: &store,
-        mailer: &store,
-    };
+    let p = memory_ports(&store);
     let soon = unpaid_order::deadline::Deadline::after(std::time::Duration::from_secs(2));
     let err = unpaid_order::deadline::scope(
         soon,
@@ -526,17 +523,9 @@ async fn refused_send_is_retried_and_then_sent_once() {
 
 #[tokio::test]
 async fn in_memory_store_behaves_the_same() {
-    let state = unpaid_order::MemoryState::load_fixtures(
-        &unpaid_order::testing::workspace_root().join("events/tables"),
-    )
-    .unwrap();
+    let state = fixtures();
     let store = MemoryStore::new(state);
-    let p = notify_failure::Ports {
-        orders: &store,
-        email_log: &store,
-        notifier: &store,
-        mailer: &store,
-    };
+    let p = memory_ports(&store);
     let crashing = SendsThenCrashes(&store);
     let err = notify_failure::handle(
         notify_failure::Ports {
