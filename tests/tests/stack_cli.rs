@@ -57,15 +57,26 @@ struct Stack {
 
 impl Stack {
     fn start() -> Stack {
+        use std::os::unix::process::CommandExt;
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("bash")
+        let mut command = Command::new("bash");
+        command
             .arg(project_root().join("local/stack.sh"))
             .env("STACK_DIR", dir.path())
             .env_remove("MOTO_ENDPOINT")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start local/stack.sh");
+            .stderr(Stdio::inherit());
+        // As from a terminal: a test run started in the background (an async command of a
+        // non-interactive shell) inherits SIGINT ignored, and bash cannot trap a signal that was
+        // ignored on entry, so Ctrl-C would never reach the script's trap.
+        // SAFETY: signal() is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().expect("start local/stack.sh");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
