@@ -221,7 +221,7 @@ DEFECTS = {
 # name -> the line the check must print: it names the function (or role), the action and the resource.
 KEY = r"arn:aws:kms:us-east-1:123456789012:key/key-EncryptionKey"
 EXPECT = {
-    "log-attempt-no-kms-for-attempt-table": rf"^check_iam: log-attempt: kms:Decrypt on {KEY} is needed \(for dynamodb:GetItem on ProcessUnpaidOrderTable",
+    "log-attempt-no-kms-for-attempt-table": rf"^check_iam: log-attempt: kms:Decrypt on {KEY} is needed \(for dynamodb:PutItem on ProcessUnpaidOrderTable",
     "notify-failure-no-kms-generate-data-key": rf"^check_iam: notify-failure: kms:GenerateDataKey on {KEY} is needed \(for sns:Publish on FailureTopic",
     "pipe-role-no-kms-generate-data-key-for-dlq": rf"^check_iam: PipeRole: kms:GenerateDataKey on {KEY} is needed \(for sqs:SendMessage on PipeDeadLetterQueue",
     "save-order-statement-without-update-item": r"^check_iam: save-order: dynamodb:UpdateItem on arn:aws:dynamodb:us-east-1:123456789012:table/order-table-dev is called by the code but not allowed",
