@@ -494,6 +494,25 @@ mod live {
             name,
             &batch_name(&stream.arn, &shard, second_first, second_last)
         );
+        // Step Functions answers a StartExecution of a RUNNING execution with the same name and
+        // input with success (idempotent); only once it has ended is the name refused. Wait for
+        // the end (bounded polling) so the restart below meets the refusal.
+        let arn = format!("{ARN_PREFIX}:execution:{BATCH_MACHINE}-dev:{name}");
+        let mut ended = false;
+        for _ in 0..1200 {
+            let d = sfn
+                .describe_execution()
+                .execution_arn(&arn)
+                .send()
+                .await
+                .unwrap();
+            if d.status().as_str() != "RUNNING" {
+                ended = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(ended, "the second batch did not end within 60 s");
         parts
             .checkpoints
             .save(
