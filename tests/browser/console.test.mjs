@@ -114,7 +114,9 @@ async function main() {
     await page.getByLabel('Order id').fill(ORDER);
     await page.getByRole('button', { name: 'Find order' }).click();
     await page.locator('#order-id').filter({ hasText: ORDER }).waitFor();
-    const failedRow = page.locator('#attempts tr[data-status="FAILED"]');
+    // The batch itself ends FAILED too (its sample batch holds a malformed record, which pages):
+  // the order's own failed attempt is the per-order execution.
+  const failedRow = page.locator('#attempts tr[data-status="FAILED"]').filter({ hasNotText: 'outage-batch' });
     assert.equal(await failedRow.count(), 1, 'one failed attempt of the order');
     assert.match(await failedRow.innerText(), /TransientError/);
 
@@ -171,8 +173,10 @@ async function main() {
     // The order: SUCCEEDED, one email, and its <script> name shown as text, never run.
     for (const id of [ORDER, '492500005644']) {
       await page.goto(`${url}/order?id=${id}`);
-      assert.equal(await page.locator('#attempts tr[data-status="FAILED"]').count(), 0, `${id}: no failed attempt left`);
-      assert.equal(await page.locator('#attempts tr[data-status="SUCCEEDED"]').count(), 2, `${id}: its execution and its batch`);
+      assert.equal(await page.locator('#attempts tr[data-status="FAILED"]').filter({ hasNotText: 'outage-batch' }).count(), 0, `${id}: no failed attempt left`);
+      assert.equal(await page.locator('#attempts tr[data-status="SUCCEEDED"]').count(), 1, `${id}: its execution`);
+      // The batch stays FAILED (RecordsNeedAnOperator: the sample's malformed record pages).
+      assert.equal(await page.locator('#attempts tr[data-status="FAILED"]').filter({ hasText: 'outage-batch' }).count(), 1, `${id}: its batch`);
       assert.match(await page.locator('#sent-summary').innerText(), /^1 email\(s\)/, `${id}: one email`);
     }
     await page.goto(`${url}/order?id=${ORDER}`);
