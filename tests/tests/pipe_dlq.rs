@@ -378,7 +378,9 @@ mod live {
             .unwrap()
     }
 
-    async fn batches(sfn: &aws_sdk_sfn::Client) -> Vec<(String, Vec<Value>)> {
+    /// The batch machine's executions, in the stream order of their first record (eventIDs are
+    /// random, so they only say where a batch starts by their place in the stream).
+    async fn batches(sfn: &aws_sdk_sfn::Client, stream: &Stream) -> Vec<(String, Vec<Value>)> {
         let arn = format!("{ARN_PREFIX}:stateMachine:{BATCH_MACHINE}-dev");
         let list = sfn
             .list_executions()
@@ -397,7 +399,12 @@ mod live {
             let input: Vec<Value> = serde_json::from_str(d.input().unwrap()).unwrap();
             out.push((e.name().to_string(), input));
         }
-        out.sort_by_key(|(_, input)| input[0]["eventID"].as_str().map(str::to_string));
+        let (_, records) = stream.records().await;
+        let place = |input: &[Value]| {
+            let id = input[0]["eventID"].as_str().unwrap_or_default();
+            records.iter().position(|(event_id, _, _)| event_id == id)
+        };
+        out.sort_by_key(|(_, input)| place(input));
         out
     }
 
@@ -447,7 +454,7 @@ mod live {
         clock.advance(Duration::from_secs(1));
         assert_eq!(p.step().await.unwrap().batches_started, 1);
 
-        let got = batches(&sfn).await;
+        let got = batches(&sfn, &stream).await;
         assert_eq!(got.len(), 2, "{got:?}");
         let orders: Vec<Vec<String>> = got
             .iter()
@@ -532,7 +539,7 @@ mod live {
         let s = restarted.step().await.unwrap();
         assert_eq!(s.batches_already_started, 1, "{s:?}");
         assert_eq!(s.batches_started, 0, "{s:?}");
-        assert_eq!(batches(&sfn).await.len(), 2, "no batch twice");
+        assert_eq!(batches(&sfn, &stream).await.len(), 2, "no batch twice");
         assert_eq!(restarted.checkpoint().pending, None);
     }
 
