@@ -74,6 +74,8 @@ done
     pipe-stream --endpoint-url "$MOTO_ENDPOINT" --table-name payment3-failed-order-dev \
     --sfn-endpoint-url "$sfn_endpoint" --dlq-url "$dlq_url" >"$dir/pipe.out" 2>"$dir/pipe.log" &
 pids+=($!)
+# For a kill/restart rehearsal: the Pipe is the one part that keeps a position (its checkpoints).
+echo "$!" >"$dir/pipe.pid"
 for _ in $(seq 1 150); do # up to 30 s: the Pipe prints its stream once it follows it
     [[ -s $dir/pipe.out ]] && break
     kill -0 "${pids[1]}" 2>/dev/null || { cat "$dir/pipe.log" >&2; exit 1; }

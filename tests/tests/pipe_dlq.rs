@@ -432,7 +432,14 @@ mod live {
         let mut p = ShardPipe::new(&parts, &shard).unwrap();
         // StartingPosition LATEST: the first poll takes the position, then the writes come.
         assert_eq!(p.step().await.unwrap().records_read, 0);
-        for i in 0..25 {
+        for i in 0..3 {
+            stream.put(&format!("live-{i:02}"), "x@example.com").await;
+        }
+        assert_eq!(p.step().await.unwrap().records_read, 3);
+        // Stopped with those 3 buffered and nothing handed over yet (no position): the restart
+        // reads them again from the first one, not from a new LATEST that would skip them.
+        let mut p = ShardPipe::new(&parts, &shard).unwrap();
+        for i in 3..25 {
             stream.put(&format!("live-{i:02}"), "x@example.com").await;
         }
         stream.put("live-00", "y@example.com").await; // MODIFY
@@ -532,6 +539,7 @@ mod live {
                         last: second_last.clone(),
                         records: 5,
                     }),
+                    start_at: None,
                 },
             )
             .unwrap();

@@ -1,6 +1,7 @@
 //! The live local stack (`local/stack.sh`) as an operator tries it, with the real AWS CLI: a
 //! failed order written to moto's DynamoDB goes through the stream, the Pipe, both workflows and
-//! SES; a MODIFY and a REMOVE of it are dropped by the filter; Ctrl-C stops everything.
+//! SES; a MODIFY and a REMOVE of it are dropped by the filter; Ctrl-C stops everything; a burst
+//! of 100 survives the Pipe SIGKILLed mid-burst and restarted, with one email per order.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -52,7 +53,8 @@ struct Stack {
     child: Child,
     moto: String,
     sfn: String,
-    _dir: tempfile::TempDir,
+    dlq: String,
+    dir: tempfile::TempDir,
 }
 
 impl Stack {
@@ -86,7 +88,7 @@ impl Stack {
                 }
             }
         });
-        let (mut moto, mut sfn) = (String::new(), String::new());
+        let (mut moto, mut sfn, mut dlq) = (String::new(), String::new(), String::new());
         // It may build sfn-local first.
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {
@@ -109,6 +111,9 @@ impl Stack {
             if let Some(v) = value("SFN_ENDPOINT=") {
                 sfn = v;
             }
+            if let Some(v) = value("DLQ_URL=") {
+                dlq = v;
+            }
             if line.starts_with("Ctrl-C stops everything") {
                 break;
             }
@@ -117,7 +122,8 @@ impl Stack {
             child,
             moto,
             sfn,
-            _dir: dir,
+            dlq,
+            dir,
         }
     }
 
@@ -312,5 +318,194 @@ fn a_failed_order_put_on_the_table_is_processed_through_the_live_stack() {
     assert!(
         std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err(),
         "moto is still listening on {port}"
+    );
+}
+
+/// `items` written to `table` on moto with `batch-write-item`, 25 per call (the API's limit).
+fn batch_write(moto: &str, table: &str, items: &[Value]) {
+    for chunk in items.chunks(25) {
+        let puts: Vec<Value> = chunk
+            .iter()
+            .map(|item| serde_json::json!({"PutRequest": {"Item": item}}))
+            .collect();
+        let request = serde_json::json!({ table: puts }).to_string();
+        let out = aws(
+            moto,
+            &["dynamodb", "batch-write-item", "--request-items", &request],
+        );
+        assert_eq!(out["UnprocessedItems"], serde_json::json!({}), "{out}");
+    }
+}
+
+/// The fixture row of `order` in `events/tables/<file>.json`, under the order id `id`.
+fn fixture_row(file: &str, order: &str, id: &str) -> Value {
+    let path = project_root().join(format!("events/tables/{file}.json"));
+    let rows: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut row = rows
+        .into_iter()
+        .find(|r| r["orderId"]["S"] == order)
+        .unwrap_or_else(|| panic!("{order} in events/tables/{file}.json"));
+    row["orderId"] = serde_json::json!({"S": id});
+    row
+}
+
+/// A process that is killed when the test ends, whatever happened.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// SIGKILLs the stack's Pipe runner and returns its command line, to start it again as it was.
+fn kill_pipe(dir: &std::path::Path) -> Vec<String> {
+    let pid = std::fs::read_to_string(dir.join("pipe.pid")).unwrap();
+    let pid = pid.trim();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("the Pipe runs");
+    let argv: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    assert!(argv.iter().any(|a| a == "pipe-stream"), "{argv:?}");
+    assert!(Command::new("kill")
+        .args(["-KILL", pid])
+        .status()
+        .unwrap()
+        .success());
+    // Gone, or a zombie its parent (the stack script) has not reaped yet: either way it is dead.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => break,
+            Ok(stat)
+                if stat
+                    .rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z') =>
+            {
+                break
+            }
+            Ok(_) => {}
+        }
+        assert!(Instant::now() < deadline, "the Pipe survived SIGKILL");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    argv
+}
+
+fn count(endpoint: &str, args: &[&str]) -> usize {
+    aws(endpoint, args)["executions"].as_array().unwrap().len()
+}
+
+#[test]
+fn a_burst_of_100_survives_the_pipe_killed_mid_burst_with_one_email_per_order() {
+    let stack = Stack::start();
+    let ids: Vec<String> = (0..100).map(|i| format!("burst-{i:03}")).collect();
+    let rows = |file: &str| -> Vec<Value> {
+        ids.iter()
+            .map(|id| fixture_row(file, UNPAID_ORDER, id))
+            .collect()
+    };
+    batch_write(&stack.moto, "order-table-dev", &rows("orders"));
+    batch_write(
+        &stack.moto,
+        "payment3-check-status-dev",
+        &rows("check-status"),
+    );
+    let failed: Vec<Value> = ids
+        .iter()
+        .map(|id| serde_json::json!({"orderId": {"S": id}, "failedAt": {"S": "2026-11-25T06:01:00Z"}}))
+        .collect();
+
+    // Half the burst, then SIGKILL the Pipe as soon as it has handed over a batch (it may be
+    // anywhere: mid-StartExecution, before its checkpoint, with records buffered in the window).
+    batch_write(&stack.moto, "payment3-failed-order-dev", &failed[..50]);
+    let batch_machine =
+        ORDER_MACHINE.replace("process-unpaid-order-dev", "process-unpaid-orders-dev");
+    let list_batches = [
+        "stepfunctions",
+        "list-executions",
+        "--state-machine-arn",
+        batch_machine.as_str(),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while count(&stack.sfn, &list_batches) == 0 {
+        assert!(Instant::now() < deadline, "no batch started within 120 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let argv = kill_pipe(stack.dir.path());
+    // The other half lands while the Pipe is down; then it starts again from its checkpoint.
+    batch_write(&stack.moto, "payment3-failed-order-dev", &failed[50..]);
+    let log = std::fs::File::create(stack.dir.path().join("pipe-restarted.log")).unwrap();
+    let _pipe = KillOnDrop(
+        Command::new(&argv[0])
+            .args(&argv[1..])
+            .current_dir(project_root())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("restart the Pipe"),
+    );
+
+    let succeeded = [
+        "stepfunctions",
+        "list-executions",
+        "--state-machine-arn",
+        ORDER_MACHINE,
+        "--status-filter",
+        "SUCCEEDED",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while count(&stack.sfn, &succeeded) < ids.len() {
+        assert!(
+            Instant::now() < deadline,
+            "not every order SUCCEEDED within 300 s; see {}",
+            stack.dir.path().display()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let all = &succeeded[..4];
+    assert_eq!(count(&stack.sfn, all), ids.len(), "one execution per order");
+
+    // One email per order, in moto's SES and in the email log; nothing in the Pipe's DLQ.
+    let quota = aws(&stack.moto, &["ses", "get-send-quota"]);
+    assert_eq!(quota["SentLast24Hours"].as_f64(), Some(100.0), "{quota}");
+    let log = aws(
+        &stack.moto,
+        &["dynamodb", "scan", "--table-name", "payment3-email-log-dev"],
+    );
+    let mut emailed: Vec<&str> = log["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["channel"]["S"] == "email" && i["status"]["S"] == "sent")
+        .filter_map(|i| i["orderId"]["S"].as_str())
+        .filter(|o| o.starts_with("burst-"))
+        .collect();
+    emailed.sort_unstable();
+    assert_eq!(emailed, ids, "each order emailed once");
+    let dlq = aws(
+        &stack.moto,
+        &[
+            "sqs",
+            "get-queue-attributes",
+            "--queue-url",
+            &stack.dlq,
+            "--attribute-names",
+            "ApproximateNumberOfMessages",
+        ],
+    );
+    assert_eq!(
+        dlq["Attributes"]["ApproximateNumberOfMessages"], "0",
+        "{dlq}"
     );
 }

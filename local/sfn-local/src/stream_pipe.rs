@@ -128,6 +128,11 @@ pub struct Checkpoint {
     pub sequence_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingBatch>,
+    /// The first record read while the shard had no position yet (StartingPosition LATEST): a
+    /// restart before anything was handed over reads again from it, instead of from a new LATEST
+    /// that would skip what was buffered or written meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -319,6 +324,10 @@ impl ShardPipe {
             step.records_read += 1;
             let sequence = sequence_number(&r).to_string();
             let record = to_json(&r, &self.stream_arn);
+            if self.checkpoint.sequence_number.is_none() && self.checkpoint.start_at.is_none() {
+                self.checkpoint.start_at = Some(sequence.clone());
+                self.checkpoints.save(&self.shard_id, &self.checkpoint)?;
+            }
             self.last_read = Some(sequence.clone());
             let passes = crate::pipe::passes(&self.pipe, &record).map_err(|message| {
                 StreamPipeError::Record {
@@ -379,14 +388,17 @@ impl ShardPipe {
             .get_shard_iterator()
             .stream_arn(&self.stream_arn)
             .shard_id(&self.shard_id);
-        req = match &self.checkpoint.sequence_number {
-            Some(s) => req
+        req = match (&self.checkpoint.sequence_number, &self.checkpoint.start_at) {
+            (Some(s), _) => req
                 .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
                 .sequence_number(s),
-            None if self.pipe.starting_position == "TRIM_HORIZON" => {
+            (None, Some(s)) => req
+                .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
+                .sequence_number(s),
+            (None, None) if self.pipe.starting_position == "TRIM_HORIZON" => {
                 req.shard_iterator_type(ShardIteratorType::TrimHorizon)
             }
-            None => req.shard_iterator_type(ShardIteratorType::Latest),
+            (None, None) => req.shard_iterator_type(ShardIteratorType::Latest),
         };
         let out = req.send().await.map_err(|e| StreamPipeError::Streams {
             operation: format!("GetShardIterator ({})", e.code().unwrap_or("error")),
@@ -724,6 +736,7 @@ mod tests {
                 last: "150".into(),
                 records: 20,
             }),
+            start_at: Some("90".into()),
         };
         c.save("s", &cp).unwrap();
         assert_eq!(c.load("s").unwrap(), cp);
