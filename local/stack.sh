@@ -62,6 +62,7 @@ dlq_url=$(aws sqs create-queue --queue-name payment3-unpaid-order-pipe-dlq-dev -
 "$sfn_local" --state-dir "$dir/sfn" --project-root "$root" --aws-endpoint "$MOTO_ENDPOINT" --quiet \
     serve --port 0 >"$dir/serve.out" 2>"$dir/serve.log" &
 pids+=($!)
+echo "$!" >"$dir/serve.pid"
 sfn_endpoint=
 for _ in $(seq 1 300); do # up to 60 s
     sfn_endpoint=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["endpoint"])' "$dir/serve.out" 2>/dev/null) && break
@@ -74,7 +75,8 @@ done
     pipe-stream --endpoint-url "$MOTO_ENDPOINT" --table-name payment3-failed-order-dev \
     --sfn-endpoint-url "$sfn_endpoint" --dlq-url "$dlq_url" >"$dir/pipe.out" 2>"$dir/pipe.log" &
 pids+=($!)
-# For a kill/restart rehearsal: the Pipe is the one part that keeps a position (its checkpoints).
+# For kill/restart rehearsals (tests/tests/stack_cli.rs): the Pipe keeps its position in its
+# checkpoints, the API its executions in the state dir.
 echo "$!" >"$dir/pipe.pid"
 for _ in $(seq 1 150); do # up to 30 s: the Pipe prints its stream once it follows it
     [[ -s $dir/pipe.out ]] && break

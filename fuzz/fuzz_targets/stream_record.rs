@@ -35,7 +35,7 @@ fuzz_target!(|bytes: &[u8]| {
         .and_then(|i| serde_json::from_value::<Item>(i.clone()).ok());
     if let (Some(id), Some(image)) = (order_id, image) {
         if let Ok(order) = StoredOrder::from_item(&id, &image) {
-            let _ = order.data.is_paid();
+            let _ = order.data.payment_state();
             let _ = order.data.text("email");
         }
         // A round trip of the image through its DynamoDB JSON is the identity.

@@ -1,7 +1,8 @@
 //! The live local stack (`local/stack.sh`) as an operator tries it, with the real AWS CLI: a
 //! failed order written to moto's DynamoDB goes through the stream, the Pipe, both workflows and
 //! SES; a MODIFY and a REMOVE of it are dropped by the filter; Ctrl-C stops everything; a burst
-//! of 100 survives the Pipe SIGKILLed mid-burst and restarted, with one email per order.
+//! of 100 survives the Pipe SIGKILLed mid-burst and restarted, with one email per order; with the
+//! Step Functions API down a batch goes to the DLQ, and a replay processes it once.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -359,9 +360,10 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// SIGKILLs the stack's Pipe runner and returns its command line, to start it again as it was.
-fn kill_pipe(dir: &std::path::Path) -> Vec<String> {
-    let pid = std::fs::read_to_string(dir.join("pipe.pid")).unwrap();
+/// SIGKILLs one part of the stack (`pipe` or `serve`) and returns its command line, to start it
+/// again as it was.
+fn kill_part(dir: &std::path::Path, part: &str) -> Vec<String> {
+    let pid = std::fs::read_to_string(dir.join(format!("{part}.pid"))).unwrap();
     let pid = pid.trim();
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("the Pipe runs");
     let argv: Vec<String> = cmdline
@@ -369,7 +371,7 @@ fn kill_pipe(dir: &std::path::Path) -> Vec<String> {
         .filter(|a| !a.is_empty())
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
-    assert!(argv.iter().any(|a| a == "pipe-stream"), "{argv:?}");
+    assert!(argv.iter().any(|a| a.ends_with("sfn-local")), "{argv:?}");
     assert!(Command::new("kill")
         .args(["-KILL", pid])
         .status()
@@ -392,10 +394,35 @@ fn kill_pipe(dir: &std::path::Path) -> Vec<String> {
             }
             Ok(_) => {}
         }
-        assert!(Instant::now() < deadline, "the Pipe survived SIGKILL");
+        assert!(Instant::now() < deadline, "{part} survived SIGKILL");
         std::thread::sleep(Duration::from_millis(50));
     }
     argv
+}
+
+/// Starts a killed part again with its command line; its log goes to `<part>-restarted.log`.
+fn restart(dir: &std::path::Path, part: &str, argv: &[String], stdout: Stdio) -> KillOnDrop {
+    let log = std::fs::File::create(dir.join(format!("{part}-restarted.log"))).unwrap();
+    KillOnDrop(
+        sfn_local(&argv[0])
+            .args(&argv[1..])
+            .stdout(stdout)
+            .stderr(log)
+            .spawn()
+            .expect("restart a part of the stack"),
+    )
+}
+
+/// The sfn-local binary at `path`, run as the stack runs it.
+fn sfn_local(path: &str) -> Command {
+    let mut command = Command::new(path);
+    command
+        .current_dir(project_root())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    command
 }
 
 fn count(endpoint: &str, args: &[&str]) -> usize {
@@ -438,23 +465,10 @@ fn a_burst_of_100_survives_the_pipe_killed_mid_burst_with_one_email_per_order() 
         assert!(Instant::now() < deadline, "no batch started within 120 s");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let argv = kill_pipe(stack.dir.path());
+    let argv = kill_part(stack.dir.path(), "pipe");
     // The other half lands while the Pipe is down; then it starts again from its checkpoint.
     batch_write(&stack.moto, "payment3-failed-order-dev", &failed[50..]);
-    let log = std::fs::File::create(stack.dir.path().join("pipe-restarted.log")).unwrap();
-    let _pipe = KillOnDrop(
-        Command::new(&argv[0])
-            .args(&argv[1..])
-            .current_dir(project_root())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("restart the Pipe"),
-    );
+    let _pipe = restart(stack.dir.path(), "pipe", &argv, Stdio::null());
 
     let succeeded = [
         "stepfunctions",
@@ -508,4 +522,101 @@ fn a_burst_of_100_survives_the_pipe_killed_mid_burst_with_one_email_per_order() 
         dlq["Attributes"]["ApproximateNumberOfMessages"], "0",
         "{dlq}"
     );
+}
+
+fn dlq_depth(stack: &Stack) -> String {
+    let attrs = aws(
+        &stack.moto,
+        &[
+            "sqs",
+            "get-queue-attributes",
+            "--queue-url",
+            &stack.dlq,
+            "--attribute-names",
+            "ApproximateNumberOfMessages",
+        ],
+    );
+    attrs["Attributes"]["ApproximateNumberOfMessages"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn with_the_step_functions_api_down_the_batch_goes_to_the_dlq_and_is_replayed_once() {
+    let stack = Stack::start();
+    // The Step Functions API goes down; a failed order comes in.
+    let argv = kill_part(stack.dir.path(), "serve");
+    let item = format!(
+        r#"{{"orderId": {{"S": "{UNPAID_ORDER}"}}, "failedAt": {{"S": "2026-11-25T06:01:00Z"}}}}"#
+    );
+    aws(
+        &stack.moto,
+        &[
+            "dynamodb",
+            "put-item",
+            "--table-name",
+            "payment3-failed-order-dev",
+            "--item",
+            &item,
+        ],
+    );
+    // StartExecution cannot reach it: MaximumRetryAttempts, then the batch goes to the DLQ.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while dlq_depth(&stack) != "1" {
+        assert!(
+            Instant::now() < deadline,
+            "no DLQ message within 120 s; see {}",
+            stack.dir.path().display()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+
+    // The operator brings the API back (same port, same state) and replays the DLQ.
+    let port = stack.sfn.rsplit(':').next().unwrap().to_string();
+    let mut argv = argv;
+    let at = argv.iter().position(|a| a == "--port").unwrap();
+    argv[at + 1] = port.clone();
+    let mut serve = restart(stack.dir.path(), "serve", &argv, Stdio::piped());
+    let mut line = String::new();
+    BufReader::new(serve.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.contains(&port),
+        "serve listens again on {port}: {line}"
+    );
+    let replay = |extra: &[&str]| -> Vec<Value> {
+        let out = sfn_local(&argv[0])
+            .args(["--project-root", project_root().to_str().unwrap()])
+            .args(["dlq-replay", "--queue-url", &stack.dlq])
+            .args(["--endpoint-url", &stack.moto])
+            .args(["--sfn-endpoint-url", &stack.sfn])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // One JSON object per message (pretty-printed).
+        serde_json::Deserializer::from_slice(&out.stdout)
+            .into_iter::<Value>()
+            .map(|v| v.expect("dlq-replay prints JSON"))
+            .collect()
+    };
+    let looked = replay(&[]);
+    assert_eq!(looked.len(), 1, "{looked:?}");
+    assert_eq!(dlq_depth(&stack), "1", "looking changes nothing");
+    let started = replay(&["--start", "--delete"]);
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0]["outcome"], "started", "{started:?}");
+
+    let run = stack.wait_for_order(UNPAID_ORDER);
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_eq!(stack.executions_of(UNPAID_ORDER).len(), 1);
+    let quota = aws(&stack.moto, &["ses", "get-send-quota"]);
+    assert_eq!(quota["SentLast24Hours"].as_f64(), Some(1.0), "{quota}");
+    assert_eq!(dlq_depth(&stack), "0", "deleted once started");
 }

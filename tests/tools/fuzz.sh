@@ -55,7 +55,11 @@ for target in stream_record order_document; do
         grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" "$log" >&2 || tail -n 5 "$log" >&2
     else
         tail -n 60 "$log" >&2
-        echo "fuzz: $target crashed; the input is in fuzz/artifacts/$target/" >&2
+        if compgen -G "artifacts/$target/*" >/dev/null; then
+            echo "fuzz: $target crashed; the input is in fuzz/artifacts/$target/" >&2
+        else
+            echo "fuzz: $target failed without a crash input (a build error? see above)" >&2
+        fi
         status=1
     fi
 done

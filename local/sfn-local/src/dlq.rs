@@ -337,6 +337,9 @@ pub async fn replay_queue(
 ) -> (Vec<Replay>, Vec<ReplayError>) {
     let mut done = Vec::new();
     let mut failed = Vec::new();
+    // Messages received and not deleted (looked at, or not replayable): visible again at the end,
+    // so a look is followed at once by the replay, not 60 s later.
+    let mut held = Vec::new();
     while done.len() + failed.len() < max {
         let want = (max - done.len() - failed.len()).min(10) as i32;
         let page = match sqs
@@ -397,10 +400,29 @@ pub async fn replay_queue(
                 Ok::<_, ReplayError>(r)
             }
             .await;
+            let deleted = matches!(&outcome, Ok(r) if r.deleted);
+            if let (false, Some(handle)) = (deleted, m.receipt_handle) {
+                held.push(handle);
+            }
             match outcome {
                 Ok(r) => done.push(r),
                 Err(e) => failed.push(e),
             }
+        }
+    }
+    for handle in held {
+        if let Err(e) = sqs
+            .change_message_visibility()
+            .queue_url(queue_url)
+            .receipt_handle(handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+        {
+            failed.push(ReplayError::Sqs {
+                operation: "ChangeMessageVisibility".into(),
+                message: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
+            });
         }
     }
     (done, failed)
