@@ -50,6 +50,21 @@ fn aws(endpoint: &str, args: &[&str]) -> Value {
     }
 }
 
+/// Writes `item` to the failed-order table on moto, as the shop does (the stream carries it).
+fn put_failed_order(moto: &str, item: &str) {
+    aws(
+        moto,
+        &[
+            "dynamodb",
+            "put-item",
+            "--table-name",
+            "payment3-failed-order-dev",
+            "--item",
+            item,
+        ],
+    );
+}
+
 struct Stack {
     child: Child,
     moto: String,
@@ -211,17 +226,7 @@ fn a_failed_order_put_on_the_table_is_processed_through_the_live_stack() {
     let item = format!(
         r#"{{"orderId": {{"S": "{UNPAID_ORDER}"}}, "failedAt": {{"S": "2026-11-25T06:01:00Z"}}}}"#
     );
-    aws(
-        &stack.moto,
-        &[
-            "dynamodb",
-            "put-item",
-            "--table-name",
-            "payment3-failed-order-dev",
-            "--item",
-            &item,
-        ],
-    );
+    put_failed_order(&stack.moto, &item);
     let run = stack.wait_for_order(UNPAID_ORDER);
     assert_eq!(run["status"], "SUCCEEDED", "{run}");
     let d = aws(
@@ -269,17 +274,7 @@ fn a_failed_order_put_on_the_table_is_processed_through_the_live_stack() {
 
     // A MODIFY and a REMOVE of that order, then a new order: the filter drops the first two.
     let changed = item.replace("06:01:00Z", "06:02:00Z");
-    aws(
-        &stack.moto,
-        &[
-            "dynamodb",
-            "put-item",
-            "--table-name",
-            "payment3-failed-order-dev",
-            "--item",
-            &changed,
-        ],
-    );
+    put_failed_order(&stack.moto, &changed);
     aws(
         &stack.moto,
         &[
@@ -292,17 +287,7 @@ fn a_failed_order_put_on_the_table_is_processed_through_the_live_stack() {
         ],
     );
     let marker = format!(r#"{{"orderId": {{"S": "{MARKER_ORDER}"}}}}"#);
-    aws(
-        &stack.moto,
-        &[
-            "dynamodb",
-            "put-item",
-            "--table-name",
-            "payment3-failed-order-dev",
-            "--item",
-            &marker,
-        ],
-    );
+    put_failed_order(&stack.moto, &marker);
     stack.wait_for_order(MARKER_ORDER);
     assert_eq!(
         stack.executions_of(UNPAID_ORDER).len(),
@@ -550,17 +535,7 @@ fn with_the_step_functions_api_down_the_batch_goes_to_the_dlq_and_is_replayed_on
     let item = format!(
         r#"{{"orderId": {{"S": "{UNPAID_ORDER}"}}, "failedAt": {{"S": "2026-11-25T06:01:00Z"}}}}"#
     );
-    aws(
-        &stack.moto,
-        &[
-            "dynamodb",
-            "put-item",
-            "--table-name",
-            "payment3-failed-order-dev",
-            "--item",
-            &item,
-        ],
-    );
+    put_failed_order(&stack.moto, &item);
     // StartExecution cannot reach it: MaximumRetryAttempts, then the batch goes to the DLQ.
     let deadline = Instant::now() + Duration::from_secs(120);
     while dlq_depth(&stack) != "1" {
