@@ -10,6 +10,6 @@ if [ -z "${MOTO_ENDPOINT:-}" ]; then
     # shellcheck source=tests/tools/moto.sh
     source tests/tools/moto.sh
 fi
-cargo test -p workflow-tests --test money_matrix --locked
+cargo test -p workflow-tests --features emulator --test money_matrix --locked
 cp target/money-matrix.md docs/money-matrix.md
 echo "docs/money-matrix.md regenerated"

@@ -12,8 +12,8 @@ use asl::{Clock, VirtualClock};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use sfn_local::{ExecutionRecord, Fault, Runner, RunnerOptions};
+use test_support::MotoEnv;
 use unpaid_order::memory::MemoryState;
-use unpaid_order::testing::MotoEnv;
 
 /// The per-order machine, by the short name sfn-local accepts.
 pub const ORDER_MACHINE: &str = "process-unpaid-order";

@@ -114,6 +114,10 @@ fn names(list: &Value) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs the AWS CLI: run by tests/run.sh, or --features emulator with .tools/awscli"
+)]
 fn the_aws_cli_runs_inspects_fails_and_redrives_an_order() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = ApiServer::start(dir.path(), &["--virtual-clock"]);
@@ -393,6 +397,10 @@ fn the_aws_cli_runs_inspects_fails_and_redrives_an_order() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs the AWS CLI: run by tests/run.sh, or --features emulator with .tools/awscli"
+)]
 fn a_server_killed_mid_run_loses_nothing_and_the_cut_execution_is_redrivable() {
     let dir = tempfile::tempdir().expect("temp dir");
     // The first NotifyFailure call never answers: that execution stays RUNNING until the kill.

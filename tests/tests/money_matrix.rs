@@ -21,7 +21,7 @@ use aws_fault_proxy::{Fault, FaultProxy, Rule, Service};
 use chrono::TimeZone;
 use serde_json::json;
 use sfn_local::{ExecutionRecord, Runner, RunnerOptions};
-use unpaid_order::testing::MotoEnv;
+use test_support::MotoEnv;
 use unpaid_order::{Attr, Setting};
 use workflow_tests::*;
 
@@ -454,6 +454,10 @@ fn table(results: &[(Cell, String)]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn every_call_under_every_fault_keeps_the_money_invariants() {
     let sites = fault_free_calls().await;
     // The run calls every port: reads, the conditional writes, the claims and both sends.
@@ -505,6 +509,10 @@ async fn every_call_under_every_fault_keeps_the_money_invariants() {
 /// (`"isPaid": "true", "totalPaid": 500` used to be overwritten and told "Nothing has been
 /// charged".)
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn unclear_or_paid_headers_are_never_overwritten_nor_emailed() {
     use aws_sdk_dynamodb::types::AttributeValue as AV;
     let stack = Stack::new().await;

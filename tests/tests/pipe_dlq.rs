@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use serde_json::{json, Value};
-use unpaid_order::testing::{moto_endpoint, sdk_config, unique};
+use test_support::{moto_endpoint, sdk_config, unique};
 use workflow_tests::{project_root, sfn_local_binary, ApiServer, ARN_PREFIX, BATCH_MACHINE};
 
 struct Stream {
@@ -215,6 +215,10 @@ fn dlq_replay(stream: &Stream, args: &[&str]) -> (bool, Vec<Value>, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn a_dlq_message_is_replayed_from_the_stream_once() {
     let stream = failed_order_table().await;
     stream.put("dlq-a", "a@example.com").await;
@@ -310,6 +314,10 @@ async fn a_dlq_message_is_replayed_from_the_stream_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn a_batch_no_longer_in_the_stream_is_reported_and_kept() {
     let stream = failed_order_table().await;
     stream.put("gone-a", "a@example.com").await;
@@ -409,6 +417,10 @@ mod live {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(feature = "emulator"),
+        ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+    )]
     async fn the_pipe_follows_the_stream_batches_filters_and_resumes() {
         let stream = failed_order_table().await;
         let dir = tempfile::tempdir().unwrap();
@@ -552,6 +564,10 @@ mod live {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(feature = "emulator"),
+        ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+    )]
     async fn a_refused_batch_is_retried_with_back_off_then_sent_to_the_dlq() {
         let stream = failed_order_table().await;
         let queue = stream.queue().await;

@@ -220,6 +220,10 @@ impl Drop for Stack {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto and the AWS CLI: run by tests/run.sh, or --features emulator with .tools/"
+)]
 fn a_failed_order_put_on_the_table_is_processed_through_the_live_stack() {
     let mut stack = Stack::start();
     let key = format!(r#"{{"orderId": {{"S": "{UNPAID_ORDER}"}}}}"#);
@@ -415,6 +419,10 @@ fn count(endpoint: &str, args: &[&str]) -> usize {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto and the AWS CLI: run by tests/run.sh, or --features emulator with .tools/"
+)]
 fn a_burst_of_100_survives_the_pipe_killed_mid_burst_with_one_email_per_order() {
     let stack = Stack::start();
     let ids: Vec<String> = (0..100).map(|i| format!("burst-{i:03}")).collect();
@@ -528,6 +536,10 @@ fn dlq_depth(stack: &Stack) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto and the AWS CLI: run by tests/run.sh, or --features emulator with .tools/"
+)]
 fn with_the_step_functions_api_down_the_batch_goes_to_the_dlq_and_is_replayed_once() {
     let stack = Stack::start();
     // The Step Functions API goes down; a failed order comes in.

@@ -7,6 +7,10 @@ use unpaid_order::Setting;
 use workflow_tests::*;
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn happy_path_against_moto() {
     let h = Harness::moto(&[]).await;
     let env = h.moto.as_ref().unwrap();
@@ -54,6 +58,10 @@ async fn happy_path_against_moto() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn failed_step_is_redriven_alone_against_moto() {
     let h = Harness::moto(&["notify-failure=TransientError:always:crash-after"]).await;
     let r = h.run_order(UNPAID_ORDER, "492500005643-moto-redrive").await;

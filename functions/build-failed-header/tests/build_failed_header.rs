@@ -1,7 +1,7 @@
 //! build-failed-header: the header it builds, in-process and on the wire through the real binary.
 
 use serde_json::json;
-use unpaid_order::testing::{invoke_binary, Invocation};
+use test_support::{invoke_binary, Invocation};
 
 fn event() -> serde_json::Value {
     serde_json::from_str(include_str!(

@@ -2,8 +2,8 @@
 //! driven by a local Lambda Runtime API (the errorType Step Functions would see).
 
 use serde_json::json;
+use test_support::{invoke_binary, Invocation, MotoEnv};
 use unpaid_order::aws::AwsPorts;
-use unpaid_order::testing::{invoke_binary, Invocation, MotoEnv};
 
 const BIN: &str = env!("CARGO_BIN_EXE_load-order");
 
@@ -15,6 +15,10 @@ async fn env() -> (MotoEnv, AwsPorts) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn handler_answers_for_each_fixture_order() {
     let (_env, p) = env().await;
     let out = load_order::handle(
@@ -57,13 +61,17 @@ async fn wire(
     env: &MotoEnv,
     extra: &[(&str, &str)],
     event: serde_json::Value,
-) -> unpaid_order::testing::Run {
+) -> test_support::Run {
     let mut vars = env.function_env();
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     invoke_binary(BIN, &vars, &event).await
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn binary_posts_contract_error_types_on_the_wire() {
     let (env, _) = env().await;
     let cases = [
@@ -109,6 +117,10 @@ async fn binary_posts_contract_error_types_on_the_wire() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn binary_answers_and_logs_json_with_the_order_id() {
     let (env, _) = env().await;
     let run = wire(&env, &[], json!({"orderId": "492500005643"})).await;
@@ -130,6 +142,10 @@ async fn binary_answers_and_logs_json_with_the_order_id() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn aws_unreachable_is_transient_on_the_wire() {
     let (env, _) = env().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -151,6 +167,10 @@ async fn aws_unreachable_is_transient_on_the_wire() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn missing_configuration_fails_start_up_naming_the_variable() {
     let (env, _) = env().await;
     let vars: Vec<(String, String)> = env

@@ -1,8 +1,8 @@
 //! log-attempt over moto: in-process through the handler and on the wire through the real binary.
 
 use serde_json::json;
+use test_support::{invoke_binary, Invocation, MotoEnv};
 use unpaid_order::aws::AwsPorts;
-use unpaid_order::testing::{invoke_binary, Invocation, MotoEnv};
 use unpaid_order::{OrderTable, Setting};
 
 fn event(order: &str, attempt: &str) -> serde_json::Value {
@@ -14,6 +14,10 @@ fn event(order: &str, attempt: &str) -> serde_json::Value {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn logs_each_attempt_once_with_the_order_as_stored() {
     let env = MotoEnv::new().await;
     env.seed_fixtures().await;
@@ -61,6 +65,10 @@ async fn logs_each_attempt_once_with_the_order_as_stored() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn binary_logs_on_the_wire() {
     let env = MotoEnv::new().await;
     env.seed_fixtures().await;

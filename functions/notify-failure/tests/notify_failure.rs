@@ -4,10 +4,10 @@
 
 use async_trait::async_trait;
 use serde_json::json;
+use test_support::{invoke_binary, Invocation, MotoEnv};
 use unpaid_order::aws::AwsPorts;
 use unpaid_order::notice::{FailureNotification, OutgoingEmail};
 use unpaid_order::ports::{Claim, ClaimOutcome, SendError};
-use unpaid_order::testing::{invoke_binary, Invocation, MotoEnv};
 use unpaid_order::{Attr, EmailLog, FunctionError, Mailer, MemoryStore, Notifier, Setting};
 
 fn event(order: &str, attempt: &str) -> serde_json::Value {
@@ -38,10 +38,8 @@ fn ports(p: &AwsPorts) -> notify_failure::Ports<'_> {
 
 /// The tables of `events/tables/`.
 fn fixtures() -> unpaid_order::MemoryState {
-    unpaid_order::MemoryState::load_fixtures(
-        &unpaid_order::testing::workspace_root().join("events/tables"),
-    )
-    .unwrap()
+    unpaid_order::MemoryState::load_fixtures(&test_support::workspace_root().join("events/tables"))
+        .unwrap()
 }
 
 /// notify-failure's ports, all on one in-memory store.
@@ -64,6 +62,10 @@ fn status_of(items: &[unpaid_order::Item], email_id: &str) -> String {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn sends_sns_and_email_once_per_attempt() {
     let (env, p) = moto().await;
     let out = notify_failure::handle(ports(&p), event("492500005643", "a-1"))
@@ -129,6 +131,10 @@ async fn sends_sns_and_email_once_per_attempt() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn order_without_email_still_notifies_sns_and_escapes_untrusted_names() {
     let (env, p) = moto().await;
     let out = notify_failure::handle(ports(&p), event("492500005647", "a-1"))
@@ -158,6 +164,10 @@ async fn order_without_email_still_notifies_sns_and_escapes_untrusted_names() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn paid_or_missing_orders_send_nothing() {
     let (env, p) = moto().await;
     for (order, error_type) in [
@@ -244,6 +254,10 @@ async fn operator_marks(env: &MotoEnv, email_id: &str, status: &str) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn crash_between_send_and_log_is_never_resent_and_never_silent() {
     let (env, p) = moto().await;
     let crashing = SendsThenCrashes(&p.mailer);
@@ -286,6 +300,10 @@ async fn crash_between_send_and_log_is_never_resent_and_never_silent() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn failed_log_write_after_send_does_not_send_twice() {
     let (env, p) = moto().await;
     let flaky = MarkSentFails(&p.email_log);
@@ -309,6 +327,10 @@ async fn failed_log_write_after_send_does_not_send_twice() {
 /// A claim left `pending` (the invocation died between claim and send: nothing went out) is
 /// taken over by the next invocation, which sends once. It used to silence every retry.
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn claim_left_pending_by_a_crash_is_taken_over_and_sent_once() {
     let (env, p) = moto().await;
     let order = unpaid_order::OrderId::parse("492500005643").unwrap();
@@ -392,6 +414,10 @@ impl unpaid_order::OrderTable for PaysAfterFirstRead<'_> {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn customer_who_pays_during_notify_gets_no_failure_email() {
     let (env, p) = moto().await;
     let paying = PaysAfterFirstRead {
@@ -485,6 +511,10 @@ async fn too_little_time_left_claims_nothing() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn refused_send_is_retried_and_then_sent_once() {
     let (env, p) = moto().await;
     let first = notify_failure::Ports {
@@ -550,6 +580,10 @@ async fn in_memory_store_behaves_the_same() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn binary_sends_and_masks_the_address_in_its_logs() {
     let (env, _) = moto().await;
     let bin = env!("CARGO_BIN_EXE_notify-failure");

@@ -1,8 +1,8 @@
 //! save-order over moto: in-process through the handler and on the wire through the real binary.
 
 use serde_json::json;
+use test_support::{invoke_binary, Invocation, MotoEnv};
 use unpaid_order::aws::AwsPorts;
-use unpaid_order::testing::{invoke_binary, Invocation, MotoEnv};
 use unpaid_order::{Attr, MemoryStore, OrderId, OrderTable};
 
 fn event(order: &str) -> serde_json::Value {
@@ -78,6 +78,10 @@ async fn save_contract(orders: &dyn OrderTable) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn saves_once_and_never_over_a_paid_order_on_dynamodb() {
     let env = MotoEnv::new().await;
     env.seed_fixtures().await;
@@ -88,13 +92,17 @@ async fn saves_once_and_never_over_a_paid_order_on_dynamodb() {
 #[tokio::test]
 async fn saves_once_and_never_over_a_paid_order_in_memory() {
     let state = unpaid_order::MemoryState::load_fixtures(
-        &unpaid_order::testing::workspace_root().join("events/tables"),
+        &test_support::workspace_root().join("events/tables"),
     )
     .unwrap();
     save_contract(&MemoryStore::new(state)).await;
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn binary_reports_already_paid_and_saves_on_the_wire() {
     let env = MotoEnv::new().await;
     env.seed_fixtures().await;

@@ -13,8 +13,6 @@ pub mod notice;
 mod payment_state;
 pub mod ports;
 pub mod telemetry;
-#[cfg(feature = "test-support")]
-pub mod testing;
 
 pub use attr::{Attr, Item};
 pub use config::{Config, ConfigError, Setting};

@@ -2,13 +2,13 @@
 //! against the in-memory store (same expectations), plus what only the AWS adapters do: error
 //! mapping, and reading back through moto's inspection API what was published and sent.
 
+use test_support::{workspace_root, MotoEnv};
 use unpaid_order::attr::{Attr, Item};
 use unpaid_order::aws::{self, AwsPorts, DynamoOrderTable};
 use unpaid_order::memory::MemoryState;
 use unpaid_order::model::{AttemptRecord, OrderData, SaveOutcome, SavePlan};
 use unpaid_order::notice::{FailureNotification, OutgoingEmail};
 use unpaid_order::ports::{status, Channel, Claim, ClaimOutcome, SendError};
-use unpaid_order::testing::{workspace_root, MotoEnv};
 use unpaid_order::{
     AttemptId, AttemptLog, CheckStatus, CheckStatusTable, EmailLog, Mailer, MemoryStore, Notifier,
     OrderId, OrderTable, PaymentHeader, Setting,
@@ -173,6 +173,10 @@ async fn order_table_contract(orders: &dyn OrderTable) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn order_table_on_dynamodb() {
     let (_env, ports) = moto_ports().await;
     order_table_contract(&ports.orders).await;
@@ -186,6 +190,10 @@ async fn order_table_in_memory() {
 /// The conditions themselves: a plan made from a read is refused by DynamoDB once the order
 /// changed under it, and the save then decides again from a fresh read.
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn dynamodb_refuses_a_stale_plan_and_save_re_reads() {
     let (env, ports) = moto_ports().await;
     let table = env.get(Setting::OrderTable);
@@ -305,6 +313,10 @@ async fn check_status_contract(checks: &dyn CheckStatusTable) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn check_status_on_dynamodb_is_the_oldest_record() {
     let (_env, ports) = moto_ports().await;
     check_status_contract(&ports.check_status).await;
@@ -382,6 +394,10 @@ fn check_attempt_items(items: &[Item], expected: &[(String, String)]) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn attempt_log_on_dynamodb() {
     let (env, ports) = moto_ports().await;
     let expected = attempt_log_contract(&ports.orders, &ports.attempts).await;
@@ -481,6 +497,10 @@ fn check_email_items(items: &[Item]) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn email_log_on_dynamodb() {
     let (env, ports) = moto_ports().await;
     email_log_contract(&ports.email_log).await;
@@ -511,6 +531,10 @@ fn email() -> OutgoingEmail {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn sns_publish_is_read_back_from_moto() {
     let (env, ports) = moto_ports().await;
     let notification = FailureNotification::new(
@@ -532,6 +556,10 @@ async fn sns_publish_is_read_back_from_moto() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn ses_send_is_read_back_from_moto() {
     let (env, ports) = moto_ports().await;
     let email = email();
@@ -583,6 +611,10 @@ async fn memory_outbox_records_what_would_have_gone_out() {
 // ---------------------------------------------------------------- error mapping
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
 async fn aws_failures_are_classed_by_what_can_succeed_later() {
     let env = MotoEnv::new().await;
     // A table that does not exist (misconfiguration): not retried (it cannot succeed until the
@@ -601,7 +633,7 @@ async fn aws_failures_are_classed_by_what_can_succeed_later() {
         .local_addr()
         .unwrap()
         .port();
-    let dead = unpaid_order::testing::sdk_config(&format!("http://127.0.0.1:{port}"));
+    let dead = test_support::sdk_config(&format!("http://127.0.0.1:{port}"));
     let orders = DynamoOrderTable::new(aws::dynamodb_client(&dead), "t");
     assert_eq!(
         orders.get(&id(MAP_ORDER)).await.unwrap_err().error_type(),
