@@ -15,6 +15,11 @@ use sfn_local::{ExecutionRecord, Fault, Runner, RunnerOptions};
 use test_support::MotoEnv;
 use unpaid_order::memory::MemoryState;
 
+mod aws_cli;
+mod project_copy;
+pub use aws_cli::aws_cli;
+pub use project_copy::{add_fixtures, open_runner, project_copy};
+
 /// The per-order machine, by the short name sfn-local accepts.
 pub const ORDER_MACHINE: &str = "process-unpaid-order";
 /// The batch machine.

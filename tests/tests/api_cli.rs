@@ -2,28 +2,13 @@
 //! `sfn-local serve`: one order run, inspected, failed by the fault switch and redriven; and a
 //! server killed while an execution runs, restarted on the same state directory.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use workflow_tests::{poll_until, project_root, ApiServer, ARN_PREFIX, UNPAID_ORDER};
+use workflow_tests::{aws_cli, poll_until, ApiServer, ARN_PREFIX, UNPAID_ORDER};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// `.tools/awscli/bin/aws` (or `AWS_CLI`); a missing CLI fails the test with the install command.
-fn aws_cli() -> PathBuf {
-    let path = std::env::var_os("AWS_CLI")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project_root().join(".tools/awscli/bin/aws"));
-    assert!(
-        path.is_file(),
-        "the AWS CLI is not installed at {}: run `bash tests/tools/install-awscli.sh` (CI's \
-         tests/run.sh installs it)",
-        path.display()
-    );
-    path
-}
 
 /// `aws stepfunctions ARGS --endpoint-url ...`: Ok(JSON output) or Err((exit code, stderr)).
 fn aws(server: &ApiServer, args: &[&str]) -> Result<Value, (i32, String)> {

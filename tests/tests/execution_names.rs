@@ -4,10 +4,7 @@
 //! (full or trimmed by the Pipe's InputTemplate); a child that cannot be started ends the batch
 //! FAILED (it pages) after every other record ran, with the summary as the cause.
 
-use std::path::Path;
-
 use serde_json::{json, Value};
-use sfn_local::{Runner, RunnerOptions};
 use sha2::{Digest, Sha256};
 use workflow_tests::*;
 
@@ -20,54 +17,24 @@ const EVENT_ID: &str = "1f0e3dad99908345f7439f8ffabdffc4";
 /// A copy of the project with one more unpaid order (and its check-status record) in the fixtures;
 /// `edit` may change the template text.
 fn project_with_order(order_id: &str, edit: impl Fn(String) -> String) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let root = project_root();
-    let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
-    std::fs::write(dir.path().join("template.yaml"), edit(template)).unwrap();
-    copy_dir(&root.join("statemachine"), &dir.path().join("statemachine"));
-    copy_dir(&root.join("events"), &dir.path().join("events"));
-    let tables = dir.path().join("events/tables");
-    let add = |file: &str, item: Value| {
-        let path = tables.join(file);
-        let mut items: Vec<Value> =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        items.push(item);
-        std::fs::write(&path, serde_json::to_string(&items).unwrap()).unwrap();
-    };
-    add(
+    let dir = project_copy(edit);
+    add_fixtures(
+        dir.path(),
         "orders.json",
-        json!({"orderId": {"S": order_id}, "data": {"M": {
+        [json!({"orderId": {"S": order_id}, "data": {"M": {
             "orderId": {"S": order_id}, "email": {"S": "hostile.name@example.com"},
             "name": {"S": "Ada"}, "currency": {"S": "THB"}, "total": {"N": "42.00"},
-            "payment": {"M": {"isPaid": {"BOOL": false}, "totalPaid": {"N": "0"}}}}}}),
+            "payment": {"M": {"isPaid": {"BOOL": false}, "totalPaid": {"N": "0"}}}}}})],
     );
-    add(
+    add_fixtures(
+        dir.path(),
         "check-status.json",
-        json!({"orderId": {"S": order_id}, "created_at": {"S": "2026-11-25T06:00:01Z"},
+        [
+            json!({"orderId": {"S": order_id}, "created_at": {"S": "2026-11-25T06:00:01Z"},
                "chargeId": {"S": "ch_hostile"}, "paymentMethod": {"S": "card"}, "status": {"S": "failed"}}),
+        ],
     );
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-async fn runner(project: &Path, state: &Path) -> Runner {
-    let mut options = RunnerOptions::new(project, state);
-    options.clock = std::sync::Arc::new(asl::VirtualClock::new(
-        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 25, 6, 10, 0).unwrap(),
-    ));
-    Runner::open(options).await.expect("the runner opens")
 }
 
 /// The name the batch machine gives a record's child: `<eventID>-<39 hex of SHA-256(orderId)>`.
@@ -107,7 +74,7 @@ async fn an_order_id_that_cannot_name_an_execution_is_processed_end_to_end() {
     )));
     let project = project_with_order(HOSTILE_ORDER, |t| t);
     let state = tempfile::tempdir().unwrap();
-    let runner = runner(project.path(), state.path()).await;
+    let runner = open_runner(project.path(), state.path()).await;
 
     let report = runner
         .pipe(json!([full_record(EVENT_ID, HOSTILE_ORDER)]))
@@ -171,7 +138,7 @@ async fn an_order_id_that_cannot_name_an_execution_is_processed_end_to_end() {
 async fn names_are_valid_and_distinct_for_any_order_id_the_table_accepts() {
     let project = project_with_order(HOSTILE_ORDER, |t| t);
     let state = tempfile::tempdir().unwrap();
-    let runner = runner(project.path(), state.path()).await;
+    let runner = open_runner(project.path(), state.path()).await;
     // Unknown orders: each child runs and fails in LoadOrder, which is all this test needs (a
     // started child, under a valid name, for each).
     let long = "x".repeat(2048);
@@ -229,7 +196,7 @@ async fn a_child_that_cannot_be_started_fails_the_batch_after_every_other_record
         )
     });
     let state = tempfile::tempdir().unwrap();
-    let runner = runner(project.path(), state.path()).await;
+    let runner = open_runner(project.path(), state.path()).await;
     let mut malformed = trimmed_record(EVENT_ID, "x");
     // Not an eventID a stream produces (a numeric one would reach the machine as text
     // through the Pipe's InputTemplate).
@@ -284,7 +251,7 @@ async fn a_child_that_cannot_be_started_fails_the_batch_after_every_other_record
 async fn malformed_records_fail_the_batch_only_after_the_valid_ones_ran() {
     let project = project_with_order(HOSTILE_ORDER, |t| t);
     let state = tempfile::tempdir().unwrap();
-    let runner = runner(project.path(), state.path()).await;
+    let runner = open_runner(project.path(), state.path()).await;
     // Straight into the batch machine (a run by hand), so the Pipe's filter does not drop them.
     let mut no_key = trimmed_record("e1", "x");
     no_key["dynamodb"]["Keys"] = json!([{"orderId": {"S": "492500005643"}}]);

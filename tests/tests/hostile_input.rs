@@ -9,13 +9,10 @@
 //! "records"?: stream records for the Pipe | "input"?: a per-order execution input,
 //! "inflate"?: {"pointer", "bytes"} (a string of that size put there), "expect": {...}}`.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
-use asl::VirtualClock;
-use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
-use sfn_local::{Runner, RunnerOptions};
+use sfn_local::Runner;
 use unpaid_order::memory::MemoryState;
 use workflow_tests::*;
 
@@ -75,47 +72,19 @@ fn set_pointer(doc: &mut Value, pointer: &str, value: Value) {
 /// A copy of the project's template, definitions and fixtures, with every case's orders and
 /// check-status records added to the fixtures.
 fn project_with(cases: &[Case]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let root = project_root();
-    std::fs::copy(root.join("template.yaml"), dir.path().join("template.yaml")).unwrap();
-    copy_dir(&root.join("statemachine"), &dir.path().join("statemachine"));
-    copy_dir(&root.join("events"), &dir.path().join("events"));
+    let dir = project_copy(|template| template);
     for (key, file) in [
         ("orders", "orders.json"),
         ("checkStatus", "check-status.json"),
     ] {
-        let path = dir.path().join("events/tables").join(file);
-        let mut items: Vec<Value> =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        for c in cases {
-            if let Some(extra) = c.body.get(key).and_then(Value::as_array) {
-                items.extend(extra.iter().cloned());
-            }
-        }
-        std::fs::write(&path, serde_json::to_string(&items).unwrap()).unwrap();
+        let extra = cases
+            .iter()
+            .filter_map(|c| c.body.get(key).and_then(Value::as_array))
+            .flatten()
+            .cloned();
+        add_fixtures(dir.path(), file, extra);
     }
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-async fn runner(project: &Path, state: &Path) -> Runner {
-    let mut options = RunnerOptions::new(project, state);
-    options.clock = Arc::new(VirtualClock::new(
-        Utc.with_ymd_and_hms(2026, 11, 25, 6, 10, 0).unwrap(),
-    ));
-    Runner::open(options).await.expect("the runner opens")
 }
 
 /// The order items of a state, without the one `order_id` (what a case may change).
@@ -313,7 +282,7 @@ async fn every_corpus_case_gets_a_typed_error_or_a_reported_skip_and_nothing_hal
     for case in &cases {
         let file = &case.file;
         let state = tempfile::tempdir().unwrap();
-        let runner = runner(project.path(), state.path()).await;
+        let runner = open_runner(project.path(), state.path()).await;
         let before = runner.tables().await.unwrap().unwrap();
         let ran = run_case(&runner, case).await;
         let after = runner.tables().await.unwrap().unwrap();

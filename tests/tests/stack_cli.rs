@@ -5,28 +5,15 @@
 //! Step Functions API down a batch goes to the DLQ, and a replay processes it once.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use workflow_tests::{project_root, UNPAID_ORDER};
+use workflow_tests::{aws_cli, project_root, UNPAID_ORDER};
 
 const ORDER_MACHINE: &str =
     "arn:aws:states:us-east-1:123456789012:stateMachine:process-unpaid-order-dev";
 const MARKER_ORDER: &str = "492500005644";
-
-fn aws_cli() -> PathBuf {
-    let path = std::env::var_os("AWS_CLI")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project_root().join(".tools/awscli/bin/aws"));
-    assert!(
-        path.is_file(),
-        "the AWS CLI is not installed at {}: run `bash tests/tools/install-awscli.sh`",
-        path.display()
-    );
-    path
-}
 
 fn aws(endpoint: &str, args: &[&str]) -> Value {
     let out = Command::new(aws_cli())
