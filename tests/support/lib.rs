@@ -25,11 +25,16 @@ pub const ORDER_MACHINE: &str = "process-unpaid-order";
 /// The batch machine.
 pub const BATCH_MACHINE: &str = "process-unpaid-orders";
 
-/// Orders in `events/tables/` (see its README).
+/// Orders in `events/tables/` (see its README). Unpaid, `data` as a map, two check-status
+/// records (the oldest is used).
 pub const UNPAID_ORDER: &str = "492500005643";
+/// Unpaid, `data` as a JSON string (PynamoDB style) with big numbers, nested maps and HTML in the name.
 pub const JSON_STRING_ORDER: &str = "492500005644";
+/// Already paid: `OrderAlreadyPaid`, never overwritten, no email.
 pub const PAID_ORDER: &str = "492500005645";
+/// No check-status record: `CheckStatusNotFound`.
 pub const NO_CHECK_STATUS_ORDER: &str = "492500005646";
+/// Unpaid with no `email`: the SNS message goes, the email is `no-address`.
 pub const NO_EMAIL_ORDER: &str = "492500005647";
 
 /// The repository root.
@@ -46,8 +51,11 @@ pub fn project_json(rel: &str) -> Value {
 
 /// A runner over a temporary state directory, on a virtual clock.
 pub struct Harness {
+    /// The state directory, removed when the harness is dropped.
     pub dir: tempfile::TempDir,
+    /// The clock the runner waits on: tests advance it instead of sleeping.
     pub clock: Arc<VirtualClock>,
+    /// The offline runner over that directory.
     pub runner: Runner,
     /// Set for the moto-backed harness.
     pub moto: Option<MotoEnv>,
@@ -222,6 +230,7 @@ pub fn task_failures(history: &[Value]) -> Vec<String> {
 /// `sfn-local serve` in a child process on a free loopback port, for the API tests (the AWS CLI
 /// and aws-sdk-sfn). Killed (SIGKILL, as a crash) when dropped.
 pub struct ApiServer {
+    /// The `sfn-local serve` process.
     pub child: std::process::Child,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,

@@ -5,18 +5,23 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use unpaid_order::{parse_input, CheckStatus, FunctionError, OrderId, PaymentHeader};
 
+/// What the state machine passes in: load-order's output.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Input {
+    /// The order the header is for.
     pub order_id: OrderId,
+    /// The order's oldest check-status record: the failed charge the header describes.
     pub check_status: CheckStatus,
     /// `$$.Execution.StartTime` (RFC 3339).
     pub timestamp: String,
 }
 
+/// What goes on to save-order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Output {
+    /// The unpaid payment header (`isPaid: false`), the same for every run of one attempt.
     pub payment_header: PaymentHeader,
 }
 

@@ -1,3 +1,6 @@
+//! Lambda entry point of `build-failed-header`: runs [`build_failed_header::handle`] under the
+//! Lambda runtime with JSON logs (pure: no AWS clients to set up).
+
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 

@@ -8,16 +8,21 @@ use unpaid_order::{
     parse_input, CheckStatus, CheckStatusTable, FunctionError, OrderId, OrderTable,
 };
 
+/// The per-order execution's input: `{"orderId"}`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Input {
+    /// The order to process.
     pub order_id: OrderId,
 }
 
+/// What goes on to build-failed-header: the id and the check-status, never the order document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Output {
+    /// The order, checked to exist and be unpaid.
     pub order_id: OrderId,
+    /// The order's oldest check-status record.
     pub check_status: CheckStatus,
 }
 

@@ -1,3 +1,6 @@
+//! Lambda entry point of `load-order`: reads the table names from the environment, builds the
+//! DynamoDB adapters once per cold start, and bounds each invocation by its Lambda deadline.
+
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use unpaid_order::aws::{dynamodb_client, sdk_config, DynamoCheckStatusTable, DynamoOrderTable};

@@ -9,29 +9,40 @@ use unpaid_order::{
     parse_input, AttemptId, AttemptLog, FunctionError, OrderId, OrderTable, PaymentHeader,
 };
 
+/// What the state machine passes in after save-order.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Input {
+    /// The order the attempt was for.
     pub order_id: OrderId,
+    /// The attempt (the execution), so a retry or redrive of it logs once.
     pub attempt_id: AttemptId,
+    /// The header save-order wrote, recorded with the order.
     pub payment_header: PaymentHeader,
 }
 
+/// Whether this invocation wrote the attempt's record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
+    /// The record was written by this invocation.
     Logged,
+    /// An earlier invocation of this attempt already wrote it: nothing changed.
     Unchanged,
 }
 
+/// What goes on to notify-failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Output {
+    /// The order the attempt was for.
     pub order_id: OrderId,
+    /// The attempt that was logged.
     pub attempt_id: AttemptId,
     /// The record's range key: the header's timestamp, or `timestamp#attemptId` when another
     /// attempt of the same order already holds that instant.
     pub created_at: String,
+    /// Whether this invocation wrote the record.
     pub outcome: Outcome,
 }
 

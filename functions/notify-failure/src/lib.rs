@@ -14,11 +14,15 @@ use unpaid_order::{
     OrderId, OrderTable, PaymentHeader,
 };
 
+/// What the state machine passes in after log-attempt.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Input {
+    /// The order whose payment failed.
     pub order_id: OrderId,
+    /// The attempt: each channel sends at most once per (order, attempt).
     pub attempt_id: AttemptId,
+    /// The header save-order wrote; the SNS message carries it.
     pub payment_header: PaymentHeader,
 }
 
@@ -34,21 +38,30 @@ pub enum Delivery {
     NoAddress,
 }
 
+/// The execution's result: what each channel did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Output {
+    /// The order notified about.
     pub order_id: OrderId,
+    /// The attempt notified about.
     pub attempt_id: AttemptId,
+    /// The failure topic's message.
     pub sns: Delivery,
+    /// The customer's email.
     pub email: Delivery,
 }
 
 /// The ports notify-failure uses.
 #[derive(Clone, Copy)]
 pub struct Ports<'a> {
+    /// Reads the order again, for the address and the is-it-paid-now check.
     pub orders: &'a dyn OrderTable,
+    /// Claims each channel's slot so nothing is sent twice.
     pub email_log: &'a dyn EmailLog,
+    /// The failure topic (SNS).
     pub notifier: &'a dyn Notifier,
+    /// The customer's email (SES).
     pub mailer: &'a dyn Mailer,
 }
 

@@ -1,3 +1,7 @@
+//! Lambda entry point of `notify-failure`: reads the tables, topic and sender from the
+//! environment, builds the DynamoDB, SNS and SES adapters once per cold start, and bounds each
+//! invocation by its Lambda deadline.
+
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use unpaid_order::aws::{

@@ -7,16 +7,21 @@ use tracing::Instrument;
 use unpaid_order::model::SaveOutcome;
 use unpaid_order::{parse_input, FunctionError, OrderId, OrderTable, PaymentHeader};
 
+/// What the state machine passes in: build-failed-header's output plus the order id.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Input {
+    /// The order to write the header into.
     pub order_id: OrderId,
+    /// The unpaid payment header to write.
     pub payment_header: PaymentHeader,
 }
 
+/// What goes on to log-attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Output {
+    /// The order written.
     pub order_id: OrderId,
     /// `saved`, or `unchanged` when the order already had this header.
     pub outcome: SaveOutcome,

@@ -1,3 +1,6 @@
+//! Lambda entry point of `save-order`: reads the order table's name from the environment, builds
+//! its DynamoDB adapter once per cold start, and bounds each invocation by its Lambda deadline.
+
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use unpaid_order::aws::{dynamodb_client, sdk_config, DynamoOrderTable};

@@ -19,20 +19,29 @@ use crate::FunctionError;
 /// One DynamoDB attribute value. Numbers stay the decimal strings DynamoDB holds (no f64).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Attr {
+    /// A string.
     S(String),
+    /// A number, as its decimal string.
     N(String),
     /// Binary, base64 as in DynamoDB JSON.
     B(String),
+    /// A boolean.
     #[serde(rename = "BOOL")]
     Bool(bool),
+    /// Null (DynamoDB JSON writes it `"NULL": true`).
     #[serde(rename = "NULL")]
     Null(bool),
+    /// A map of named values (the order's `data` in map form).
     M(BTreeMap<String, Attr>),
+    /// A list of values.
     L(Vec<Attr>),
+    /// A string set.
     #[serde(rename = "SS")]
     Ss(Vec<String>),
+    /// A number set, as decimal strings.
     #[serde(rename = "NS")]
     Ns(Vec<String>),
+    /// A binary set, each base64.
     #[serde(rename = "BS")]
     Bs(Vec<String>),
 }
@@ -41,10 +50,12 @@ pub enum Attr {
 pub type Item = BTreeMap<String, Attr>;
 
 impl Attr {
+    /// A string value, the common case when building items.
     pub fn s(value: impl Into<String>) -> Attr {
         Attr::S(value.into())
     }
 
+    /// The string, if this is one.
     pub fn as_s(&self) -> Option<&str> {
         match self {
             Attr::S(s) => Some(s),
@@ -52,6 +63,7 @@ impl Attr {
         }
     }
 
+    /// The map, if this is one.
     pub fn as_m(&self) -> Option<&BTreeMap<String, Attr>> {
         match self {
             Attr::M(m) => Some(m),
@@ -67,6 +79,7 @@ impl Attr {
         }
     }
 
+    /// The SDK's value, for a DynamoDB request; `InvalidInput` for a binary that is not base64.
     #[cfg(feature = "aws")]
     pub fn to_sdk(&self) -> Result<AttributeValue, FunctionError> {
         Ok(match self {
@@ -91,6 +104,7 @@ impl Attr {
         })
     }
 
+    /// From the SDK's value in a DynamoDB reply; `InvalidInput` for a kind this crate does not know.
     #[cfg(feature = "aws")]
     pub fn from_sdk(value: &AttributeValue) -> Result<Attr, FunctionError> {
         let b64 = |b: &Blob| base64::engine::general_purpose::STANDARD.encode(b.as_ref());
@@ -127,6 +141,7 @@ fn decode_b64(text: &str) -> Result<Vec<u8>, FunctionError> {
         .map_err(|e| FunctionError::invalid(format!("binary attribute is not base64: {e}")))
 }
 
+/// A whole item in the SDK's form, for PutItem and key conditions.
 #[cfg(feature = "aws")]
 pub fn item_to_sdk(item: &Item) -> Result<HashMap<String, AttributeValue>, FunctionError> {
     item.iter()
@@ -134,6 +149,7 @@ pub fn item_to_sdk(item: &Item) -> Result<HashMap<String, AttributeValue>, Funct
         .collect()
 }
 
+/// A whole item from the SDK's form, as GetItem and Query return it.
 #[cfg(feature = "aws")]
 pub fn item_from_sdk(item: &HashMap<String, AttributeValue>) -> Result<Item, FunctionError> {
     item.iter()

@@ -4,15 +4,22 @@
 /// One setting and the environment variable it is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setting {
+    /// `ORDER_TABLE`: the shop's order table.
     OrderTable,
+    /// `CHECK_STATUS_TABLE`: the payment check-status records.
     CheckStatusTable,
+    /// `PROCESS_UNPAID_ORDER_TABLE`: one record per processing attempt.
     ProcessUnpaidOrderTable,
+    /// `EMAIL_LOG_TABLE`: the email log that keeps each notification to one send.
     EmailLogTable,
+    /// `FAILURE_TOPIC_ARN`: the SNS topic told about each failed payment.
     FailureTopicArn,
+    /// `SENDER_EMAIL`: the From address of the customer email.
     SenderEmail,
 }
 
 impl Setting {
+    /// Every setting, for the tools that configure all functions at once.
     pub const ALL: [Setting; 6] = [
         Setting::OrderTable,
         Setting::CheckStatusTable,
@@ -22,6 +29,7 @@ impl Setting {
         Setting::SenderEmail,
     ];
 
+    /// The environment variable the setting is read from.
     pub fn var(self) -> &'static str {
         match self {
             Setting::OrderTable => "ORDER_TABLE",
@@ -48,14 +56,19 @@ impl Setting {
     }
 }
 
+/// Why the configuration could not be read; start-up fails with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
+    /// A required variable is not set.
     #[error("missing environment variable {0}")]
     Missing(&'static str),
+    /// A table's variable is not set and there is no BRANCH to derive its name from.
     #[error("missing environment variable {0} (or BRANCH, to derive the table name from it)")]
     MissingTable(&'static str),
+    /// A variable is set to something unusable: the variable and why.
     #[error("environment variable {0} is invalid: {1}")]
     Invalid(&'static str, String),
+    /// A function asked for a setting it did not list at start-up (a bug in that function).
     #[error("setting {0} was not loaded for this function")]
     NotLoaded(&'static str),
 }
@@ -120,6 +133,7 @@ impl Config {
         }
     }
 
+    /// The setting's value, if this function loaded it.
     pub fn get(&self, setting: Setting) -> Result<&str, ConfigError> {
         self.values
             .iter()

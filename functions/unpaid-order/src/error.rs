@@ -12,13 +12,22 @@ pub enum FunctionError {
     InvalidInput(String),
     /// No order with that id in the order table. Terminal.
     #[error("order {order_id} not found in the order table")]
-    OrderNotFound { order_id: String },
+    OrderNotFound {
+        /// The order looked for.
+        order_id: String,
+    },
     /// No check-status record for the order. Terminal.
     #[error("no check-status record for order {order_id}")]
-    CheckStatusNotFound { order_id: String },
+    CheckStatusNotFound {
+        /// The order that has no check-status record.
+        order_id: String,
+    },
     /// The order's payment header says it is paid: it is never overwritten and gets no email.
     #[error("order {order_id} is already paid")]
-    OrderAlreadyPaid { order_id: String },
+    OrderAlreadyPaid {
+        /// The paid order.
+        order_id: String,
+    },
     /// AWS throttling, 5xx, timeouts, dispatch failures: the state machine retries.
     #[error("{0}")]
     Transient(String),
@@ -32,8 +41,11 @@ pub enum FunctionError {
     /// lose it. Not retried: an operator confirms or releases it (docs/failure-modes.md).
     #[error("{channel} for {email_id} may or may not have been sent: {cause}")]
     NotificationUnconfirmed {
+        /// `sns` or `email`.
         channel: String,
+        /// The email-log slot left `sending`, for the operator to confirm or release.
         email_id: String,
+        /// What made the outcome unknown.
         cause: String,
     },
 }
@@ -52,14 +64,17 @@ impl FunctionError {
         }
     }
 
+    /// An `InvalidInput` error with this message.
     pub fn invalid(message: impl Into<String>) -> Self {
         FunctionError::InvalidInput(message.into())
     }
 
+    /// A `TransientError`: the state machine retries.
     pub fn transient(message: impl Into<String>) -> Self {
         FunctionError::Transient(message.into())
     }
 
+    /// A `ConfigurationError`: an operator must fix the stack, then redrive.
     pub fn configuration(message: impl Into<String>) -> Self {
         FunctionError::Configuration(message.into())
     }

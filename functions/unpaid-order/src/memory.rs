@@ -25,9 +25,13 @@ use crate::FunctionError;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PublishedMessage {
+    /// The id the fake SNS gave it.
     pub message_id: String,
+    /// The topic it went to.
     pub topic_arn: String,
+    /// The SNS subject.
     pub subject: String,
+    /// The message body (JSON).
     pub message: String,
 }
 
@@ -35,17 +39,26 @@ pub struct PublishedMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SentEmail {
+    /// The id the fake SES gave it.
     pub message_id: String,
+    /// The sender (SENDER_EMAIL).
     pub from: String,
+    /// The customer's address.
     pub to: String,
+    /// The subject line.
     pub subject: String,
+    /// The plain-text body.
     pub text: String,
+    /// The HTML body.
     pub html: String,
 }
 
+/// What the in-memory notifier and mailer "sent", in order, for tests to check.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outbox {
+    /// Messages published to the failure topic.
     pub sns: Vec<PublishedMessage>,
+    /// Customer emails sent.
     pub emails: Vec<SentEmail>,
 }
 
@@ -62,6 +75,7 @@ pub struct MemoryState {
     pub process_unpaid_order: Vec<Item>,
     /// Email-log table: hash `emailId`.
     pub email_log: Vec<Item>,
+    /// What was sent.
     pub outbox: Outbox,
 }
 
@@ -73,16 +87,23 @@ pub const FIXTURE_FILES: [&str; 4] = [
     "email-log.json",
 ];
 
+/// Why the fixture files could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
+    /// A file could not be read.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The read error.
         source: std::io::Error,
     },
+    /// A file is not a JSON array of DynamoDB-JSON items.
     #[error("{path}: not a JSON array of DynamoDB-JSON items: {source}")]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// The parse error.
         source: serde_json::Error,
     },
 }

@@ -19,6 +19,7 @@ pub use crate::payment_state::PaymentState;
 pub struct OrderId(String);
 
 impl OrderId {
+    /// Checks an order id from an input document or a stream record key; `InvalidInput` naming the rule it breaks.
     pub fn parse(value: &str) -> Result<OrderId, FunctionError> {
         if value.is_empty() || value.trim() != value {
             return Err(FunctionError::invalid(
@@ -33,6 +34,7 @@ impl OrderId {
         Ok(OrderId(value.to_string()))
     }
 
+    /// The id as the order table's `orderId` key.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -58,6 +60,7 @@ impl<'de> Deserialize<'de> for OrderId {
 pub struct AttemptId(String);
 
 impl AttemptId {
+    /// Checks an attempt id (the execution name); `InvalidInput` naming the rule it breaks.
     pub fn parse(value: &str) -> Result<AttemptId, FunctionError> {
         let ok = !value.is_empty()
             && value.chars().count() <= 80
@@ -72,6 +75,7 @@ impl AttemptId {
         Ok(AttemptId(value.to_string()))
     }
 
+    /// The id as stored in the attempt and email-log keys.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -94,9 +98,13 @@ impl<'de> Deserialize<'de> for AttemptId {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckStatus {
+    /// The failed charge's id; becomes the header's `paymentId`.
     pub charge_id: String,
+    /// How the customer tried to pay (card, ...), copied into the header.
     pub payment_method: String,
+    /// The payment provider's status of the charge, copied into the header.
     pub status: String,
+    /// The record's range key: the oldest one is the one used.
     pub created_at: String,
 }
 
@@ -135,11 +143,17 @@ impl CheckStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PaymentHeader {
+    /// The check-status `chargeId`.
     pub payment_id: String,
+    /// The check-status `paymentMethod`.
     pub payment_method: String,
+    /// Always `false` for a failed payment; `true` in a stored header means the order is paid (`OrderAlreadyPaid`).
     pub is_paid: bool,
+    /// Always 0 for a failed payment.
     pub total_paid: u64,
+    /// The check-status `status`.
     pub status: String,
+    /// The execution's start time (RFC 3339).
     pub timestamp: String,
 }
 
@@ -200,6 +214,7 @@ impl PaymentHeader {
         ]))
     }
 
+    /// The header as plain JSON (camelCase), as the SNS message carries it.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "paymentId": self.payment_id,
@@ -354,7 +369,9 @@ impl OrderData {
 /// An order as read from the order table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredOrder {
+    /// The order's key.
     pub order_id: OrderId,
+    /// The order document, kept in the form it was stored in.
     pub data: OrderData,
 }
 
@@ -379,7 +396,12 @@ pub enum SavePlan {
     /// Map form: set `data.payment` only (the rest of the item is not rewritten).
     SetMapPayment,
     /// JSON form: replace the string, on condition it is still `old`.
-    ReplaceJson { old: String, new: String },
+    ReplaceJson {
+        /// The JSON string read.
+        old: String,
+        /// The JSON string with the header in it.
+        new: String,
+    },
 }
 
 /// The save-order rule, shared by the DynamoDB and in-memory order tables: a paid order is never
@@ -405,14 +427,18 @@ pub fn plan_save(order: &StoredOrder, header: &PaymentHeader) -> Result<SavePlan
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SaveOutcome {
+    /// The header was written.
     Saved,
+    /// The order already had this header: nothing was written.
     Unchanged,
 }
 
 /// One processing attempt as logged in the process-unpaid-order table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptRecord {
+    /// The order the attempt was for.
     pub order_id: OrderId,
+    /// The attempt (the execution name).
     pub attempt_id: AttemptId,
     /// The header's timestamp: the range key, unless another attempt already holds it.
     pub timestamp: String,
@@ -426,6 +452,7 @@ impl AttemptRecord {
         format!("{}#{}", self.timestamp, self.attempt_id)
     }
 
+    /// The record as a process-unpaid-order item, under range key `created_at`.
     pub fn to_item(&self, created_at: &str) -> Item {
         Item::from([
             ("orderId".to_string(), Attr::s(self.order_id.as_str())),
@@ -439,7 +466,9 @@ impl AttemptRecord {
 /// Whether log-attempt wrote a record or found this attempt's record already there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogOutcome {
+    /// The range key the record is under.
     pub created_at: String,
+    /// `true` if this call wrote it, `false` if it was already there.
     pub logged: bool,
 }
 

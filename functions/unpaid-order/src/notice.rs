@@ -9,12 +9,14 @@ use crate::FunctionError;
 /// The SNS message announcing a failed payment (no customer data: subscribers look the order up).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureNotification {
+    /// The SNS subject: at most 100 characters on one line.
     pub subject: String,
     /// JSON: `{"type": "PaymentFailed", "orderId", "attemptId", "paymentHeader"}`.
     pub message: String,
 }
 
 impl FailureNotification {
+    /// The notification of a failed payment for this attempt, with its header.
     pub fn new(order_id: &OrderId, attempt_id: &AttemptId, header: &PaymentHeader) -> Self {
         let message = serde_json::json!({
             "type": "PaymentFailed",
@@ -36,9 +38,13 @@ impl FailureNotification {
 /// The customer's email. The sender is the mailer's configuration (SENDER_EMAIL).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutgoingEmail {
+    /// The customer's address from the order.
     pub to: String,
+    /// The subject line.
     pub subject: String,
+    /// The plain-text body.
     pub text: String,
+    /// The HTML body (order data escaped).
     pub html: String,
 }
 

@@ -44,11 +44,14 @@ pub trait AttemptLog: Send + Sync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
+    /// The failure topic.
     Sns,
+    /// The customer's email.
     Email,
 }
 
 impl Channel {
+    /// The channel's name in the `emailId` key and the logs.
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Sns => "sns",
@@ -60,11 +63,15 @@ impl Channel {
 /// One (order, attempt, channel) slot in the email log, keyed `emailId = "{orderId}#{attemptId}#{channel}"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
+    /// The order notified about.
     pub order_id: OrderId,
+    /// The attempt notified about.
     pub attempt_id: AttemptId,
+    /// Which channel the slot is for.
     pub channel: Channel,
     /// The email address (email channel) or topic ARN (SNS channel) it goes to.
     pub recipient: String,
+    /// When the slot was claimed (RFC 3339), stored as `claimedAt`.
     pub claimed_at: String,
     /// Unique per invocation: tells this invocation's own writes (seen again when the SDK
     /// retries a call whose reply was lost) from another invocation's.
@@ -72,6 +79,7 @@ pub struct Claim {
 }
 
 impl Claim {
+    /// The email-log key: `{orderId}#{attemptId}#{channel}`.
     pub fn email_id(&self) -> String {
         format!(
             "{}#{}#{}",
@@ -90,18 +98,26 @@ impl Claim {
 /// - `sent`: done.
 /// - `failed`: refused for certain (nothing went out); a later invocation claims it again.
 pub mod status {
+    /// Claimed, not yet handed to SNS/SES.
     pub const PENDING: &str = "pending";
+    /// Handed over, outcome not recorded yet.
     pub const SENDING: &str = "sending";
+    /// Sent.
     pub const SENT: &str = "sent";
+    /// Refused for certain: nothing went out.
     pub const FAILED: &str = "failed";
 }
 
+/// The answer to [`EmailLog::claim`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
     /// This invocation owns the slot (`pending` with its token): it may send.
     Claimed,
     /// The slot is `sending` or `sent`: do not send.
-    AlreadyClaimed { status: String },
+    AlreadyClaimed {
+        /// The slot's status (`sending` or `sent`).
+        status: String,
+    },
 }
 
 /// The email-log table: claim, hand over, record. Every transition is conditional on the
@@ -137,6 +153,7 @@ pub enum SendError {
 }
 
 impl SendError {
+    /// The underlying error, whether or not anything went out.
     pub fn into_error(self) -> FunctionError {
         match self {
             SendError::NotSent(e) | SendError::Unknown(e) => e,

@@ -45,8 +45,6 @@
 //! A failed execution's [`Execution::checkpoint`] goes to [`Engine::redrive`]; history goes to a
 //! [`HistorySink`] ([`VecHistory`] keeps it, [`NoHistory`] discards it).
 
-#![warn(missing_docs)]
-
 pub mod causes;
 pub mod choice;
 pub mod clock;

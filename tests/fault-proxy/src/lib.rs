@@ -49,6 +49,7 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Every fault, for tests that try each one.
     pub const ALL: [Fault; 8] = [
         Fault::LostReply,
         Fault::ServerErrorAfterApply,
@@ -87,8 +88,11 @@ impl Fault {
 /// `None`, its `nth` request of any operation) gets `fault`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
+    /// The operation counted (`PutItem`, `Publish`, ...), or `None` for any.
     pub operation: Option<String>,
+    /// Which matching request, 1-based.
     pub nth: u32,
+    /// What that request gets.
     pub fault: Fault,
 }
 
@@ -160,6 +164,7 @@ impl FaultProxy {
         format!("http://{}", self.addr)
     }
 
+    /// The service this proxy stands in front of.
     pub fn service(&self) -> Service {
         self.service
     }

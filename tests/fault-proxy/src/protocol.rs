@@ -20,6 +20,7 @@ pub enum Service {
 }
 
 impl Service {
+    /// The service's name in the AWS call log (`dynamodb`, `sns`, `ses`).
     pub fn name(self) -> &'static str {
         match self {
             Service::DynamoDb => "dynamodb",
@@ -43,6 +44,7 @@ impl Service {
 pub struct Call {
     /// From the SDK's user agent `app/<name>` (the function's binary name), or `unknown`.
     pub function: String,
+    /// Which service the request went to.
     pub service: Service,
     /// e.g. `PutItem`, `Publish`, `SendEmail`.
     pub operation: String,

@@ -10,13 +10,18 @@ use crate::{unique, workspace_root};
 /// A fresh set of the four tables, a topic and a verified sender in moto, and the [`Config`]
 /// naming them. Every name is unique, so tests can run in parallel on one moto server.
 pub struct MotoEnv {
+    /// The moto server's URL.
     pub endpoint: String,
+    /// SDK configuration pointed at moto, with dummy credentials.
     pub sdk: SdkConfig,
+    /// This test's table names, topic ARN and sender, as a function reads them.
     pub config: Config,
+    /// A DynamoDB client on moto, for seeding and checking the tables.
     pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
 impl MotoEnv {
+    /// Creates the tables, the topic and the verified sender on the moto server of `MOTO_ENDPOINT`.
     pub async fn new() -> MotoEnv {
         let endpoint = moto_endpoint();
         let sdk = sdk_config(&endpoint);
@@ -62,6 +67,7 @@ impl MotoEnv {
         }
     }
 
+    /// The value this environment gave a setting.
     pub fn get(&self, setting: Setting) -> String {
         self.config
             .get(setting)

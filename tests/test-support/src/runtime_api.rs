@@ -18,14 +18,22 @@ pub enum Invocation {
     /// POST .../error with this JSON (`{"errorType", "errorMessage"}`).
     Error(Value),
     /// The process ended without answering (e.g. a configuration error at start-up).
-    Exited { code: Option<i32>, stderr: String },
+    Exited {
+        /// The exit code, `None` if a signal killed it.
+        code: Option<i32>,
+        /// What it wrote to stderr (the start-up error).
+        stderr: String,
+    },
 }
 
 /// The result of [`invoke_binary`]: what was posted, and the process's logs.
 #[derive(Debug)]
 pub struct Run {
+    /// What was posted back.
     pub invocation: Invocation,
+    /// The function's stdout (its JSON logs).
     pub stdout: String,
+    /// The function's stderr.
     pub stderr: String,
 }
 

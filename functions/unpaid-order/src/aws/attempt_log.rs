@@ -19,6 +19,7 @@ pub struct DynamoAttemptLog {
 }
 
 impl DynamoAttemptLog {
+    /// The attempt log in `table` (the process-unpaid-order table).
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         DynamoAttemptLog {
             client,

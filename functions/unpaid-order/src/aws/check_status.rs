@@ -17,6 +17,7 @@ pub struct DynamoCheckStatusTable {
 }
 
 impl DynamoCheckStatusTable {
+    /// The check-status records in `table`.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         DynamoCheckStatusTable {
             client,

@@ -27,6 +27,7 @@ fn text<'a>(item: &'a OldItem, name: &str) -> Option<&'a str> {
 }
 
 impl DynamoEmailLog {
+    /// The email log in `table`.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         DynamoEmailLog {
             client,

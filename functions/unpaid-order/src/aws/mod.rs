@@ -120,6 +120,7 @@ fn compiled_in_roots_pem() -> Vec<u8> {
     pem
 }
 
+/// The DynamoDB client at the configuration's endpoint.
 pub fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
     dynamodb_client_at(sdk, None)
 }
@@ -139,6 +140,7 @@ pub fn sns_client(sdk: &SdkConfig) -> aws_sdk_sns::Client {
     sns_client_at(sdk, None)
 }
 
+/// The SNS client, at `endpoint` instead of the configuration's when given; no SDK-level retry.
 pub fn sns_client_at(sdk: &SdkConfig, endpoint: Option<&str>) -> aws_sdk_sns::Client {
     let mut config = aws_sdk_sns::config::Builder::from(sdk).retry_config(RetryConfig::disabled());
     if let Some(url) = endpoint {
@@ -152,6 +154,7 @@ pub fn sesv2_client(sdk: &SdkConfig) -> aws_sdk_sesv2::Client {
     sesv2_client_at(sdk, None)
 }
 
+/// The SESv2 client, at `endpoint` instead of the configuration's when given; no SDK-level retry.
 pub fn sesv2_client_at(sdk: &SdkConfig, endpoint: Option<&str>) -> aws_sdk_sesv2::Client {
     let mut config =
         aws_sdk_sesv2::config::Builder::from(sdk).retry_config(RetryConfig::disabled());
@@ -164,8 +167,11 @@ pub fn sesv2_client_at(sdk: &SdkConfig, endpoint: Option<&str>) -> aws_sdk_sesv2
 /// Per-service endpoints over the configuration's (tests put a fault proxy per service).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceEndpoints {
+    /// DynamoDB's endpoint URL.
     pub dynamodb: Option<String>,
+    /// SNS's endpoint URL.
     pub sns: Option<String>,
+    /// SESv2's endpoint URL.
     pub ses: Option<String>,
 }
 
@@ -238,19 +244,27 @@ fn s(value: &str) -> AttributeValue {
 /// (all of [`Setting::ALL`] must be in `config`).
 #[derive(Debug, Clone)]
 pub struct AwsPorts {
+    /// The order table.
     pub orders: DynamoOrderTable,
+    /// The check-status table.
     pub check_status: DynamoCheckStatusTable,
+    /// The process-unpaid-order table (one record per attempt).
     pub attempts: DynamoAttemptLog,
+    /// The email-log table (one slot per order, attempt and channel).
     pub email_log: DynamoEmailLog,
+    /// The failure topic.
     pub notifier: SnsNotifier,
+    /// The customer email sender.
     pub mailer: SesMailer,
 }
 
 impl AwsPorts {
+    /// Every adapter at the configuration's endpoints.
     pub fn new(sdk: &SdkConfig, config: &Config) -> Result<AwsPorts, ConfigError> {
         AwsPorts::with_endpoints(sdk, config, &ServiceEndpoints::default())
     }
 
+    /// Every adapter, each service at its endpoint in `endpoints` when given (a fault proxy in tests).
     pub fn with_endpoints(
         sdk: &SdkConfig,
         config: &Config,

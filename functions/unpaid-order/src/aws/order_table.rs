@@ -34,6 +34,7 @@ pub struct DynamoOrderTable {
 }
 
 impl DynamoOrderTable {
+    /// The orders in `table`.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         DynamoOrderTable {
             client,

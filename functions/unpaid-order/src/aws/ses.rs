@@ -27,6 +27,7 @@ pub struct SesMailer {
 }
 
 impl SesMailer {
+    /// Sends from `sender` (SENDER_EMAIL, a verified SES identity).
     pub fn new(client: aws_sdk_sesv2::Client, sender: impl Into<String>) -> Self {
         SesMailer {
             client,

@@ -26,6 +26,7 @@ pub struct SnsNotifier {
 }
 
 impl SnsNotifier {
+    /// Publishes to the failure topic `topic_arn`.
     pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
         SnsNotifier {
             client,
