@@ -2,6 +2,10 @@
 //! then renamed over the old one (a crash leaves the old or the new file, never half of one), and
 //! every read-modify-write holds the directory's lock file, so several CLI invocations can share it.
 
+pub(crate) mod group_commit;
+pub mod journal;
+pub(crate) mod order_index;
+
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
