@@ -13,6 +13,7 @@ pub mod input_template;
 pub mod pipe;
 pub mod port_faults;
 pub mod runner;
+pub mod shapes;
 pub mod store;
 pub mod stream_pipe;
 pub mod stream_record;
