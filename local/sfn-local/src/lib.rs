@@ -8,10 +8,11 @@ pub mod api;
 pub mod dlq;
 pub mod error;
 pub mod functions;
-pub mod handlers;
 pub mod input_template;
 pub mod pipe;
-pub mod port_faults;
+// Where they were before `project/`: the handlers and the port faults name the project's ports.
+pub use project::{handlers, port_faults};
+pub mod project;
 pub mod runner;
 pub mod shapes;
 pub mod store;

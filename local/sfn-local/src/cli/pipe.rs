@@ -92,7 +92,10 @@ fn print_pipe_summary(report: &PipeReport, runner: &Runner) {
             .and_then(Value::as_u64)
             .map(|r| r.to_string())
             .unwrap_or_else(|| "?".into());
-        let order = o.get("orderId").and_then(Value::as_str).unwrap_or("-");
+        let order = o
+            .get(sfn_local::project::ORDER_KEY)
+            .and_then(Value::as_str)
+            .unwrap_or("-");
         let outcome = o.get("outcome").and_then(Value::as_str).unwrap_or("?");
         let detail = match outcome {
             "processed" | "failed" => format!(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::handlers::{call_handler, Ports};
+use crate::project::handlers::{call_handler, Ports};
 
 use super::{function_error, Functions, InvokeError};
 
@@ -33,8 +33,8 @@ impl Functions for AwsFunctions {
         call_handler(binary, payload, ports)
             .await
             .map_err(|e| match e {
-                crate::handlers::HandlerError::Function(e) => function_error(e),
-                crate::handlers::HandlerError::Unknown(name) => InvokeError::Service {
+                crate::project::handlers::HandlerError::Function(e) => function_error(e),
+                crate::project::handlers::HandlerError::Unknown(name) => InvokeError::Service {
                     error: "Lambda.ResourceNotFoundException".into(),
                     cause: format!("Function not found: {name}"),
                 },

@@ -9,7 +9,7 @@ use unpaid_order::memory::MemoryState;
 use unpaid_order::MemoryStore;
 
 use crate::error::RunnerError;
-use crate::handlers::{call_handler, Ports};
+use crate::project::handlers::{call_handler, Ports};
 use crate::store::Store;
 
 use super::{function_error, Functions, InvokeError};
@@ -30,7 +30,7 @@ pub struct EmbeddedFunctions {
 /// The order an invocation is about, when it can run on that order's items alone: a plain key
 /// (anything else, e.g. one a handler would trim or refuse, runs on the whole tables).
 fn plain_order_id(payload: &Value) -> Option<String> {
-    let id = match payload.get("orderId")? {
+    let id = match payload.get(crate::project::ORDER_KEY)? {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
         _ => return None,
@@ -71,8 +71,8 @@ impl EmbeddedFunctions {
         &self,
         binary: &str,
         payload: Value,
-    ) -> Result<Result<Value, crate::handlers::HandlerError>, RunnerError> {
-        if binary == "build-failed-header" {
+    ) -> Result<Result<Value, crate::project::handlers::HandlerError>, RunnerError> {
+        if crate::project::TABLELESS_FUNCTIONS.contains(&binary) {
             // Touches no table: no transaction.
             let memory = MemoryStore::default();
             return Ok(call_handler(binary, payload, &Ports::from_memory(&memory)).await);
@@ -92,7 +92,7 @@ impl EmbeddedFunctions {
         &self,
         binary: &str,
         payload: Value,
-    ) -> Result<(Result<Value, crate::handlers::HandlerError>, u64), RunnerError> {
+    ) -> Result<(Result<Value, crate::project::handlers::HandlerError>, u64), RunnerError> {
         // Taken out of the cache while the handler runs (the store lock keeps others out); put
         // back, updated, below. A cancelled invocation leaves the cache empty: the next reloads.
         let mut cached = {
@@ -116,15 +116,7 @@ impl EmbeddedFunctions {
                 let after = memory.snapshot();
                 // A handler that failed half-way may have written (as on DynamoDB): keep it.
                 if after != before {
-                    let entry = JournalEntry {
-                        order_id: id,
-                        orders: after.orders,
-                        check_status: after.check_status,
-                        process_unpaid_order: after.process_unpaid_order,
-                        email_log: after.email_log,
-                        sns: after.outbox.sns,
-                        emails: after.outbox.emails,
-                    };
+                    let entry = JournalEntry::of_order(id, after);
                     // On an error the cache stays empty: the next invocation reloads the files.
                     let upto = self.tables.append(&mut cached, &entry)?;
                     cached.apply(entry);
@@ -165,8 +157,8 @@ impl Functions for EmbeddedFunctions {
                 cause: e.to_string(),
             })?;
         result.map_err(|e| match e {
-            crate::handlers::HandlerError::Function(e) => function_error(e),
-            crate::handlers::HandlerError::Unknown(name) => InvokeError::Service {
+            crate::project::handlers::HandlerError::Function(e) => function_error(e),
+            crate::project::handlers::HandlerError::Unknown(name) => InvokeError::Service {
                 error: "Lambda.ResourceNotFoundException".into(),
                 cause: format!("Function not found: {name} (no in-process handler)"),
             },

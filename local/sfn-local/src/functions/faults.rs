@@ -84,7 +84,7 @@ pub struct Faulty {
     /// Each binary's `Timeout` from the template: the deadline its invocations run under.
     timeouts: BTreeMap<String, std::time::Duration>,
     /// `--fail PORT=CLASS:N` faults, played inside the handlers' ports.
-    ports: Arc<crate::port_faults::PortFaults>,
+    ports: Arc<crate::project::port_faults::PortFaults>,
 }
 
 impl Faulty {
@@ -107,7 +107,7 @@ impl Faulty {
     }
 
     async fn invoke_inner(&self, binary: &str, payload: Value) -> Result<Value, InvokeError> {
-        let call = crate::port_faults::CURRENT
+        let call = crate::project::port_faults::CURRENT
             .scope(self.ports.clone(), self.inner.invoke(binary, payload));
         match self.timeouts.get(binary) {
             Some(t) => {
@@ -122,7 +122,7 @@ impl Faulty {
     pub fn set(&self, faults: Vec<Fault>) {
         let (ports, functions): (Vec<Fault>, Vec<Fault>) = faults
             .into_iter()
-            .partition(crate::port_faults::is_port_fault);
+            .partition(crate::project::port_faults::is_port_fault);
         self.ports.set(ports);
         *self.faults.lock().unwrap_or_else(|p| p.into_inner()) = functions
             .into_iter()

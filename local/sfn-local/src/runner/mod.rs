@@ -140,7 +140,7 @@ impl Runner {
     pub fn set_faults(&self, faults: Vec<Fault>) -> Result<(), RunnerError> {
         let mut resolved = Vec::new();
         for f in faults {
-            if crate::port_faults::is_port_fault(&f) {
+            if crate::project::port_faults::is_port_fault(&f) {
                 resolved.push(f);
                 continue;
             }

@@ -12,7 +12,7 @@ use crate::error::RunnerError;
 use crate::functions::{
     AwsFunctions, EmbeddedFunctions, Fault, Faulty, Functions, RemoteFunctions,
 };
-use crate::handlers::{Ports, BINARIES};
+use crate::project::handlers::{Ports, BINARIES};
 use crate::store::Store;
 use crate::template::Template;
 
@@ -110,7 +110,7 @@ impl Runner {
             }
         }
         for fault in &options.faults {
-            if crate::port_faults::is_port_fault(fault) {
+            if crate::project::port_faults::is_port_fault(fault) {
                 continue;
             }
             if template.function(&fault.function).is_none() {
@@ -124,7 +124,7 @@ impl Runner {
                             .map(|f| f.binary.as_str())
                             .collect::<Vec<_>>()
                             .join(", "),
-                        crate::port_faults::PORTS.join(", ")
+                        crate::project::port_faults::PORTS.join(", ")
                     ),
                 ));
             }
@@ -133,7 +133,7 @@ impl Runner {
             .faults
             .iter()
             .map(|f| {
-                if crate::port_faults::is_port_fault(f) {
+                if crate::project::port_faults::is_port_fault(f) {
                     return f.clone();
                 }
                 let binary = template
@@ -199,9 +199,9 @@ impl Runner {
         } else {
             let e = Arc::new(EmbeddedFunctions::new(
                 store.clone(),
-                options.project_root.join("events").join("tables"),
-                env("FAILURE_TOPIC_ARN"),
-                env("SENDER_EMAIL"),
+                crate::project::fixtures_dir(&options.project_root),
+                env(crate::project::FAILURE_TOPIC_VAR),
+                env(crate::project::SENDER_EMAIL_VAR),
             ));
             embedded = Some(e.clone());
             e

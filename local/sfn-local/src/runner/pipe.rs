@@ -166,7 +166,10 @@ impl Runner {
                                 m.insert("childError".into(), json!(e));
                             }
                             if c.output.as_ref().and_then(|o| o.get("skipped")).is_some() {
-                                m.insert("childSkipped".into(), json!("OrderAlreadyPaid"));
+                                m.insert(
+                                    "childSkipped".into(),
+                                    json!(crate::project::ALREADY_PAID),
+                                );
                             }
                         }
                     }

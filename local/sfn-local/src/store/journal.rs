@@ -43,24 +43,10 @@ pub(crate) fn file_id(path: &std::path::Path) -> Option<FileId> {
     })
 }
 
-/// One journal line: every item of one order after a handler ran (they replace that order's
-/// items), and what it added to the outbox.
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct JournalEntry {
-    pub(crate) order_id: String,
-    pub(crate) orders: Vec<unpaid_order::Item>,
-    pub(crate) check_status: Vec<unpaid_order::Item>,
-    pub(crate) process_unpaid_order: Vec<unpaid_order::Item>,
-    pub(crate) email_log: Vec<unpaid_order::Item>,
-    #[serde(default)]
-    pub(crate) sns: Vec<unpaid_order::memory::PublishedMessage>,
-    #[serde(default)]
-    pub(crate) emails: Vec<unpaid_order::memory::SentEmail>,
-}
+pub(crate) use crate::project::JournalEntry;
 
 pub(crate) fn of_order(item: &unpaid_order::Item, order_id: &str) -> bool {
-    item.get("orderId").and_then(unpaid_order::Attr::key_text) == Some(order_id)
+    crate::project::order_key(item) == Some(order_id)
 }
 
 /// Replaces the items of `order_id` in `table` with `items`, where the first of them was.
@@ -80,33 +66,21 @@ impl JournalEntry {
     /// must agree with.
     #[cfg(test)]
     pub(crate) fn slice(state: &MemoryState, order_id: &str) -> MemoryState {
-        let pick = |t: &Vec<unpaid_order::Item>| {
+        crate::project::from_tables(crate::project::tables(state).map(|t| {
             t.iter()
                 .filter(|i| of_order(i, order_id))
                 .cloned()
                 .collect()
-        };
-        MemoryState {
-            orders: pick(&state.orders),
-            check_status: pick(&state.check_status),
-            process_unpaid_order: pick(&state.process_unpaid_order),
-            email_log: pick(&state.email_log),
-            outbox: Default::default(),
-        }
+        }))
     }
 
     pub(crate) fn apply(self, state: &mut MemoryState) {
-        let id = self.order_id;
-        replace_order(&mut state.orders, &id, self.orders);
-        replace_order(&mut state.check_status, &id, self.check_status);
-        replace_order(
-            &mut state.process_unpaid_order,
-            &id,
-            self.process_unpaid_order,
-        );
-        replace_order(&mut state.email_log, &id, self.email_log);
-        state.outbox.sns.extend(self.sns);
-        state.outbox.emails.extend(self.emails);
+        let (id, items, sns, emails) = self.into_parts();
+        for (table, items) in crate::project::tables_mut(state).into_iter().zip(items) {
+            replace_order(table, &id, items);
+        }
+        state.outbox.sns.extend(sns);
+        state.outbox.emails.extend(emails);
     }
 }
 

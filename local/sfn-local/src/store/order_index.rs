@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use unpaid_order::memory::MemoryState;
 
 use super::journal::{of_order, replace_order, FileId, JournalEntry};
+use crate::project::{from_tables, order_key, tables, tables_mut, TABLES};
 
 pub(crate) struct Cached {
     pub(crate) state: MemoryState,
@@ -17,28 +18,18 @@ pub(crate) struct Cached {
     pub(crate) journal_len: u64,
 }
 
-/// For each table (orders, checkStatus, processUnpaidOrder, emailLog): orderId -> the positions of
-/// that order's items, ascending.
+/// For each table (`project::tables`): order id -> the positions of that order's items, ascending.
 #[derive(Default)]
-pub(crate) struct OrderIndex([HashMap<String, Vec<usize>>; 4]);
+pub(crate) struct OrderIndex([HashMap<String, Vec<usize>>; TABLES]);
 
 fn index_table(table: &[unpaid_order::Item]) -> HashMap<String, Vec<usize>> {
     let mut out: HashMap<String, Vec<usize>> = HashMap::new();
     for (at, item) in table.iter().enumerate() {
-        if let Some(id) = item.get("orderId").and_then(unpaid_order::Attr::key_text) {
+        if let Some(id) = order_key(item) {
             out.entry(id.to_string()).or_default().push(at);
         }
     }
     out
-}
-
-fn tables_mut(state: &mut MemoryState) -> [&mut Vec<unpaid_order::Item>; 4] {
-    [
-        &mut state.orders,
-        &mut state.check_status,
-        &mut state.process_unpaid_order,
-        &mut state.email_log,
-    ]
 }
 
 impl Cached {
@@ -53,31 +44,20 @@ impl Cached {
 
     pub(crate) fn index(&mut self) -> &mut OrderIndex {
         let state = &self.state;
-        self.index.get_or_insert_with(|| {
-            OrderIndex([
-                index_table(&state.orders),
-                index_table(&state.check_status),
-                index_table(&state.process_unpaid_order),
-                index_table(&state.email_log),
-            ])
-        })
+        self.index
+            .get_or_insert_with(|| OrderIndex(tables(state).map(|t| index_table(t))))
     }
 
     /// The items of `order_id` (the outbox left empty), as `JournalEntry::slice` would give.
     pub(crate) fn slice(&mut self, order_id: &str) -> MemoryState {
         let index = self.index();
-        let positions: [Vec<usize>; 4] =
+        let positions: [Vec<usize>; TABLES] =
             std::array::from_fn(|t| index.0[t].get(order_id).cloned().unwrap_or_default());
         let pick = |t: &Vec<unpaid_order::Item>, at: &[usize]| -> Vec<unpaid_order::Item> {
             at.iter().filter_map(|i| t.get(*i)).cloned().collect()
         };
-        MemoryState {
-            orders: pick(&self.state.orders, &positions[0]),
-            check_status: pick(&self.state.check_status, &positions[1]),
-            process_unpaid_order: pick(&self.state.process_unpaid_order, &positions[2]),
-            email_log: pick(&self.state.email_log, &positions[3]),
-            outbox: Default::default(),
-        }
+        let tables = tables(&self.state);
+        from_tables(std::array::from_fn(|t| pick(tables[t], &positions[t])))
     }
 
     /// `entry.apply(&mut self.state)`, keeping the index: the same result as the general
@@ -88,16 +68,7 @@ impl Cached {
             entry.apply(&mut self.state);
             return;
         }
-        let JournalEntry {
-            order_id,
-            orders,
-            check_status,
-            process_unpaid_order,
-            email_log,
-            sns,
-            emails,
-        } = entry;
-        let news = [orders, check_status, process_unpaid_order, email_log];
+        let (order_id, news, sns, emails) = entry.into_parts();
         let mut index = self.index.take().unwrap_or_default();
         for ((table, new), map) in tables_mut(&mut self.state)
             .into_iter()

@@ -13,16 +13,6 @@ use super::resolver::Resolver;
 use super::yaml::{scalar_text, yaml_to_json};
 use super::{StateMachineResource, Template};
 
-/// Values for the template's required parameters that have no default, so that a fresh checkout
-/// runs without any flag. They only name things; nothing is sent anywhere.
-const LOCAL_PARAMETER_DEFAULTS: &[(&str, &str)] = &[
-    ("SenderEmail", "payments@example.com"),
-    (
-        "FailedOrderStreamArn",
-        "arn:aws:dynamodb:us-east-1:123456789012:table/payment3-failed-order-dev/stream/2026-11-01T00:00:00.000",
-    ),
-];
-
 impl Template {
     /// Reads and resolves `path` with the parameters' defaults, the local defaults for required
     /// ones, and `overrides`.
@@ -63,7 +53,7 @@ impl Template {
                     .cloned()
                     .or_else(|| p.get("Default").map(scalar_text))
                     .or_else(|| {
-                        LOCAL_PARAMETER_DEFAULTS
+                        crate::project::LOCAL_PARAMETER_DEFAULTS
                             .iter()
                             .find(|(n, _)| n == name)
                             .map(|(_, v)| v.to_string())
