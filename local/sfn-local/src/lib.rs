@@ -3,16 +3,18 @@
 //!
 //! Library API: [`Runner::open`] with [`RunnerOptions`], then `start_execution`, `describe_execution`,
 //! `get_execution_history`, `list_executions`, `redrive_execution`, `pipe`, `outbox`, `tables`.
+//! Where each concern lives (runner, store, functions, project, template, api...): the crate's
+//! README, section "Where things are".
 
 pub mod api;
 pub mod dlq;
 pub mod error;
 pub mod functions;
-pub mod handlers;
 pub mod input_template;
 pub mod pipe;
-pub mod port_faults;
+pub mod project;
 pub mod runner;
+pub mod shapes;
 pub mod store;
 pub mod stream_pipe;
 pub mod stream_record;
@@ -20,6 +22,8 @@ pub mod template;
 
 pub use error::RunnerError;
 pub use functions::{Fault, FaultTimes};
+// Where they were before `project/`: the handlers and the port faults name the project's ports.
+pub use project::{handlers, port_faults};
 pub use runner::{
     parse_execution_arn, validate_execution_name, FilteredRecord, PipeBatch, PipeReport, Runner,
     RunnerOptions,

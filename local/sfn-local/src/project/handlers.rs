@@ -76,8 +76,8 @@ pub async fn call_handler(
         })
     }
     // The port faults of this invocation, if the fault switch set any (sfn-local --fail PORT=...).
-    let faulted = crate::port_faults::CURRENT
-        .try_with(|f| (!f.is_empty()).then(|| crate::port_faults::wrap(ports, f.clone())))
+    let faulted = crate::project::port_faults::CURRENT
+        .try_with(|f| (!f.is_empty()).then(|| crate::project::port_faults::wrap(ports, f.clone())))
         .ok()
         .flatten();
     let ports = faulted.as_ref().unwrap_or(ports);

@@ -1,166 +1,31 @@
 //! The embedded store: a state directory of JSON files. Every write goes to a temporary file that is
 //! then renamed over the old one (a crash leaves the old or the new file, never half of one), and
 //! every read-modify-write holds the directory's lock file, so several CLI invocations can share it.
+//!
+//! This module is the directory and its atomic files; `execution` the execution records, `locks`
+//! the directory lock and the runners' leases, `journal` (with `group_commit` and `order_index`)
+//! the embedded tables.
 
-use std::fs::{File, OpenOptions};
+mod execution;
+pub(crate) mod group_commit;
+pub mod journal;
+mod locks;
+pub(crate) mod order_index;
+
+pub use crate::shapes::cli_date;
+pub use execution::ExecutionRecord;
+pub use locks::{OwnerLease, StoreLock};
+
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use asl::Checkpoint;
-use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::error::RunnerError;
-
-/// An execution as the store keeps it: what DescribeExecution and GetExecutionHistory report, plus
-/// the engine's checkpoint for a redrive.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExecutionRecord {
-    pub execution_arn: String,
-    pub state_machine_arn: String,
-    pub state_machine_name: String,
-    pub name: String,
-    /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED.
-    pub status: String,
-    pub input: Value,
-    pub output: Option<Value>,
-    pub error: Option<String>,
-    pub cause: Option<String>,
-    pub start_date: DateTime<Utc>,
-    pub stop_date: Option<DateTime<Utc>>,
-    pub redrive_count: u32,
-    pub redrive_date: Option<DateTime<Utc>>,
-    /// GetExecutionHistory's events, oldest first, as AWS shapes them.
-    pub history: Vec<Value>,
-    pub checkpoint: Option<Checkpoint>,
-    /// The execution that started this one (`states:startExecution.sync:2`).
-    pub parent_execution_arn: Option<String>,
-    /// The runner that runs it while RUNNING (its lease in `owners/`): a RUNNING execution whose
-    /// owner is gone was cut off by a crash, and the next runner to open the directory ends it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-}
-
-/// AWS CLI's date format (`2026-11-25T06:10:00.123000+00:00`).
-pub fn cli_date(d: &DateTime<Utc>) -> String {
-    d.to_rfc3339_opts(SecondsFormat::Micros, false)
-}
-
-impl ExecutionRecord {
-    pub fn is_running(&self) -> bool {
-        self.status == "RUNNING"
-    }
-
-    /// Whether RedriveExecution accepts it: ended unsuccessfully, with a checkpoint.
-    pub fn redrivable(&self) -> bool {
-        matches!(self.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED")
-            && self.checkpoint.is_some()
-    }
-
-    /// `aws stepfunctions describe-execution` output.
-    pub fn describe(&self) -> Value {
-        let mut m = fields(json!({
-            "executionArn": self.execution_arn,
-            "stateMachineArn": self.state_machine_arn,
-            "name": self.name,
-            "status": self.status,
-            "startDate": cli_date(&self.start_date),
-        }));
-        if let Some(d) = &self.stop_date {
-            m.insert("stopDate".into(), json!(cli_date(d)));
-        }
-        m.insert("input".into(), json!(self.input.to_string()));
-        m.insert("inputDetails".into(), json!({"included": true}));
-        if let Some(o) = &self.output {
-            m.insert("output".into(), json!(o.to_string()));
-            m.insert("outputDetails".into(), json!({"included": true}));
-        }
-        if let Some(e) = &self.error {
-            m.insert("error".into(), json!(e));
-        }
-        if let Some(c) = &self.cause {
-            m.insert("cause".into(), json!(c));
-        }
-        m.insert("redriveCount".into(), json!(self.redrive_count));
-        if let Some(d) = &self.redrive_date {
-            m.insert("redriveDate".into(), json!(cli_date(d)));
-        }
-        if self.redrivable() {
-            m.insert("redriveStatus".into(), json!("REDRIVABLE"));
-        } else {
-            m.insert("redriveStatus".into(), json!("NOT_REDRIVABLE"));
-            let reason = if self.is_running() {
-                "Execution is RUNNING and cannot be redriven"
-            } else {
-                "Execution is SUCCEEDED and cannot be redriven"
-            };
-            m.insert("redriveStatusReason".into(), json!(reason));
-        }
-        Value::Object(m)
-    }
-
-    /// One item of `aws stepfunctions list-executions`.
-    pub fn list_item(&self) -> Value {
-        let mut m = fields(json!({
-            "executionArn": self.execution_arn,
-            "stateMachineArn": self.state_machine_arn,
-            "name": self.name,
-            "status": self.status,
-            "startDate": cli_date(&self.start_date),
-        }));
-        if let Some(d) = &self.stop_date {
-            m.insert("stopDate".into(), json!(cli_date(d)));
-        }
-        m.insert("redriveCount".into(), json!(self.redrive_count));
-        if let Some(d) = &self.redrive_date {
-            m.insert("redriveDate".into(), json!(cli_date(d)));
-        }
-        Value::Object(m)
-    }
-
-    /// What `states:startExecution.sync:2` returns (DescribeExecution in PascalCase, with Input and
-    /// Output as JSON rather than strings; dates as epoch milliseconds, as the integration gives them).
-    pub fn sync2_result(&self) -> Value {
-        let mut m = fields(json!({
-            "ExecutionArn": self.execution_arn,
-            "Input": self.input,
-            "InputDetails": {"Included": true},
-            "Name": self.name,
-            "RedriveCount": self.redrive_count,
-            "RedriveStatus": if self.redrivable() { "REDRIVABLE" } else { "NOT_REDRIVABLE" },
-            "StartDate": self.start_date.timestamp_millis(),
-            "StateMachineArn": self.state_machine_arn,
-            "Status": self.status,
-        }));
-        if let Some(d) = &self.stop_date {
-            m.insert("StopDate".into(), json!(d.timestamp_millis()));
-        }
-        if let Some(o) = &self.output {
-            m.insert("Output".into(), o.clone());
-            m.insert("OutputDetails".into(), json!({"Included": true}));
-        }
-        if let Some(e) = &self.error {
-            m.insert("Error".into(), json!(e));
-        }
-        if let Some(c) = &self.cause {
-            m.insert("Cause".into(), json!(c));
-        }
-        Value::Object(m)
-    }
-}
-
-/// The members of a `json!` object literal (the literal is always an object).
-fn fields(v: Value) -> serde_json::Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => serde_json::Map::new(),
-    }
-}
 
 /// The state directory.
 #[derive(Clone)]
@@ -212,33 +77,7 @@ impl Drop for Prepared {
     }
 }
 
-/// Holds the state directory's lock until dropped.
-pub struct StoreLock {
-    _file: File,
-    _local: tokio::sync::OwnedMutexGuard<()>,
-}
-
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A runner's lease on the state directory: `owners/<id>.lock`, locked while the runner lives. The
-/// kernel drops the lock when the process dies, so a lease nobody holds means a dead owner.
-pub struct OwnerLease {
-    id: String,
-    path: PathBuf,
-    _file: File,
-}
-
-impl OwnerLease {
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-impl Drop for OwnerLease {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
 
 impl Store {
     /// Opens (creating) the state directory.
@@ -253,35 +92,6 @@ impl Store {
 
     pub fn root(&self) -> &Path {
         &self.root
-    }
-
-    /// Takes the directory's exclusive lock (waits for other processes holding it).
-    pub async fn lock(&self) -> Result<StoreLock, RunnerError> {
-        let local = self.local.clone().lock_owned().await;
-        let path = self.root.join("lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| RunnerError::store(&path, e))?;
-        // Uncontended (no other process holds it), as nearly always: no blocking thread needed.
-        if fs4::FileExt::try_lock(&file).is_ok() {
-            return Ok(StoreLock {
-                _file: file,
-                _local: local,
-            });
-        }
-        let file = tokio::task::spawn_blocking(move || -> Result<File, RunnerError> {
-            fs4::FileExt::lock(&file).map_err(|e| RunnerError::store(&path, e))?;
-            Ok(file)
-        })
-        .await
-        .map_err(|e| RunnerError::store(&self.root, e))??;
-        Ok(StoreLock {
-            _file: file,
-            _local: local,
-        })
     }
 
     /// Reads `rel` (None if absent).
@@ -368,43 +178,6 @@ impl Store {
         .await
     }
 
-    /// Takes a new owner lease for a runner.
-    pub fn take_lease(&self) -> Result<OwnerLease, RunnerError> {
-        let dir = self.root.join("owners");
-        std::fs::create_dir_all(&dir).map_err(|e| RunnerError::store(&dir, e))?;
-        let id = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
-        let path = dir.join(format!("{id}.lock"));
-        let file = File::create(&path).map_err(|e| RunnerError::store(&path, e))?;
-        fs4::FileExt::try_lock(&file)
-            .map_err(|e| RunnerError::store(&path, format!("cannot lock: {e:?}")))?;
-        Ok(OwnerLease {
-            id,
-            path,
-            _file: file,
-        })
-    }
-
-    /// Whether the runner holding lease `id` is still alive (its lock file is locked).
-    pub fn owner_alive(&self, id: &str) -> bool {
-        if id.contains(['/', '\\']) || id.starts_with('.') {
-            return false;
-        }
-        let path = self.root.join("owners").join(format!("{id}.lock"));
-        let file = match OpenOptions::new().write(true).open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return false,
-            // Cannot tell: assume alive rather than fail someone else's execution.
-            Err(_) => return true,
-        };
-        match fs4::FileExt::try_lock(&file) {
-            Ok(()) => {
-                let _ = std::fs::remove_file(&path);
-                false
-            }
-            Err(_) => true,
-        }
-    }
-
     /// The machines that have executions in the store.
     pub fn machines(&self) -> Result<Vec<String>, RunnerError> {
         let dir = self.root.join("executions");
@@ -476,6 +249,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use asl::Checkpoint;
+    use chrono::Utc;
+    use serde_json::json;
 
     fn record(name: &str, status: &str) -> ExecutionRecord {
         ExecutionRecord {

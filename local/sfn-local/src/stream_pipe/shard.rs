@@ -1,212 +1,25 @@
-//! The Pipe following a live DynamoDB stream (DynamoDB Streams API of any endpoint: moto offline),
-//! applied as template.yaml declares it: FilterCriteria, BatchSize, MaximumBatchingWindowInSeconds,
-//! StartingPosition, InputTemplate, MaximumRetryAttempts, MaximumRecordAgeInSeconds, the DLQ.
-//!
-//! Per shard, in order: records are read, filtered and buffered; a batch is handed over when it is
-//! full, or when the window since its first record has passed. Before a batch is handed over its
-//! range is written to the shard's checkpoint as *pending*; after (started, or sent to the DLQ) the
-//! checkpoint moves past it. A restart first hands the pending batch over again, under the same
-//! execution name (derived from the shard and its sequence numbers), so Step Functions refuses a
-//! second start. Time comes from an [`asl::Clock`]: a virtual clock makes the window and the
-//! back-off testable without sleeping.
+//! The Pipe on one shard (read, filter, buffer, hand over full or windowed batches, with retries and
+//! the DLQ), and the loop that follows every shard of the stream.
 
 use std::cmp::Ordering;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use asl::Clock;
-use async_trait::async_trait;
 use aws_sdk_dynamodbstreams::error::ProvideErrorMetadata;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::dlq::{DlqContext, DlqMessage, StreamBatchInfo};
 use crate::stream_record::{compare_sequence, sequence_number, to_json};
 use crate::template::PipeResource;
 
-/// EventBridge polls a shard four times a second.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
-
-#[derive(Debug, thiserror::Error)]
-pub enum StreamPipeError {
-    #[error("DynamoDB Streams {operation}: {message}")]
-    Streams { operation: String, message: String },
-    #[error("checkpoint {}: {message}", path.display())]
-    Checkpoint { path: PathBuf, message: String },
-    #[error("dead-letter queue: {0}")]
-    DeadLetter(String),
-    #[error("record {event_id}: {message}")]
-    Record { event_id: String, message: String },
-}
-
-/// How a batch was handed over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handed {
-    Started,
-    /// An execution of that name exists: this batch was handed over before (a restart).
-    AlreadyStarted,
-}
-
-/// The Pipe's target: StartExecution of the batch machine (FIRE_AND_FORGET).
-#[async_trait]
-pub trait BatchTarget: Send + Sync {
-    /// `Err((errorCode, message))` when the call failed.
-    async fn start(&self, name: &str, input: &str) -> Result<Handed, (String, String)>;
-}
-
-/// The Pipe's dead-letter queue.
-#[async_trait]
-pub trait DeadLetters: Send + Sync {
-    async fn send(&self, body: String) -> Result<(), String>;
-}
-
-/// StartExecution through a Step Functions API (`sfn-local serve`, or AWS).
-pub struct SfnTarget {
-    pub client: aws_sdk_sfn::Client,
-    pub state_machine_arn: String,
-}
-
-#[async_trait]
-impl BatchTarget for SfnTarget {
-    async fn start(&self, name: &str, input: &str) -> Result<Handed, (String, String)> {
-        match self
-            .client
-            .start_execution()
-            .state_machine_arn(&self.state_machine_arn)
-            .name(name)
-            .input(input)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Handed::Started),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_execution_already_exists()) =>
-            {
-                Ok(Handed::AlreadyStarted)
-            }
-            Err(e) => Err((
-                aws_sdk_sfn::error::ProvideErrorMetadata::code(&e)
-                    .unwrap_or("ServiceUnavailable")
-                    .to_string(),
-                aws_sdk_sfn::error::DisplayErrorContext(&e).to_string(),
-            )),
-        }
-    }
-}
-
-/// SendMessage to an SQS queue.
-pub struct SqsDeadLetters {
-    pub client: aws_sdk_sqs::Client,
-    pub queue_url: String,
-}
-
-#[async_trait]
-impl DeadLetters for SqsDeadLetters {
-    async fn send(&self, body: String) -> Result<(), String> {
-        self.client
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(body)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(&e).to_string())
-    }
-}
-
-/// A shard's position: the last sequence number handed over (or dropped by the filter), and the
-/// batch being handed over when the runner stopped, if any.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Checkpoint {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sequence_number: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending: Option<PendingBatch>,
-    /// The first record read while the shard had no position yet (StartingPosition LATEST): a
-    /// restart before anything was handed over reads again from it, instead of from a new LATEST
-    /// that would skip what was buffered or written meanwhile.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_at: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PendingBatch {
-    pub name: String,
-    pub first: String,
-    pub last: String,
-    /// How many records the batch holds (the filter's drops between them not counted).
-    pub records: u64,
-}
-
-/// Checkpoints under `<state dir>/pipe/<stream>/<shard>.json`, replaced atomically.
-pub struct Checkpoints {
-    dir: PathBuf,
-}
-
-impl Checkpoints {
-    pub fn new(state_dir: &Path, stream_arn: &str) -> Self {
-        let stream: String = stream_arn
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        Checkpoints {
-            dir: state_dir.join("pipe").join(stream),
-        }
-    }
-
-    fn path(&self, shard: &str) -> PathBuf {
-        self.dir.join(format!("{shard}.json"))
-    }
-
-    pub fn load(&self, shard: &str) -> Result<Checkpoint, StreamPipeError> {
-        let path = self.path(shard);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| StreamPipeError::Checkpoint {
-                path,
-                message: e.to_string(),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Checkpoint::default()),
-            Err(e) => Err(StreamPipeError::Checkpoint {
-                path,
-                message: e.to_string(),
-            }),
-        }
-    }
-
-    /// Written to a temporary file, synced, renamed over the old one: a SIGKILL leaves either.
-    pub fn save(&self, shard: &str, cp: &Checkpoint) -> Result<(), StreamPipeError> {
-        use std::io::Write;
-        let path = self.path(shard);
-        let err = |e: &dyn std::fmt::Display| StreamPipeError::Checkpoint {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        std::fs::create_dir_all(&self.dir).map_err(|e| err(&e))?;
-        let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_vec(cp).map_err(|e| err(&e))?;
-        let mut f = std::fs::File::create(&tmp).map_err(|e| err(&e))?;
-        f.write_all(&text).map_err(|e| err(&e))?;
-        f.sync_all().map_err(|e| err(&e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| err(&e))?;
-        if let Ok(d) = std::fs::File::open(&self.dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    }
-}
+use super::{
+    backoff, batch_name, shards, Checkpoint, Checkpoints, PendingBatch, StreamPipeError,
+    POLL_INTERVAL,
+};
+use super::{BatchTarget, DeadLetters, Handed};
 
 /// A record read from the shard.
 #[derive(Debug, Clone)]
@@ -657,93 +470,5 @@ pub async fn run(
                 _ = stop.changed() => {}
             }
         }
-    }
-}
-
-/// The batch's execution name: the same range always gets the same name (≤ 80 characters).
-pub fn batch_name(stream_arn: &str, shard: &str, first: &str, last: &str) -> String {
-    let digest = Sha256::digest(format!("{stream_arn}\n{shard}\n{first}\n{last}").as_bytes());
-    format!("pipe-{}", &hex::encode(digest)[..40])
-}
-
-/// Exponential back-off between StartExecution attempts: 1 s, 2 s, 4 s ... up to 60 s.
-pub fn backoff(attempt: u64) -> Duration {
-    Duration::from_secs(1u64 << attempt.saturating_sub(1).min(6)).min(Duration::from_secs(60))
-}
-
-/// The stream's shards, parents before children.
-pub async fn shards(
-    streams: &aws_sdk_dynamodbstreams::Client,
-    stream_arn: &str,
-) -> Result<Vec<String>, StreamPipeError> {
-    let mut out = Vec::new();
-    let mut start: Option<String> = None;
-    loop {
-        let d = streams
-            .describe_stream()
-            .stream_arn(stream_arn)
-            .set_exclusive_start_shard_id(start.clone())
-            .send()
-            .await
-            .map_err(|e| StreamPipeError::Streams {
-                operation: "DescribeStream".into(),
-                message: aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e).to_string(),
-            })?;
-        let Some(desc) = d.stream_description else {
-            break;
-        };
-        for s in desc.shards.unwrap_or_default() {
-            if let Some(id) = s.shard_id {
-                out.push(id);
-            }
-        }
-        start = desc.last_evaluated_shard_id;
-        if start.is_none() {
-            break;
-        }
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_a_minute() {
-        let s: Vec<u64> = (1..=9).map(|a| backoff(a).as_secs()).collect();
-        assert_eq!(s, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
-    }
-
-    #[test]
-    fn batch_names_are_valid_and_follow_the_range() {
-        let n = batch_name("arn", "shard-1", "100", "200");
-        assert!(n.len() <= 80 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-        assert_eq!(n, batch_name("arn", "shard-1", "100", "200"));
-        assert_ne!(n, batch_name("arn", "shard-1", "100", "201"));
-    }
-
-    #[test]
-    fn checkpoints_round_trip_and_replace_atomically() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = Checkpoints::new(dir.path(), "arn:aws:dynamodb:us-east-1:1:table/t/stream/x");
-        assert_eq!(c.load("s").unwrap(), Checkpoint::default());
-        let cp = Checkpoint {
-            sequence_number: Some("100".into()),
-            pending: Some(PendingBatch {
-                name: "pipe-x".into(),
-                first: "101".into(),
-                last: "150".into(),
-                records: 20,
-            }),
-            start_at: Some("90".into()),
-        };
-        c.save("s", &cp).unwrap();
-        assert_eq!(c.load("s").unwrap(), cp);
-        std::fs::write(c.path("s"), "{").unwrap();
-        assert!(matches!(
-            c.load("s"),
-            Err(StreamPipeError::Checkpoint { .. })
-        ));
     }
 }

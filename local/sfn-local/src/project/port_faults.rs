@@ -23,7 +23,7 @@ use unpaid_order::{
 };
 
 use crate::functions::{Fault, FaultTimes};
-use crate::handlers::Ports;
+use crate::project::handlers::Ports;
 
 /// The ports a fault can name.
 pub const PORTS: [&str; 6] = [
