@@ -10,13 +10,19 @@ use crate::sfn::Machine;
 /// The filter as the form gave it.
 #[derive(Debug, Clone, Default)]
 pub struct BulkForm {
+    /// Machine name or ARN; empty: every machine.
     pub machine: String,
+    /// The errorType to match (e.g. `TransientError`); empty: any.
     pub error: String,
+    /// Start of the window: `2h`, `7d` or RFC 3339.
     pub since: String,
+    /// End of the window (RFC 3339); empty: now.
     pub until: String,
+    /// At most this many executions.
     pub limit: usize,
 }
 
+/// The bulk redrive's filter form; it only leads to a dry run.
 pub fn filter(machines: &[Machine], f: &BulkForm) -> Markup {
     html! {
         p { "Redrives every FAILED execution that matches, from the state that failed. A dry run lists them first; nothing is redriven until you confirm that list." }
@@ -39,6 +45,7 @@ pub fn filter(machines: &[Machine], f: &BulkForm) -> Markup {
     }
 }
 
+/// The dry run: the executions that match, and the confirmation form carrying exactly their ARNs.
 pub fn dry_run(selection: &Selection, token: &str, rate: u32) -> Markup {
     html! {
         h2 #dry-run-result { "Dry run: " (selection.executions.len()) " execution(s) would be redriven" }
@@ -75,6 +82,7 @@ pub fn dry_run(selection: &Selection, token: &str, rate: u32) -> Markup {
     }
 }
 
+/// What each redrive of a confirmed bulk redrive did.
 pub fn results(results: &[RedriveResult]) -> Markup {
     let ok = results.iter().filter(|r| r.ok).count();
     html! {

@@ -18,10 +18,15 @@ use crate::sfn::Event;
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchRecord {
+    /// The stream record's `eventID`.
     pub event_id: String,
+    /// The order the record named.
     pub order_id: Option<String>,
+    /// The per-order execution's name derived from the record.
     pub execution_name: Option<String>,
+    /// The per-order execution it started.
     pub child_arn: Option<String>,
+    /// What the batch made of the record (as its iteration output says).
     pub outcome: Option<String>,
 }
 
@@ -100,12 +105,17 @@ pub fn batch_records(events: &[Event]) -> Vec<BatchRecord> {
 /// and children of a batch.
 #[derive(Debug, Clone, Default)]
 pub struct Links {
+    /// The order of a per-order execution's input.
     pub order_id: Option<String>,
+    /// The batch execution that started this one, if a batch did.
     pub started_by: Option<String>,
+    /// That batch's stream record for this execution.
     pub record: Option<BatchRecord>,
+    /// For a batch: every record and the child it started.
     pub children: Vec<BatchRecord>,
 }
 
+/// The execution page's "where this sits" facts: order, batch, stream record, children.
 pub fn links(l: &Links) -> Markup {
     html! {
         @if l.order_id.is_some() || l.started_by.is_some() {
@@ -144,6 +154,7 @@ pub fn links(l: &Links) -> Markup {
     }
 }
 
+/// The execution page's state table: each state's mark, retries, last input/output and error.
 pub fn states(definition: &Definition, runs: &BTreeMap<String, StateRun>) -> Markup {
     let empty = StateRun::default();
     html! {
@@ -175,6 +186,7 @@ pub fn states(definition: &Definition, runs: &BTreeMap<String, StateRun>) -> Mar
     }
 }
 
+/// The execution page's history, one row per event.
 pub fn events(events: &[Event]) -> Markup {
     html! {
         details.events open[events.len() <= 25] {
@@ -231,10 +243,13 @@ pub fn written_header(output: Option<&Value>, events: &[Event]) -> Option<(Value
 
 /// One attempt's row on the order page.
 pub struct AttemptView {
+    /// The execution and the machine it ran on.
     pub attempt: Attempt,
+    /// The payment header it wrote and save-order's outcome, from [`written_header`].
     pub header: Option<(Value, Option<String>)>,
 }
 
+/// The order page: every attempt, the headers written, what was sent, and a form to start one more.
 pub fn order(
     id: &str,
     attempts: &[AttemptView],

@@ -72,7 +72,9 @@ pub async fn describe_all(sfn: &Sfn, items: &[ExecutionItem]) -> Result<Vec<Exec
 /// One execution of an order, with the machine it ran.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Attempt {
+    /// The machine's name.
     pub machine: String,
+    /// The execution, described.
     #[serde(flatten)]
     pub execution: Execution,
 }
@@ -108,8 +110,11 @@ pub async fn find_order(
 pub struct FailedFilter {
     /// Machine names or ARNs; empty: every machine.
     pub machines: Vec<String>,
+    /// The errorType to match; `None`: any.
     pub error: Option<String>,
+    /// Started at or after.
     pub since: Option<DateTime<Utc>>,
+    /// Started before.
     pub until: Option<DateTime<Utc>>,
     /// At most this many (≤ [`MAX_BULK`]).
     pub limit: usize,
@@ -118,10 +123,13 @@ pub struct FailedFilter {
 /// The executions a bulk redrive would redrive, newest first; `truncated` when more matched.
 #[derive(Debug, Clone)]
 pub struct Selection {
+    /// The executions, newest first.
     pub executions: Vec<Execution>,
+    /// More matched than the limit.
     pub truncated: bool,
 }
 
+/// The FAILED executions a bulk redrive with `filter` would redrive (the dry run and its confirmation both use it).
 pub async fn select_failed(sfn: &Sfn, filter: &FailedFilter) -> Result<Selection, SfnError> {
     let limit = filter.limit.clamp(1, MAX_BULK);
     let machines: Vec<Machine> = sfn
@@ -171,8 +179,11 @@ pub async fn select_failed(sfn: &Sfn, filter: &FailedFilter) -> Result<Selection
 /// The outcome of one redrive of a bulk redrive.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RedriveResult {
+    /// The execution redriven.
     pub execution_arn: String,
+    /// Whether RedriveExecution accepted it.
     pub ok: bool,
+    /// `redriven`, or the API's refusal.
     pub message: String,
 }
 

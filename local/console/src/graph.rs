@@ -18,23 +18,31 @@ use crate::marks::{Mark, StateRun};
 /// One state of the definition (inner states of a Map/Parallel included).
 #[derive(Debug, Clone, PartialEq)]
 pub struct State {
+    /// The state's name.
     pub name: String,
+    /// Its `Type` (`Task`, `Choice`, `Map`, ...).
     pub kind: String,
 }
 
 /// A transition; `kind` is "next", "choice", "catch" or "inner" (a Map/Parallel to its start).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transition {
+    /// The state the transition leaves.
     pub from: String,
+    /// The state it goes to.
     pub to: String,
+    /// `next`, `choice`, `catch` or `inner`.
     pub kind: &'static str,
 }
 
 /// The states in definition order and the transitions between them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Definition {
+    /// The `StartAt` state.
     pub start: String,
+    /// Every state, in definition order.
     pub states: Vec<State>,
+    /// Every transition.
     pub transitions: Vec<Transition>,
 }
 

@@ -25,7 +25,9 @@ const MAX_ROWS: usize = 1000;
 
 /// The console: its API client, its guards, and what it shows of itself.
 pub struct App {
+    /// The Step Functions API (sfn-local or AWS).
     pub sfn: Sfn,
+    /// Host, Origin and token checks.
     pub guard: Guard,
     /// E.g. "sfn-local at http://127.0.0.1:8083" or "AWS eu-west-1" (never a credential).
     pub backend: String,
@@ -92,12 +94,14 @@ impl App {
     }
 }
 
+/// A page with one message, for errors and confirmations.
 pub fn message_page(app: &App, title: &str, message: &str) -> String {
     app.frame()
         .page(title, html! { p.notice #message { (message) } p { a href="/" { "Back to the state machines" } } })
         .into_string()
 }
 
+/// Answers a GET: the pages, which only read.
 pub async fn get(app: &App, path: &str, q: &Form) -> Reply {
     let r = match path {
         "/assets/console.css" => return Reply::Css,
@@ -111,6 +115,7 @@ pub async fn get(app: &App, path: &str, q: &Form) -> Reply {
     r.unwrap_or_else(|e| app.api_error(&e))
 }
 
+/// Answers a POST (already past the Origin and token guards): start, redrive, stop, bulk redrive.
 pub async fn post(app: &App, path: &str, form: &Form) -> Reply {
     let r = match path {
         "/start" => start(app, form).await,

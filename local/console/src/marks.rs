@@ -9,14 +9,20 @@ use crate::sfn::Event;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mark {
+    /// Its last entry exited.
     Succeeded,
+    /// It failed and the failure was not caught.
     Failed,
+    /// It failed and a Catch took the execution elsewhere.
     Caught,
+    /// Entered, not exited yet.
     Running,
+    /// Never entered.
     NotReached,
 }
 
 impl Mark {
+    /// The mark's CSS class and label.
     pub fn as_str(self) -> &'static str {
         match self {
             Mark::Succeeded => "succeeded",
@@ -31,16 +37,25 @@ impl Mark {
 /// Everything the history says about one state (summed over Map iterations and redrives).
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct StateRun {
+    /// Times the state was entered.
     pub entered: u32,
+    /// Times it exited.
     pub succeeded: u32,
+    /// Times it failed into a Catch.
     pub caught: u32,
+    /// Times it failed uncaught.
     pub failed: u32,
     /// Task attempts after the first of an entry (the state's Retry).
     pub retries: u32,
+    /// Its latest outcome.
     pub last: Option<Mark>,
+    /// Its last input.
     pub input: Option<String>,
+    /// Its last output.
     pub output: Option<String>,
+    /// Its last error (the errorType).
     pub error: Option<String>,
+    /// Its last error's cause.
     pub cause: Option<String>,
     /// Entries not exited yet.
     #[serde(skip)]
@@ -51,6 +66,7 @@ pub struct StateRun {
 }
 
 impl StateRun {
+    /// The state's mark on the graph; `NotReached` when it never ran.
     pub fn mark(&self) -> Mark {
         self.last.unwrap_or(Mark::NotReached)
     }

@@ -16,32 +16,39 @@ pub fn query(pairs: &[(&str, &str)]) -> String {
     format!("?{}", s.finish())
 }
 
+/// Link to an execution's page.
 pub fn execution_url(arn: &str) -> String {
     format!("/execution{}", query(&[("arn", arn)]))
 }
 
+/// Link to an order's page.
 pub fn order_url(id: &str) -> String {
     format!("/order{}", query(&[("id", id)]))
 }
 
+/// Link to a machine's executions.
 pub fn executions_url(machine_arn: &str) -> String {
     format!("/executions{}", query(&[("machine", machine_arn)]))
 }
 
+/// A time as every page shows it (UTC, milliseconds).
 pub fn time(d: &DateTime<Utc>) -> String {
     d.format("%Y-%m-%d %H:%M:%S%.3f").to_string()
 }
 
+/// [`time`], or empty for none.
 pub fn opt_time(d: Option<&DateTime<Utc>>) -> String {
     d.map(time).unwrap_or_default()
 }
 
 /// What every page shares: the header (back end, order search) and the stylesheet.
 pub struct Frame<'a> {
+    /// The back end shown in the header (never a credential).
     pub backend: &'a str,
 }
 
 impl Frame<'_> {
+    /// A whole page: header, `title` and `body`.
     pub fn page(&self, title: &str, body: Markup) -> Markup {
         html! {
             (DOCTYPE)
@@ -75,6 +82,7 @@ impl Frame<'_> {
     }
 }
 
+/// An execution status, styled by its value.
 pub fn status(s: &str) -> Markup {
     html! { span class={ "status " (s.to_ascii_lowercase()) } { (s) } }
 }
@@ -98,6 +106,7 @@ pub fn action(
     }
 }
 
+/// The home page: every state machine, with its recent failures.
 pub fn machines(machines: &[(Machine, usize)]) -> Markup {
     html! {
         table.list {
@@ -122,13 +131,19 @@ pub fn machines(machines: &[(Machine, usize)]) -> Markup {
 /// The filters of the executions page, as the query string gave them.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
+    /// The machine's ARN.
     pub machine: String,
+    /// Only this status; empty: any.
     pub status: String,
+    /// Only redriven (or never redriven) executions; empty: any.
     pub redrive: String,
+    /// Started at or after.
     pub since: String,
+    /// Started before.
     pub until: String,
 }
 
+/// A machine's executions page: the filters and one row per execution.
 pub fn executions(
     machine: &str,
     f: &ListFilter,
@@ -202,6 +217,7 @@ pub fn pretty(text: &str) -> String {
         .unwrap_or_else(|| text.to_string())
 }
 
+/// A JSON document folded under `summary`, pretty-printed when it parses; nothing for none.
 pub fn json_block(summary: &str, text: Option<&str>) -> Markup {
     html! {
         @if let Some(t) = text {
@@ -213,6 +229,7 @@ pub fn json_block(summary: &str, text: Option<&str>) -> Markup {
     }
 }
 
+/// The execution page's facts (status, times, redrives, error) and its actions.
 pub fn execution_header(e: &Execution, token: &str) -> Markup {
     html! {
         dl.facts {
@@ -244,10 +261,12 @@ pub fn execution_header(e: &Execution, token: &str) -> Markup {
     }
 }
 
+/// A status message after an action.
 pub fn notice(text: &str) -> Markup {
     html! { p.notice role="status" { (text) } }
 }
 
+/// The state-machine graph, an SVG from [`crate::graph`].
 pub fn graph(svg: &str) -> Markup {
     // The one unescaped piece: crate::graph escapes the labels and restricts attribute values.
     html! { figure.graph-box { (PreEscaped(svg)) } }

@@ -16,8 +16,11 @@ pub const MAX_EVENTS: usize = 25_000;
 #[derive(Debug, thiserror::Error)]
 #[error("{operation}: {message}")]
 pub struct SfnError {
+    /// The API operation that failed.
     pub operation: &'static str,
+    /// AWS's error code, when the service sent one.
     pub code: Option<String>,
+    /// The SDK's message, with its context.
     pub message: String,
 }
 
@@ -41,9 +44,12 @@ fn date(d: &aws_smithy_types::DateTime) -> DateTime<Utc> {
     DateTime::from_timestamp(d.secs(), d.subsec_nanos()).unwrap_or_default()
 }
 
+/// One state machine (ListStateMachines).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Machine {
+    /// Its ARN.
     pub arn: String,
+    /// Its name.
     pub name: String,
 }
 
@@ -51,12 +57,19 @@ pub struct Machine {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionItem {
+    /// The execution's ARN.
     pub arn: String,
+    /// Its state machine.
     pub machine_arn: String,
+    /// Its name (any name for a hand-started one).
     pub name: String,
+    /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED or PENDING_REDRIVE.
     pub status: String,
+    /// Started.
     pub start: DateTime<Utc>,
+    /// Stopped; `None` while running.
     pub stop: Option<DateTime<Utc>>,
+    /// Times it was redriven.
     pub redrive_count: i32,
 }
 
@@ -64,19 +77,33 @@ pub struct ExecutionItem {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Execution {
+    /// The execution's ARN.
     pub arn: String,
+    /// Its state machine.
     pub machine_arn: String,
+    /// Its name.
     pub name: String,
+    /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED or PENDING_REDRIVE.
     pub status: String,
+    /// Started.
     pub start: DateTime<Utc>,
+    /// Stopped; `None` while running.
     pub stop: Option<DateTime<Utc>>,
+    /// The input document (`{"orderId"}` for a per-order execution).
     pub input: Option<String>,
+    /// The output document, when it succeeded.
     pub output: Option<String>,
+    /// The errorType it failed with.
     pub error: Option<String>,
+    /// The failure's cause.
     pub cause: Option<String>,
+    /// Times it was redriven.
     pub redrive_count: i32,
+    /// When it was last redriven.
     pub redrive_date: Option<DateTime<Utc>>,
+    /// `REDRIVABLE`, `NOT_REDRIVABLE` or `REDRIVABLE_BY_MAP_RUN`.
     pub redrive_status: Option<String>,
+    /// Why it cannot be redriven, when it cannot.
     pub redrive_status_reason: Option<String>,
 }
 
@@ -88,6 +115,7 @@ impl Execution {
             .and_then(|i| serde_json::from_str(i).ok())
     }
 
+    /// The output as JSON (None when absent or not JSON).
     pub fn output_json(&self) -> Option<serde_json::Value> {
         self.output
             .as_deref()
@@ -99,15 +127,23 @@ impl Execution {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
+    /// The event's id in the history.
     pub id: i64,
+    /// The event it follows.
     pub previous_id: i64,
+    /// When it happened.
     pub timestamp: DateTime<Utc>,
+    /// Its type (`TaskStateEntered`, `LambdaFunctionFailed`, ...).
     pub kind: String,
     /// StateEntered/StateExited: the state's name.
     pub state: Option<String>,
+    /// The input, on an entered event.
     pub input: Option<String>,
+    /// The output, on an exited or succeeded event.
     pub output: Option<String>,
+    /// The error, on a failed event.
     pub error: Option<String>,
+    /// The cause, on a failed event.
     pub cause: Option<String>,
 }
 
@@ -183,6 +219,7 @@ pub struct Sfn {
 }
 
 impl Sfn {
+    /// The console's back end over a configured aws-sdk-sfn client.
     pub fn new(client: Client) -> Self {
         Sfn { client }
     }
@@ -236,6 +273,7 @@ impl Sfn {
             .unwrap_or_default()
     }
 
+    /// Every state machine (ListStateMachines, all pages).
     pub async fn machines(&self) -> Result<Vec<Machine>, SfnError> {
         let mut out = Vec::new();
         let mut token = None;
@@ -305,6 +343,7 @@ impl Sfn {
         }
     }
 
+    /// DescribeExecution.
     pub async fn describe(&self, arn: &str) -> Result<Execution, SfnError> {
         let d = self
             .client
@@ -365,6 +404,7 @@ impl Sfn {
         Ok(d.definition().to_string())
     }
 
+    /// StartExecution with `name` and `input`; the new execution's ARN.
     pub async fn start(
         &self,
         machine_arn: &str,
@@ -383,6 +423,7 @@ impl Sfn {
         Ok(r.execution_arn().to_string())
     }
 
+    /// RedriveExecution: re-runs a failed execution from the state that failed.
     pub async fn redrive(&self, arn: &str) -> Result<(), SfnError> {
         self.client
             .redrive_execution()
@@ -393,6 +434,7 @@ impl Sfn {
         Ok(())
     }
 
+    /// StopExecution with `cause`.
     pub async fn stop(&self, arn: &str, cause: &str) -> Result<(), SfnError> {
         self.client
             .stop_execution()

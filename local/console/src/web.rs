@@ -28,21 +28,27 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-ac
 
 /// What a handler answers.
 pub enum Reply {
+    /// A page with this status.
     Page(StatusCode, String),
     /// 303 See Other to a console path (after an action: reloading does not repeat it).
     Redirect(String),
+    /// The console's stylesheet.
     Css,
 }
 
 /// Why a request was refused before any handler ran.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Refused {
+    /// The Host is not the console's own address (DNS rebinding).
     #[error("unknown Host header: the console answers only on its own address")]
     Host,
+    /// A POST whose Origin is missing or another site's.
     #[error("cross-site request refused: the Origin header is missing or not this console's")]
     Origin,
+    /// A POST without the page's token.
     #[error("cross-site request refused: the form's token is missing or wrong (reload the page)")]
     Token,
+    /// A POST body that is not a small urlencoded form.
     #[error("the form must be application/x-www-form-urlencoded, at most {MAX_FORM_BYTES} bytes")]
     Form,
 }
@@ -50,11 +56,14 @@ pub enum Refused {
 /// The request guards, given the console's own authorities (`127.0.0.1:PORT`, `localhost:PORT`).
 #[derive(Clone)]
 pub struct Guard {
+    /// The Host values the console answers to.
     pub authorities: Vec<String>,
+    /// The per-process anti-CSRF token every form carries.
     pub token: String,
 }
 
 impl Guard {
+    /// The guards of a console listening on `address`, with `token` for its forms.
     pub fn new(address: SocketAddr, token: String) -> Self {
         let port = address.port();
         let mut authorities = vec![address.to_string(), format!("localhost:{port}")];
@@ -66,6 +75,7 @@ impl Guard {
         Guard { authorities, token }
     }
 
+    /// The Host header must be one of the console's own authorities.
     pub fn host(&self, host: Option<&str>) -> Result<(), Refused> {
         match host {
             Some(h) if self.authorities.iter().any(|a| a == h) => Ok(()),
@@ -82,6 +92,7 @@ impl Guard {
         }
     }
 
+    /// The form's `token` must be this process's (compared in constant time).
     pub fn token(&self, form: &HashMap<String, Vec<String>>) -> Result<(), Refused> {
         let given = form
             .get("token")
@@ -124,6 +135,7 @@ fn respond(status: StatusCode, content_type: &'static str, body: String) -> Resp
     r
 }
 
+/// Serves one request: guards first, then the handler, with the security headers on every answer.
 pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
