@@ -17,13 +17,18 @@ use crate::template::PipeResource;
 /// The message a Pipe sends to its DLQ for a batch from a DynamoDB stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DlqMessage {
+    /// Who failed and why: the Pipe, the condition, the target's last error.
     pub context: DlqContext,
+    /// The message format's version (`1.0`).
     pub version: String,
+    /// When the Pipe gave up on the batch (ISO 8601).
     pub timestamp: String,
+    /// Where the batch is in the stream.
     #[serde(rename = "DDBStreamBatchInfo")]
     pub batch: StreamBatchInfo,
 }
 
+/// The `context` of a DLQ message: the Pipe, why the batch was dropped, the last error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DlqContext {
@@ -31,57 +36,95 @@ pub struct DlqContext {
     pub partner_resource_arn: String,
     /// `RetryAttemptsExhausted` or `RecordAgeExceeded`.
     pub condition: String,
+    /// The target's last error code (e.g. `ExecutionLimitExceeded`), when it answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// The target's last error message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+    /// How many times the Pipe tried to start the batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approximate_invoke_count: Option<u64>,
 }
 
+/// `DDBStreamBatchInfo`: the batch's range in the stream, not its records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StreamBatchInfo {
+    /// The shard the batch was read from.
     pub shard_id: String,
+    /// The batch's first record.
     pub start_sequence_number: String,
+    /// The batch's last record.
     pub end_sequence_number: String,
+    /// When the first record reached the stream (ISO 8601).
     pub approximate_arrival_of_first_record: String,
+    /// When the last record reached the stream (ISO 8601).
     pub approximate_arrival_of_last_record: String,
+    /// How many records the batch held.
     pub batch_size: u64,
+    /// The DynamoDB stream's ARN.
     pub stream_arn: String,
 }
 
+/// Why a DLQ message could not be read back into its batch.
 #[derive(Debug, thiserror::Error)]
 pub enum DlqError {
+    /// The body is not a Pipe's DLQ message for a DynamoDB stream (the JSON error).
     #[error("not a Pipe DLQ message for a DynamoDB stream: {0}")]
     NotADlqMessage(String),
     /// The stream no longer holds the batch (older than 24 h, or the stream was re-created).
     #[error("the records of shard {shard_id} from {start} are no longer in the stream ({code}): recover from the failed-order table (docs/pipe.md)")]
     Expired {
+        /// The shard of the lost batch.
         shard_id: String,
+        /// The batch's first sequence number.
         start: String,
+        /// The Streams error that said so (`TrimmedDataAccessException`, `ResourceNotFoundException`).
         code: String,
     },
+    /// The stream returned fewer records of the range than the batch held.
     #[error("the stream returned {found} of the batch's {expected} records (shard {shard_id}, {start}..{end}): some are gone; recover from the failed-order table (docs/pipe.md)")]
     Incomplete {
+        /// The shard of the batch.
         shard_id: String,
+        /// The batch's first sequence number.
         start: String,
+        /// The batch's last sequence number.
         end: String,
+        /// The batch size the message states.
         expected: u64,
+        /// How many records of the range the stream still returned.
         found: usize,
     },
+    /// A DynamoDB Streams call failed (not because the records expired).
     #[error("DynamoDB Streams {operation}: {message}")]
-    Streams { operation: String, message: String },
+    Streams {
+        /// The DynamoDB Streams operation (`GetShardIterator`, `GetRecords`).
+        operation: String,
+        /// The SDK's error.
+        message: String,
+    },
+    /// A record could not be transformed by the Pipe's InputTemplate.
     #[error("record {event_id}: {source}")]
     Template {
+        /// The stream record's eventID.
         event_id: String,
+        /// The InputTemplate error.
         source: InputTemplateError,
     },
+    /// A record could not be matched against the Pipe's FilterCriteria.
     #[error("record {event_id}: FilterCriteria: {message}")]
-    Filter { event_id: String, message: String },
+    Filter {
+        /// The stream record's eventID.
+        event_id: String,
+        /// The filter error.
+        message: String,
+    },
 }
 
 impl DlqMessage {
+    /// Reads an SQS message body as a DLQ message.
     pub fn parse(body: &str) -> Result<Self, DlqError> {
         serde_json::from_str(body).map_err(|e| DlqError::NotADlqMessage(e.to_string()))
     }
@@ -225,7 +268,9 @@ pub fn batch_input(pipe: &PipeResource, records: &[Value]) -> Result<Vec<Value>,
 
 /// Where a replay starts the batch machine.
 pub struct StartTarget<'a> {
+    /// The Step Functions client (`sfn-local serve`, or AWS).
     pub sfn: &'a aws_sdk_sfn::Client,
+    /// The batch machine's ARN.
     pub state_machine_arn: &'a str,
 }
 
@@ -233,16 +278,24 @@ pub struct StartTarget<'a> {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Replay {
+    /// The SQS message's id (absent when the message did not come from SQS).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// Why the Pipe dropped the batch (`RetryAttemptsExhausted`, `RecordAgeExceeded`).
     pub condition: String,
+    /// The shard the batch came from.
     pub shard_id: String,
+    /// The batch's first sequence number.
     pub start_sequence_number: String,
+    /// The batch's last sequence number.
     pub end_sequence_number: String,
+    /// How many records the stream returned for the range.
     pub records: usize,
     /// The batch machine's input: what the Pipe would have passed.
     pub input: Vec<Value>,
+    /// The replay's execution name (see [`DlqMessage::replay_name`]).
     pub name: String,
+    /// The batch machine's execution, once started (or found already started).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_arn: Option<String>,
     /// `started`, `already-started` (ExecutionAlreadyExists: an earlier replay ran it) or
@@ -252,18 +305,34 @@ pub struct Replay {
     pub deleted: bool,
 }
 
+/// Why a DLQ replay stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
+    /// One message could not be replayed.
     #[error("message {message_id}: {source}")]
     Message {
+        /// The SQS message's id.
         message_id: String,
+        /// Why its batch could not be rebuilt.
         #[source]
         source: DlqError,
     },
+    /// An SQS call (ReceiveMessage, DeleteMessage) failed.
     #[error("SQS {operation}: {message}")]
-    Sqs { operation: String, message: String },
+    Sqs {
+        /// The SQS operation.
+        operation: String,
+        /// The SDK's error.
+        message: String,
+    },
+    /// StartExecution of the batch machine failed (other than ExecutionAlreadyExists).
     #[error("StartExecution {name}: {message}")]
-    Start { name: String, message: String },
+    Start {
+        /// The replay's execution name.
+        name: String,
+        /// The SDK's error.
+        message: String,
+    },
 }
 
 /// Replays one DLQ message: reads its records from the stream, rebuilds the batch input and

@@ -3,16 +3,41 @@
 
 use std::path::PathBuf;
 
+/// Why a runner operation failed: the CLI prints it, the API maps it to an AWS error.
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
+    /// A file (records, input, fixtures) could not be read or parsed.
     #[error("{}: {message}", path.display())]
-    File { path: PathBuf, message: String },
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// `template.yaml` could not be read or does not declare what the runner needs.
     #[error("{}: {message}", path.display())]
-    Template { path: PathBuf, message: String },
+    Template {
+        /// The template file.
+        path: PathBuf,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// A state machine's ASL definition does not load.
     #[error("{}: invalid state machine definition: {message}", path.display())]
-    Definition { path: PathBuf, message: String },
+    Definition {
+        /// The definition file (`DefinitionUri`).
+        path: PathBuf,
+        /// The ASL engine's error.
+        message: String,
+    },
+    /// A command-line or API argument is invalid.
     #[error("{argument}: {message}")]
-    Argument { argument: String, message: String },
+    Argument {
+        /// The argument, as the user wrote its name (`--input`, `executionArn`...).
+        argument: String,
+        /// What is wrong with its value.
+        message: String,
+    },
     /// As AWS: StateMachineDoesNotExist.
     #[error("StateMachineDoesNotExist: no state machine {0} in the template")]
     StateMachineDoesNotExist(String),
@@ -31,13 +56,21 @@ pub enum RunnerError {
     /// As AWS: InvalidExecutionInput.
     #[error("InvalidExecutionInput: {0}")]
     InvalidExecutionInput(String),
+    /// The state directory could not be read or written.
     #[error("state directory {}: {message}", path.display())]
-    Store { path: PathBuf, message: String },
+    Store {
+        /// The file or folder of the state directory.
+        path: PathBuf,
+        /// The I/O or JSON error.
+        message: String,
+    },
+    /// Anything else the runner relies on failed: the AWS back end, the server, the JSON output.
     #[error("{0}")]
     Backend(String),
 }
 
 impl RunnerError {
+    /// An [`RunnerError::Argument`] about `argument`.
     pub fn argument(argument: impl Into<String>, message: impl Into<String>) -> Self {
         RunnerError::Argument {
             argument: argument.into(),

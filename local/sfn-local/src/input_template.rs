@@ -18,22 +18,40 @@ use serde_json::Value;
 /// Why a template could not be read, or an event could not be transformed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InputTemplateError {
+    /// A `<` with no closing `>`, at this byte offset.
     #[error("InputTemplate: unclosed placeholder at byte {0}")]
     Unclosed(usize),
+    /// A placeholder that is neither a JSON path nor an `aws.pipes` variable.
     #[error("InputTemplate: placeholder <{0}> is neither a JSON path ($...) nor a reserved aws.pipes variable")]
     UnknownPlaceholder(String),
+    /// A JSON path placeholder that does not parse, or needs what sfn-local lacks (wildcards).
     #[error("InputTemplate: path {path}: {message}")]
-    BadPath { path: String, message: String },
+    BadPath {
+        /// The placeholder's path.
+        path: String,
+        /// Why it does not parse.
+        message: String,
+    },
+    /// The template filled in for an event is not JSON (the target would refuse it).
     #[error("InputTemplate: the transformed event is not JSON ({message}): {text}")]
-    NotJson { text: String, message: String },
+    NotJson {
+        /// The filled-in text.
+        text: String,
+        /// The JSON parser's error.
+        message: String,
+    },
 }
 
 /// Values of the reserved `<aws.pipes.*>` variables for one event.
 #[derive(Debug, Clone, Default)]
 pub struct PipeContext {
+    /// `<aws.pipes.pipe-arn>`.
     pub pipe_arn: String,
+    /// `<aws.pipes.pipe-name>`.
     pub pipe_name: String,
+    /// `<aws.pipes.source-arn>`: the DynamoDB stream.
     pub source_arn: String,
+    /// `<aws.pipes.target-arn>`: the batch machine.
     pub target_arn: String,
     /// ISO 8601 time the Pipe received the event.
     pub ingestion_time: String,
@@ -71,6 +89,7 @@ pub struct InputTemplate {
 }
 
 impl InputTemplate {
+    /// Parses a Pipe's `TargetParameters.InputTemplate`.
     pub fn parse(template: &str) -> Result<Self, InputTemplateError> {
         let trimmed = template.trim_start();
         let json = trimmed.starts_with('{') || trimmed.starts_with('[');

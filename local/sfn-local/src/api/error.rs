@@ -8,8 +8,11 @@ use crate::error::RunnerError;
 /// An API error as AWS sends it: `{"__type", "message"}` with an HTTP status.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
+    /// The HTTP status (400 for a client error, 500 for the runner's own).
     pub status: StatusCode,
+    /// The AWS error code, sent as `__type` (e.g. `ExecutionDoesNotExist`).
     pub kind: &'static str,
+    /// The error's message.
     pub message: String,
 }
 

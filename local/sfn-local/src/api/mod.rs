@@ -35,7 +35,9 @@ pub const MAX_INPUT_CHARS: usize = 262_144;
 /// shows (and accepts) `account` and `region` instead.
 #[derive(Debug, Clone)]
 pub struct ApiOptions {
+    /// The account id the API's ARNs show.
     pub account: String,
+    /// The region the API's ARNs show.
     pub region: String,
 }
 
@@ -55,10 +57,12 @@ pub struct Api {
 }
 
 impl Api {
+    /// The API over `runner`, showing its ARNs in `options`' account and region.
     pub fn new(runner: Runner, options: ApiOptions) -> Self {
         Api { runner, options }
     }
 
+    /// The runner behind the API.
     pub fn runner(&self) -> &Runner {
         &self.runner
     }

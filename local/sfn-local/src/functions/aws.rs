@@ -16,6 +16,7 @@ pub struct AwsFunctions {
 }
 
 impl AwsFunctions {
+    /// The handlers over each binary's own AWS ports.
     pub fn new(ports: BTreeMap<String, Ports>) -> Self {
         AwsFunctions { ports }
     }

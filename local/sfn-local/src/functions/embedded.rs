@@ -44,6 +44,8 @@ fn plain_order_id(payload: &Value) -> Option<String> {
 }
 
 impl EmbeddedFunctions {
+    /// The handlers over the embedded tables in `store`, first filled from `fixtures`;
+    /// notify-failure publishes to `topic_arn` and sends from `sender`.
     pub fn new(store: Store, fixtures: PathBuf, topic_arn: String, sender: String) -> Self {
         EmbeddedFunctions {
             tables: TablesJournal::new(store, fixtures),

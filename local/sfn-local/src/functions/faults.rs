@@ -17,6 +17,7 @@ use super::{Functions, InvokeError};
 pub enum FaultTimes {
     /// The first N invocations.
     Times(u64),
+    /// Every invocation.
     Always,
 }
 
@@ -24,9 +25,13 @@ pub enum FaultTimes {
 /// handler runs, or after it (its side effects done: a crash after the write).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
+    /// The function's name or binary name (`load-order`, ...).
     pub function: String,
+    /// The errorType it fails with (e.g. `TransientError`, `States.Timeout`; `Hang`: never returns).
     pub error_type: String,
+    /// How many invocations fail.
     pub times: FaultTimes,
+    /// Fail after the handler ran (its writes done), not before.
     pub crash_after: bool,
 }
 
@@ -88,6 +93,7 @@ pub struct Faulty {
 }
 
 impl Faulty {
+    /// Puts `faults` in front of `inner`.
     pub fn new(inner: Arc<dyn Functions>, faults: Vec<Fault>) -> Self {
         let faulty = Faulty {
             inner,

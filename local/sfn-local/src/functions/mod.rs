@@ -25,11 +25,18 @@ use serde_json::{json, Value};
 pub enum InvokeError {
     /// The function ran and returned an error (`X-Amz-Function-Error`): its errorType and message.
     Function {
+        /// The function's errorType (a DESIGN.md section 5 name for this project's functions).
         error_type: String,
+        /// The function's error message.
         error_message: String,
     },
     /// Lambda itself failed (`Lambda.ServiceException`, `Lambda.ResourceNotFoundException`, ...).
-    Service { error: String, cause: String },
+    Service {
+        /// The Step Functions error name (`Lambda.ServiceException`, ...).
+        error: String,
+        /// The error's cause, as the task's `Cause`.
+        cause: String,
+    },
 }
 
 impl InvokeError {
@@ -45,6 +52,7 @@ impl InvokeError {
         }
     }
 
+    /// The Step Functions error name a Retrier or Catcher matches on.
     pub fn error(&self) -> &str {
         match self {
             InvokeError::Function { error_type, .. } => error_type,
@@ -56,6 +64,7 @@ impl InvokeError {
 /// Runs a function by its binary name (`load-order`, ...) with a JSON payload.
 #[async_trait]
 pub trait Functions: Send + Sync {
+    /// Invokes `binary` with `payload`; its result payload, or why there is none.
     async fn invoke(&self, binary: &str, payload: Value) -> Result<Value, InvokeError>;
 }
 

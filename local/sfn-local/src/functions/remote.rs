@@ -16,6 +16,7 @@ pub struct RemoteFunctions {
 }
 
 impl RemoteFunctions {
+    /// Invokes through `client`; `names` maps a binary to its Lambda function name.
     pub fn new(client: aws_sdk_lambda::Client, names: BTreeMap<String, String>) -> Self {
         RemoteFunctions { client, names }
     }

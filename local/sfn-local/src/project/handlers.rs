@@ -12,15 +12,22 @@ use unpaid_order::{
 /// Every port a handler may use.
 #[derive(Clone)]
 pub struct Ports {
+    /// The orders table (load-order reads it, save-order writes the unpaid payment header).
     pub orders: Arc<dyn OrderTable>,
+    /// The check-status table (the payment checks of each order; load-order reads the oldest).
     pub check_status: Arc<dyn CheckStatusTable>,
+    /// The attempts log (log-attempt).
     pub attempts: Arc<dyn AttemptLog>,
+    /// The email log: what was sent, so an email is never sent twice.
     pub email_log: Arc<dyn EmailLog>,
+    /// The SNS topic of failures (notify-failure).
     pub notifier: Arc<dyn Notifier>,
+    /// The SES mailer (notify-failure).
     pub mailer: Arc<dyn Mailer>,
 }
 
 impl Ports {
+    /// Every port over one in-memory store.
     pub fn from_memory(m: &MemoryStore) -> Ports {
         Ports {
             orders: Arc::new(m.clone()),
@@ -32,6 +39,7 @@ impl Ports {
         }
     }
 
+    /// Every port over the real AWS adapters.
     pub fn from_aws(p: &unpaid_order::aws::AwsPorts) -> Ports {
         Ports {
             orders: Arc::new(p.orders.clone()),
@@ -44,8 +52,10 @@ impl Ports {
     }
 }
 
+/// Why an in-process handler call failed.
 #[derive(Debug)]
 pub enum HandlerError {
+    /// The handler returned its typed error (errorType as DESIGN.md section 5).
     Function(FunctionError),
     /// No handler of that binary name.
     Unknown(String),

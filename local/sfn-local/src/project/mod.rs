@@ -27,6 +27,7 @@ pub const TABLELESS_FUNCTIONS: [&str; 1] = ["build-failed-header"];
 /// The environment variables naming the functions' own identity on the embedded store: the SNS
 /// topic they publish to and the SES sender.
 pub const FAILURE_TOPIC_VAR: &str = "FAILURE_TOPIC_ARN";
+/// The SES identity notify-failure sends from.
 pub const SENDER_EMAIL_VAR: &str = "SENDER_EMAIL";
 
 /// `events/tables/`: what the embedded tables hold before first use.

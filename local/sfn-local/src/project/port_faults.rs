@@ -64,6 +64,7 @@ impl PortFaults {
             .collect();
     }
 
+    /// No port fault is set (the ports run unwrapped).
     pub fn is_empty(&self) -> bool {
         self.faults
             .lock()

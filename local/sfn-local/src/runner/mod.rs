@@ -48,6 +48,7 @@ pub struct RunnerOptions {
     pub aws_endpoint: Option<String>,
     /// Invoke the functions through this Lambda Invoke API instead of in-process.
     pub lambda_endpoint: Option<String>,
+    /// `--fail` faults, played in front of the functions (and inside their ports).
     pub faults: Vec<Fault>,
     /// Print a progress line per step on stderr.
     pub progress: bool,
@@ -123,6 +124,7 @@ pub struct Runner {
 }
 
 impl Runner {
+    /// The template this runner loaded.
     pub fn template(&self) -> &Template {
         &self.core.template
     }
@@ -132,6 +134,7 @@ impl Runner {
         self.core.opened_at
     }
 
+    /// The state directory this runner holds.
     pub fn state_dir(&self) -> &Path {
         self.core.store.root()
     }
@@ -224,6 +227,7 @@ impl Runner {
         self.core.stop(execution_arn, error, cause).await
     }
 
+    /// DescribeExecution: the execution as the store keeps it.
     pub fn describe_execution(&self, execution_arn: &str) -> Result<ExecutionRecord, RunnerError> {
         self.core.execution(execution_arn)
     }

@@ -12,12 +12,17 @@ use super::Runner;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PipeBatch {
+    /// The batch machine's execution.
     pub execution_arn: String,
+    /// Its status when `pipe` returned (SUCCEEDED, FAILED, ...).
     pub status: String,
     /// The indexes (in the records file) of the records in this batch, in order.
     pub record_indexes: Vec<usize>,
+    /// The batch summary, when the batch succeeded.
     pub output: Option<Value>,
+    /// The error it ended with (e.g. `RecordsNeedAnOperator`).
     pub error: Option<String>,
+    /// The error's cause.
     pub cause: Option<String>,
 }
 
@@ -49,9 +54,13 @@ fn summary_of(output: Option<&Value>, error: Option<&str>, cause: Option<&str>) 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FilteredRecord {
+    /// The record's index in the records file.
     pub index: usize,
+    /// The record's `eventID`.
     pub event_id: Option<String>,
+    /// The record's `eventName` (INSERT, MODIFY, REMOVE).
     pub event_name: Option<String>,
+    /// Why the Pipe dropped it (no FilterCriteria pattern matched).
     pub reason: String,
 }
 
@@ -59,9 +68,13 @@ pub struct FilteredRecord {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PipeReport {
+    /// How many records the file held.
     pub records: usize,
+    /// The Pipe's BatchSize.
     pub batch_size: usize,
+    /// The batches started, in order.
     pub batches: Vec<PipeBatch>,
+    /// The records the filter dropped.
     pub filtered: Vec<FilteredRecord>,
     /// One line per record: its order, what happened, the child execution.
     pub orders: Vec<Value>,

@@ -11,22 +11,35 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionRecord {
+    /// The execution's ARN (`arn:aws:states:...:execution:<machine>:<name>`).
     pub execution_arn: String,
+    /// The state machine's ARN.
     pub state_machine_arn: String,
+    /// The state machine's name (the folder under `executions/`).
     pub state_machine_name: String,
+    /// The execution's name.
     pub name: String,
     /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED.
     pub status: String,
+    /// The execution's input.
     pub input: Value,
+    /// The output, once SUCCEEDED.
     pub output: Option<Value>,
+    /// The error it FAILED with (e.g. `States.TaskFailed`, `OrderNotFound`).
     pub error: Option<String>,
+    /// The error's cause.
     pub cause: Option<String>,
+    /// When it started.
     pub start_date: DateTime<Utc>,
+    /// When it ended (None while RUNNING).
     pub stop_date: Option<DateTime<Utc>>,
+    /// How many times it was redriven.
     pub redrive_count: u32,
+    /// When it was last redriven.
     pub redrive_date: Option<DateTime<Utc>>,
     /// GetExecutionHistory's events, oldest first, as AWS shapes them.
     pub history: Vec<Value>,
+    /// Where a redrive resumes: the engine's state when the execution ended.
     pub checkpoint: Option<Checkpoint>,
     /// The execution that started this one (`states:startExecution.sync:2`).
     pub parent_execution_arn: Option<String>,
@@ -37,6 +50,7 @@ pub struct ExecutionRecord {
 }
 
 impl ExecutionRecord {
+    /// Whether it is still RUNNING (not ended, nor cut off by a crash yet).
     pub fn is_running(&self) -> bool {
         self.status == "RUNNING"
     }

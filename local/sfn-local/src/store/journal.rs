@@ -100,6 +100,7 @@ pub struct TablesJournal {
 }
 
 impl TablesJournal {
+    /// The tables in `store`, first filled from the `fixtures` folder (`events/tables/`).
     pub fn new(store: Store, fixtures: PathBuf) -> Self {
         TablesJournal {
             store,

@@ -23,6 +23,7 @@ pub struct OwnerLease {
 }
 
 impl OwnerLease {
+    /// The runner's id (the lease's file stem, an execution's `owner`).
     pub fn id(&self) -> &str {
         &self.id
     }

@@ -90,6 +90,7 @@ impl Store {
         })
     }
 
+    /// The state directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -166,6 +167,7 @@ impl Store {
         })
     }
 
+    /// Writes `record` to a temporary file, to be [`Store::commit`]ted over the execution's file.
     pub async fn prepare_execution(
         &self,
         record: &ExecutionRecord,
@@ -197,6 +199,7 @@ impl Store {
         format!("executions/{state_machine}/{name}.json")
     }
 
+    /// The execution `name` of `state_machine`, if the store has it.
     pub fn get_execution(
         &self,
         state_machine: &str,
@@ -205,6 +208,7 @@ impl Store {
         self.read(&Self::execution_rel(state_machine, name))
     }
 
+    /// Writes `record` over its execution's file (atomically, by rename).
     pub fn put_execution(&self, record: &ExecutionRecord) -> Result<(), RunnerError> {
         self.write_compact(
             &Self::execution_rel(&record.state_machine_name, &record.name),

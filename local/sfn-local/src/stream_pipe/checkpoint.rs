@@ -12,8 +12,10 @@ use super::StreamPipeError;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Checkpoint {
+    /// The last sequence number handed over or dropped by the filter (None: nothing yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence_number: Option<String>,
+    /// The batch being handed over when the runner stopped: handed over again first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingBatch>,
     /// The first record read while the shard had no position yet (StartingPosition LATEST): a
@@ -23,11 +25,15 @@ pub struct Checkpoint {
     pub start_at: Option<String>,
 }
 
+/// A batch whose hand-over had begun: its execution name and range.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingBatch {
+    /// The batch's execution name (see [`super::batch_name`]).
     pub name: String,
+    /// The batch's first sequence number.
     pub first: String,
+    /// The batch's last sequence number.
     pub last: String,
     /// How many records the batch holds (the filter's drops between them not counted).
     pub records: u64,
@@ -39,6 +45,7 @@ pub struct Checkpoints {
 }
 
 impl Checkpoints {
+    /// The checkpoints of `stream_arn`'s shards in `state_dir`.
     pub fn new(state_dir: &Path, stream_arn: &str) -> Self {
         let stream: String = stream_arn
             .chars()
@@ -59,6 +66,7 @@ impl Checkpoints {
         self.dir.join(format!("{shard}.json"))
     }
 
+    /// The checkpoint of `shard` (the default when it has none yet).
     pub fn load(&self, shard: &str) -> Result<Checkpoint, StreamPipeError> {
         let path = self.path(shard);
         match std::fs::read_to_string(&path) {

@@ -29,16 +29,36 @@ use sha2::{Digest, Sha256};
 /// EventBridge polls a shard four times a second.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
+/// Why the Pipe stopped on a shard.
 #[derive(Debug, thiserror::Error)]
 pub enum StreamPipeError {
     #[error("DynamoDB Streams {operation}: {message}")]
-    Streams { operation: String, message: String },
+    /// A DynamoDB Streams call failed.
+    Streams {
+        /// The operation (`DescribeStream`, `GetShardIterator`, `GetRecords`).
+        operation: String,
+        /// The SDK's error.
+        message: String,
+    },
+    /// A shard's checkpoint could not be read or written.
     #[error("checkpoint {}: {message}", path.display())]
-    Checkpoint { path: PathBuf, message: String },
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The I/O or JSON error.
+        message: String,
+    },
+    /// A batch could not be sent to the dead-letter queue.
     #[error("dead-letter queue: {0}")]
     DeadLetter(String),
+    /// A record could not be read, filtered or transformed.
     #[error("record {event_id}: {message}")]
-    Record { event_id: String, message: String },
+    Record {
+        /// The stream record's eventID.
+        event_id: String,
+        /// What was wrong.
+        message: String,
+    },
 }
 
 /// The batch's execution name: the same range always gets the same name (≤ 80 characters).

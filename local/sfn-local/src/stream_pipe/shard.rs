@@ -32,9 +32,13 @@ struct Read {
 /// What one [`ShardPipe::step`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Step {
+    /// Records read from the shard (filtered ones included).
     pub records_read: usize,
+    /// Batches the batch machine was started for.
     pub batches_started: usize,
+    /// Batches whose execution already existed (handed over before a restart).
     pub batches_already_started: usize,
+    /// Batches sent to the dead-letter queue (retries or record age exhausted).
     pub batches_to_dlq: usize,
     /// The shard is closed and fully handed over.
     pub shard_ended: bool,
@@ -62,16 +66,24 @@ pub struct ShardPipe {
 /// Everything a [`ShardPipe`] needs besides its shard.
 #[derive(Clone)]
 pub struct PipeParts {
+    /// The Pipe as the template declares it.
     pub pipe: Arc<PipeResource>,
+    /// The DynamoDB Streams client.
     pub streams: aws_sdk_dynamodbstreams::Client,
+    /// Where batches go (StartExecution of the batch machine).
     pub target: Arc<dyn BatchTarget>,
+    /// The DLQ, if the Pipe has a DeadLetterConfig.
     pub dead_letters: Option<Arc<dyn DeadLetters>>,
+    /// The clock of the batching window and the back-off.
     pub clock: Arc<dyn Clock>,
+    /// Where each shard's position is kept.
     pub checkpoints: Arc<Checkpoints>,
+    /// The stream's ARN.
     pub stream_arn: String,
 }
 
 impl ShardPipe {
+    /// The Pipe on `shard_id`, from its checkpoint.
     pub fn new(parts: &PipeParts, shard_id: &str) -> Result<Self, StreamPipeError> {
         let checkpoint = parts.checkpoints.load(shard_id)?;
         Ok(ShardPipe {
@@ -92,6 +104,7 @@ impl ShardPipe {
         })
     }
 
+    /// The shard's position now.
     pub fn checkpoint(&self) -> &Checkpoint {
         &self.checkpoint
     }

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 /// How a batch was handed over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handed {
+    /// StartExecution succeeded.
     Started,
     /// An execution of that name exists: this batch was handed over before (a restart).
     AlreadyStarted,
@@ -21,12 +22,15 @@ pub trait BatchTarget: Send + Sync {
 /// The Pipe's dead-letter queue.
 #[async_trait]
 pub trait DeadLetters: Send + Sync {
+    /// Sends one DLQ message; `Err(message)` when it could not.
     async fn send(&self, body: String) -> Result<(), String>;
 }
 
 /// StartExecution through a Step Functions API (`sfn-local serve`, or AWS).
 pub struct SfnTarget {
+    /// The Step Functions client.
     pub client: aws_sdk_sfn::Client,
+    /// The batch machine's ARN.
     pub state_machine_arn: String,
 }
 
@@ -61,7 +65,9 @@ impl BatchTarget for SfnTarget {
 
 /// SendMessage to an SQS queue.
 pub struct SqsDeadLetters {
+    /// The SQS client.
     pub client: aws_sdk_sqs::Client,
+    /// The DLQ's queue URL.
     pub queue_url: String,
 }
 

@@ -27,6 +27,7 @@ impl Template {
         Template::parse(&text, path, overrides)
     }
 
+    /// As [`Template::load`], from `text` already read from `path`.
     pub fn parse(
         text: &str,
         path: &Path,

@@ -22,16 +22,19 @@ use crate::input_template::InputTemplate;
 
 /// The account and region every local ARN uses (AWS's documentation account).
 pub const REGION: &str = "us-east-1";
+/// The account of every local ARN.
 pub const ACCOUNT: &str = "123456789012";
 
 /// One `AWS::Serverless::Function`: the binary (and so the in-process handler) it runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunctionResource {
+    /// The function's logical id in the template.
     pub logical_id: String,
     /// `Metadata.BuildProperties.Binary` (cargo-lambda), e.g. `load-order`.
     pub binary: String,
     /// The function's name locally (`FunctionName` if set, else the binary name).
     pub name: String,
+    /// The function's ARN locally.
     pub arn: String,
     /// `Timeout` (or `Globals.Function.Timeout`; Lambda's default 3 s): the deadline each
     /// in-process invocation gets.
@@ -46,14 +49,20 @@ pub(super) const LAMBDA_DEFAULT_TIMEOUT_SECS: u64 = 3;
 pub enum Substitution {
     /// A function of this template: dispatched in-process to its handler.
     Function {
+        /// The function's logical id.
         logical_id: String,
+        /// The binary it runs (`load-order`, ...).
         binary: String,
+        /// The function's ARN.
         arn: String,
     },
     /// A state machine of this template: run locally.
     StateMachine {
+        /// The state machine's logical id.
         logical_id: String,
+        /// The state machine's name.
         name: String,
+        /// The state machine's ARN.
         arn: String,
     },
     /// Anything else, resolved to its text.
@@ -73,12 +82,15 @@ impl Substitution {
 /// One `AWS::Serverless::StateMachine`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateMachineResource {
+    /// The state machine's logical id in the template.
     pub logical_id: String,
     /// `Properties.Name` resolved (e.g. `process-unpaid-order-dev`).
     pub name: String,
+    /// The state machine's ARN locally.
     pub arn: String,
     /// `DefinitionUri`, relative to the template's folder.
     pub definition_path: PathBuf,
+    /// Each `DefinitionSubstitutions` entry, by the name in `${...}`.
     pub substitutions: BTreeMap<String, Substitution>,
 }
 
@@ -100,6 +112,7 @@ impl StateMachineResource {
 /// The `AWS::Pipes::Pipe` whose target is one of the state machines.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipeResource {
+    /// The Pipe's logical id in the template.
     pub logical_id: String,
     /// `SourceParameters.FilterCriteria.Filters[].Pattern`, parsed.
     pub filters: Vec<Value>,
@@ -128,10 +141,15 @@ pub struct PipeResource {
 /// What the runner uses from `template.yaml`.
 #[derive(Debug, Clone)]
 pub struct Template {
+    /// The `template.yaml` file.
     pub path: PathBuf,
+    /// The parameter values: defaults, local defaults for required ones, `--parameter` overrides.
     pub parameters: BTreeMap<String, String>,
+    /// Every `AWS::Serverless::Function`.
     pub functions: Vec<FunctionResource>,
+    /// Every `AWS::Serverless::StateMachine`.
     pub state_machines: Vec<StateMachineResource>,
+    /// The Pipe, if the template has one.
     pub pipe: Option<PipeResource>,
     /// `Globals.Function.Environment.Variables`, resolved (what every function sees).
     pub function_environment: BTreeMap<String, String>,
