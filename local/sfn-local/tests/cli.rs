@@ -31,6 +31,39 @@ fn stdout_json(o: &Output) -> Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
 }
 
+/// A pipe whose reader has already gone, as `sfn-local ... | head` leaves one.
+fn closed_pipe() -> std::fs::File {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe(2) fills both descriptors; the read end is closed at once and the write end
+    // is owned by the File from here on.
+    unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0, "pipe(2)");
+        libc::close(fds[0]);
+        std::fs::File::from_raw_fd(fds[1])
+    }
+}
+
+#[test]
+fn an_answer_to_a_reader_that_has_gone_is_dropped_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_sfn-local"))
+        .current_dir(project_root())
+        .arg("--state-dir")
+        .arg(dir.path())
+        .args(["--virtual-clock", "--quiet"])
+        .args(["pipe", "--records", "file://events/stream-batch.json"])
+        .stdout(closed_pipe())
+        .output()
+        .expect("run sfn-local");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(o.status.success(), "{:?}: {stderr}", o.status);
+    // The work was done all the same: the emails are in the outbox.
+    let outbox = std::fs::read_to_string(dir.path().join("outbox.json")).expect("outbox.json");
+    assert!(outbox.contains("492500005643"), "{outbox}");
+}
+
 #[test]
 fn pipe_prints_a_summary_per_order_and_the_outbox() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,6 +4,14 @@
 //! One module per verb family: `executions` (the AWS CLI's stepfunctions verbs), `pipe` (`pipe`,
 //! `outbox`), `stream` (`pipe-stream`, `dlq-replay`), `serve` (the Step Functions API).
 
+/// `println!` that does not panic when the reader has gone (`sfn-local ... | head`): the rest of
+/// the answer is dropped, the command's work and exit code stand.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::say(format_args!($($arg)*))
+    };
+}
+
 mod executions;
 mod pipe;
 mod serve;
@@ -111,9 +119,19 @@ fn read_json_argument(argument: &str, value: &str) -> Result<Value, RunnerError>
     }
 }
 
+/// Writes one line of a verb's answer to stdout (see `say!`).
+pub(crate) fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("sfn-local: cannot write the answer: {e}");
+        }
+    }
+}
+
 fn print(v: &Value) {
     match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => say!("{s}"),
         Err(e) => eprintln!("sfn-local: cannot print the result: {e}"),
     }
 }

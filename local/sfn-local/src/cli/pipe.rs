@@ -43,7 +43,7 @@ pub async fn outbox(runner: &Runner) -> Result<(), RunnerError> {
 }
 
 fn print_pipe_summary(report: &PipeReport, runner: &Runner) {
-    println!(
+    say!(
         "pipe: {} records, batch size {}, {} batch(es), {} filtered out",
         report.records,
         report.batch_size,
@@ -79,7 +79,7 @@ fn print_pipe_summary(report: &PipeReport, runner: &Runner) {
                     b.cause.as_deref().unwrap_or("")
                 )
             });
-        println!(
+        say!(
             "batch {}: {} {} ({counts})",
             i + 1,
             b.status,
@@ -133,17 +133,17 @@ fn print_pipe_summary(report: &PipeReport, runner: &Runner) {
             Some(e) if o.get("childError").is_none() => format!(" error {e}"),
             _ => String::new(),
         };
-        println!("  record {record:>3}  order {order:<14} {outcome:<10} {detail}{error}");
+        say!("  record {record:>3}  order {order:<14} {outcome:<10} {detail}{error}");
     }
     for f in &report.filtered {
-        println!(
+        say!(
             "  record {:>3}  filtered by the Pipe ({}): {}",
             f.index,
             f.event_name.as_deref().unwrap_or("no eventName"),
             f.reason
         );
     }
-    println!(
+    say!(
         "outbox: {} (print it with: sfn-local outbox); executions: {}",
         runner.state_dir().join(OUTBOX_FILE).display(),
         runner.state_dir().join("executions").display()

@@ -43,7 +43,7 @@ pub async fn serve(runner: Runner, args: &Serve) -> Result<(), RunnerError> {
         .local_addr()
         .map_err(|e| RunnerError::Backend(e.to_string()))?;
     let state_dir = runner.state_dir().display().to_string();
-    println!(
+    say!(
         "{}",
         json!({"endpoint": format!("http://{address}"), "address": address.to_string(), "stateDir": state_dir})
     );

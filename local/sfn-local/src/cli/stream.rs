@@ -159,7 +159,7 @@ pub async fn pipe_stream(cli: &Cli, args: &PipeStream) -> Result<(), RunnerError
         shutdown_signal().await;
         let _ = tx.send(true);
     });
-    println!(
+    say!(
         "{}",
         json!({"stream": stream_arn, "target": arn, "deadLetterQueue": dlq_url})
     );
