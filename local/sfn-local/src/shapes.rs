@@ -12,8 +12,8 @@ pub fn cli_date(d: &DateTime<Utc>) -> String {
 }
 
 impl ExecutionRecord {
-    /// `aws stepfunctions describe-execution` output.
-    pub fn describe(&self) -> Value {
+    /// The fields describe-execution and list-executions share, in the AWS CLI's order.
+    fn summary(&self) -> serde_json::Map<String, Value> {
         let mut m = fields(json!({
             "executionArn": self.execution_arn,
             "stateMachineArn": self.state_machine_arn,
@@ -24,6 +24,12 @@ impl ExecutionRecord {
         if let Some(d) = &self.stop_date {
             m.insert("stopDate".into(), json!(cli_date(d)));
         }
+        m
+    }
+
+    /// `aws stepfunctions describe-execution` output.
+    pub fn describe(&self) -> Value {
+        let mut m = self.summary();
         m.insert("input".into(), json!(self.input.to_string()));
         m.insert("inputDetails".into(), json!({"included": true}));
         if let Some(o) = &self.output {
@@ -56,16 +62,7 @@ impl ExecutionRecord {
 
     /// One item of `aws stepfunctions list-executions`.
     pub fn list_item(&self) -> Value {
-        let mut m = fields(json!({
-            "executionArn": self.execution_arn,
-            "stateMachineArn": self.state_machine_arn,
-            "name": self.name,
-            "status": self.status,
-            "startDate": cli_date(&self.start_date),
-        }));
-        if let Some(d) = &self.stop_date {
-            m.insert("stopDate".into(), json!(cli_date(d)));
-        }
+        let mut m = self.summary();
         m.insert("redriveCount".into(), json!(self.redrive_count));
         if let Some(d) = &self.redrive_date {
             m.insert("redriveDate".into(), json!(cli_date(d)));
