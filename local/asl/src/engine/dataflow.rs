@@ -1,7 +1,49 @@
-//! JSONPath data flow between states: InputPath/OutputPath, ResultPath, Assign merging, the
-//! payload quota, and the value conversions causes print.
+//! Data flow between states: the [`Dataflow`] a query language provides, the JSONPath
+//! InputPath/OutputPath and ResultPath, Assign merging, the payload quota, and value conversions.
 
 use super::*;
+
+/// What a state's query language decides: where its arguments come from and how its result
+/// becomes its output. One impl per language (`JsonPathFlow`, `JsonataFlow`); the control
+/// flow of each state kind is written once, in `exec_body`. Each method evaluates its fields
+/// in the order AWS does, which decides which error a state with two faults reports.
+pub(super) trait Dataflow: Send {
+    /// The Context object (`$$`) as a task receives it.
+    fn context_value(&self) -> Value;
+    /// A Task's or Parallel's input: Parameters/Arguments, else the (effective) input.
+    fn arguments(&self, vars: &Map<String, Value>) -> Result<Value, Failure>;
+    /// A Pass state's result (JSONPath: Result, else Parameters, else its input).
+    fn pass_result(&self, vars: &Map<String, Value>) -> Result<Option<Value>, Failure>;
+    /// The state's output from its result; applies Assign to `vars`.
+    fn finish(
+        &mut self,
+        result: Option<Value>,
+        vars: &mut Map<String, Value>,
+    ) -> Result<Value, Failure>;
+    /// The output of a state without a result (Succeed, Wait, a Choice's Default), with its
+    /// Assign; `None`: the state's input, unchanged.
+    fn pass_on(&mut self, vars: &mut Map<String, Value>) -> Result<Option<Value>, Failure>;
+    /// The first Choice rule that matches, as the step it takes (with the rule's Assign).
+    fn choose(&mut self, vars: &mut Map<String, Value>) -> Result<Option<Step>, Failure>;
+    /// A Fail state's error and cause.
+    fn failure(&self, vars: &Map<String, Value>) -> Result<Failure, Failure>;
+    /// When a Wait state ends.
+    fn wait_until(
+        &self,
+        now: DateTime<Utc>,
+        vars: &Map<String, Value>,
+    ) -> Result<DateTime<Utc>, Failure>;
+    /// A Task's (timeout, heartbeat) in seconds.
+    fn task_limits(&self, vars: &Map<String, Value>)
+        -> Result<(Option<u64>, Option<u64>), Failure>;
+    /// A Map's iteration inputs: its items, each through the ItemSelector.
+    fn map_inputs(&self, vars: &Map<String, Value>) -> Result<Vec<Value>, Failure>;
+    /// A Map's concurrency limit (0 = none) and tolerated (failure count, percentage).
+    fn map_limits(&self, vars: &Map<String, Value>) -> Result<MapLimits, Failure>;
+}
+
+/// A Map's concurrency limit and tolerated failures, as [`Dataflow::map_limits`] reads them.
+pub(super) type MapLimits = (usize, (Option<i64>, Option<f64>));
 
 /// Counts serialised bytes and stops the serialisation once past the quota.
 pub(super) struct SizeCounter(usize);

@@ -1,228 +1,47 @@
-//! The body of a JSONPath state (Parameters, ResultSelector, the `*Path` fields), run once.
+//! JSONPath data flow: InputPath → Parameters → (the state's work) → ResultSelector → Assign →
+//! ResultPath → OutputPath, and the `*Path` fields, read against the effective input.
 
 use super::*;
 
-impl Engine {
-    /// Evaluate a state's body once (no Retry/Catch).
-    pub(super) async fn exec_state(
-        &self,
-        run: &Run<'_>,
-        state: &State,
-        raw_input: &Value,
-        context: &ContextView<'_>,
-        vars: &mut Map<String, Value>,
-        depth: usize,
-    ) -> Result<Step, Failure> {
-        if state.is_jsonata() {
-            return self
-                .exec_jsonata(run, state, raw_input, context, vars, depth)
-                .await;
-        }
-        let next = state.next.clone();
+/// A JSONPath state's data flow for one attempt: the effective input (after InputPath) and the
+/// Context object, borrowed; the variables are lent per call.
+pub(super) struct JsonPathFlow<'a> {
+    state: &'a State,
+    f: &'a crate::definition::JsonPathFields,
+    raw_input: &'a Value,
+    effective: Cow<'a, Value>,
+    context: &'a ContextView<'a>,
+}
+
+impl<'a> JsonPathFlow<'a> {
+    /// Apply InputPath (its failure is the state's first).
+    pub(super) fn new(
+        state: &'a State,
+        raw_input: &'a Value,
+        context: &'a ContextView<'a>,
+        vars: &Map<String, Value>,
+    ) -> Result<Self, Failure> {
         let f = &state.jsonpath;
         let effective = apply_io_path(f.input_path.as_ref(), raw_input, context, vars)?;
-        let env = Env {
-            input: &effective,
+        Ok(JsonPathFlow {
+            state,
+            f,
+            raw_input,
+            effective,
             context,
+        })
+    }
+
+    fn env<'e>(&'e self, vars: &'e Map<String, Value>) -> Env<'e> {
+        Env {
+            input: &self.effective,
+            context: self.context,
             vars,
-        };
-        // Assign reads the result; then ResultPath merges it and OutputPath filters.
-        let finish = |result: Value, vars: &mut Map<String, Value>| -> Result<Value, Failure> {
-            if let Some(a) = &f.assign {
-                let env = Env {
-                    input: &result,
-                    context,
-                    vars,
-                };
-                let assigned = a.evaluate(&env)?;
-                merge_vars(vars, assigned);
-            }
-            let merged = apply_result_path(f.result_path.as_ref(), raw_input, result)?;
-            apply_io_path_owned(f.output_path.as_ref(), merged, context, vars)
-        };
-        match state.ty {
-            StateType::Pass => {
-                let result = if let Some(r) = &state.literals.result {
-                    r.clone()
-                } else if let Some(p) = &f.parameters {
-                    p.evaluate(&env)?
-                } else {
-                    effective.clone().into_owned()
-                };
-                let out = finish(result, vars)?;
-                Ok(Step {
-                    output: Some(out),
-                    next,
-                })
-            }
-            StateType::Succeed => Ok(Step {
-                output: pass_on(f.output_path.as_ref(), &effective, context, vars)?,
-                next: None,
-            }),
-            StateType::Fail => {
-                let error = match (&state.literals.error, &f.error_path) {
-                    (Some(e), _) => Some(e.to_string()),
-                    (None, Some(p)) => Some(display_value(&p.evaluate("ErrorPath", &env)?)),
-                    _ => None,
-                };
-                let cause = match (&state.literals.cause, &f.cause_path) {
-                    (Some(c), _) => Some(c.to_string()),
-                    (None, Some(p)) => Some(display_value(&p.evaluate("CausePath", &env)?)),
-                    _ => None,
-                };
-                Err(Failure::raw(error, cause))
-            }
-            StateType::Choice => {
-                for branch in &f.choices {
-                    if branch.rule.evaluate(&env)? {
-                        if let Some(a) = &branch.assign {
-                            let assigned = a.evaluate(&env)?;
-                            merge_vars(vars, assigned);
-                        }
-                        let out = pass_on(f.output_path.as_ref(), &effective, context, vars)?;
-                        return Ok(Step {
-                            output: out,
-                            next: branch.next.clone(),
-                        });
-                    }
-                }
-                match state.literals.default.as_deref() {
-                    Some(d) => {
-                        if let Some(a) = &f.assign {
-                            let assigned = a.evaluate(&env)?;
-                            merge_vars(vars, assigned);
-                        }
-                        let out = pass_on(f.output_path.as_ref(), &effective, context, vars)?;
-                        Ok(Step {
-                            output: out,
-                            next: Some(d.to_string()),
-                        })
-                    }
-                    None => Err(causes::no_choice_matched()),
-                }
-            }
-            StateType::Wait => {
-                let until = self.wait_target(state, &env)?;
-                self.sleep_until(until).await;
-                if let Some(a) = &f.assign {
-                    let assigned = a.evaluate(&env)?;
-                    merge_vars(vars, assigned);
-                }
-                Ok(Step {
-                    output: pass_on(f.output_path.as_ref(), &effective, context, vars)?,
-                    next,
-                })
-            }
-            StateType::Task => {
-                let params = match &f.parameters {
-                    Some(p) => p.evaluate(&env)?,
-                    None => effective.clone().into_owned(),
-                };
-                let timeout = self.seconds_field(
-                    state.literals.timeout_seconds.as_ref(),
-                    f.timeout_seconds_path.as_ref(),
-                    &env,
-                )?;
-                let heartbeat = self.seconds_field(
-                    state.literals.heartbeat_seconds.as_ref(),
-                    f.heartbeat_seconds_path.as_ref(),
-                    &env,
-                )?;
-                let result = self
-                    .invoke_task(
-                        run,
-                        depth,
-                        state,
-                        params,
-                        context.to_value(),
-                        timeout,
-                        heartbeat,
-                    )
-                    .await?;
-                let result = self.select_result(state, result, context, vars)?;
-                let out = finish(result, vars)?;
-                Ok(Step {
-                    output: Some(out),
-                    next,
-                })
-            }
-            StateType::Parallel => {
-                let branch_input = match &f.parameters {
-                    Some(p) => p.evaluate(&env)?,
-                    None => effective.clone().into_owned(),
-                };
-                let result = self
-                    .run_parallel(run, state, branch_input, vars, depth)
-                    .await?;
-                let result = self.select_result(state, result, context, vars)?;
-                let out = finish(result, vars)?;
-                Ok(Step {
-                    output: Some(out),
-                    next,
-                })
-            }
-            StateType::Map => {
-                let items_v = match &f.items_path {
-                    Some(p) => p.select(&effective, context, vars)?,
-                    None => effective.clone().into_owned(),
-                };
-                let items = match items_v {
-                    Value::Array(a) => a,
-                    other => return Err(Failure::runtime(causes::map_input_not_array(&other))),
-                };
-                let selector = f.item_selector.as_ref();
-                let mut inputs = Vec::with_capacity(items.len());
-                for (i, item) in items.into_iter().enumerate() {
-                    inputs.push(match selector {
-                        Some(sel) => {
-                            // Only `Map` is per item; the rest of `$$` stays borrowed.
-                            let ctx = ContextView {
-                                base: context.base,
-                                state: context.state,
-                                map: Some(json!({"Item": {"Index": i, "Value": item}})),
-                            };
-                            sel.evaluate(&Env {
-                                input: &effective,
-                                context: &ctx,
-                                vars,
-                            })?
-                        }
-                        None => item,
-                    });
-                }
-                let limit = self.max_concurrency(state, &env)?;
-                let tolerated = self.tolerance(state, &env)?;
-                let result = self
-                    .run_map(run, state, inputs, vars, depth, tolerated, limit)
-                    .await?;
-                let result = self.select_result(state, result, context, vars)?;
-                let out = finish(result, vars)?;
-                Ok(Step {
-                    output: Some(out),
-                    next,
-                })
-            }
         }
     }
 
-    pub(super) fn select_result(
-        &self,
-        state: &State,
-        result: Value,
-        context: &dyn ContextRoot,
-        vars: &Map<String, Value>,
-    ) -> Result<Value, Failure> {
-        match &state.jsonpath.result_selector {
-            Some(sel) => sel.evaluate(&Env {
-                input: &result,
-                context,
-                vars,
-            }),
-            None => Ok(result),
-        }
-    }
-
-    pub(super) fn seconds_field(
+    /// `TimeoutSeconds`/`HeartbeatSeconds`: the literal, or the `*SecondsPath`.
+    fn seconds(
         &self,
         literal: Option<&Value>,
         path: Option<&PathField>,
@@ -242,31 +61,11 @@ impl Engine {
         Ok(None)
     }
 
-    /// How many iterations may run at once; 0 = no limit.
-    pub(super) fn max_concurrency(&self, state: &State, env: &Env) -> Result<usize, Failure> {
-        if let Some(p) = &state.jsonpath.max_concurrency_path {
-            let v = p.evaluate("MaxConcurrencyPath", env)?;
-            return match integer_value(&v) {
-                Some(n) => Ok(n.max(0) as usize),
-                None => Err(Failure::runtime(causes::path_value_not(
-                    "MaxConcurrencyPath",
-                    &display_value(&v),
-                    "integer",
-                    p.text(),
-                ))),
-            };
-        }
-        Ok(concurrency_limit(state.literals.max_concurrency.as_ref()))
-    }
-
-    /// (tolerated failure count, tolerated percentage)
-    pub(super) fn tolerance(
-        &self,
-        state: &State,
-        env: &Env,
-    ) -> Result<(Option<i64>, Option<f64>), Failure> {
+    /// (tolerated failure count, tolerated percentage); each checked as soon as it is read.
+    fn tolerance(&self, env: &Env) -> Result<(Option<i64>, Option<f64>), Failure> {
+        let (state, f) = (self.state, self.f);
         let mut count = state.literals.tolerated_failure_count;
-        if let Some(p) = &state.jsonpath.tolerated_failure_count_path {
+        if let Some(p) = &f.tolerated_failure_count_path {
             let v = p.evaluate("ToleratedFailureCountPath", env)?;
             match integer_value(&v) {
                 Some(n) => count = Some(n),
@@ -282,7 +81,7 @@ impl Engine {
         }
         check_tolerated_count(count)?;
         let mut pct = state.literals.tolerated_failure_percentage;
-        if let Some(p) = &state.jsonpath.tolerated_failure_percentage_path {
+        if let Some(p) = &f.tolerated_failure_percentage_path {
             let v = p.evaluate("ToleratedFailurePercentagePath", env)?;
             match v
                 .as_f64()
@@ -301,5 +100,187 @@ impl Engine {
         }
         check_tolerated_percentage(pct)?;
         Ok((count, pct))
+    }
+
+    /// How many iterations may run at once; 0 = no limit.
+    fn max_concurrency(&self, env: &Env) -> Result<usize, Failure> {
+        if let Some(p) = &self.f.max_concurrency_path {
+            let v = p.evaluate("MaxConcurrencyPath", env)?;
+            return match integer_value(&v) {
+                Some(n) => Ok(n.max(0) as usize),
+                None => Err(Failure::runtime(causes::path_value_not(
+                    "MaxConcurrencyPath",
+                    &display_value(&v),
+                    "integer",
+                    p.text(),
+                ))),
+            };
+        }
+        Ok(concurrency_limit(
+            self.state.literals.max_concurrency.as_ref(),
+        ))
+    }
+}
+
+impl Dataflow for JsonPathFlow<'_> {
+    fn context_value(&self) -> Value {
+        self.context.to_value()
+    }
+
+    fn arguments(&self, vars: &Map<String, Value>) -> Result<Value, Failure> {
+        match &self.f.parameters {
+            Some(p) => p.evaluate(&self.env(vars)),
+            None => Ok(self.effective.clone().into_owned()),
+        }
+    }
+
+    fn pass_result(&self, vars: &Map<String, Value>) -> Result<Option<Value>, Failure> {
+        match &self.state.literals.result {
+            Some(r) => Ok(Some(r.clone())),
+            None => self.arguments(vars).map(Some),
+        }
+    }
+
+    fn finish(
+        &mut self,
+        result: Option<Value>,
+        vars: &mut Map<String, Value>,
+    ) -> Result<Value, Failure> {
+        let Some(result) = result else {
+            return Ok(self
+                .pass_on(vars)?
+                .unwrap_or_else(|| self.raw_input.clone()));
+        };
+        let result = match &self.f.result_selector {
+            Some(sel) => sel.evaluate(&Env {
+                input: &result,
+                context: self.context,
+                vars,
+            })?,
+            None => result,
+        };
+        // Assign reads the result; then ResultPath merges it and OutputPath filters.
+        if let Some(a) = &self.f.assign {
+            let assigned = a.evaluate(&Env {
+                input: &result,
+                context: self.context,
+                vars,
+            })?;
+            merge_vars(vars, assigned);
+        }
+        let merged = apply_result_path(self.f.result_path.as_ref(), self.raw_input, result)?;
+        apply_io_path_owned(self.f.output_path.as_ref(), merged, self.context, vars)
+    }
+
+    fn pass_on(&mut self, vars: &mut Map<String, Value>) -> Result<Option<Value>, Failure> {
+        if let Some(a) = &self.f.assign {
+            let assigned = a.evaluate(&self.env(vars))?;
+            merge_vars(vars, assigned);
+        }
+        pass_on(
+            self.f.output_path.as_ref(),
+            &self.effective,
+            self.context,
+            vars,
+        )
+    }
+
+    fn choose(&mut self, vars: &mut Map<String, Value>) -> Result<Option<Step>, Failure> {
+        for branch in &self.f.choices {
+            let env = self.env(vars);
+            if branch.rule.evaluate(&env)? {
+                if let Some(a) = &branch.assign {
+                    let assigned = a.evaluate(&env)?;
+                    merge_vars(vars, assigned);
+                }
+                let output = pass_on(
+                    self.f.output_path.as_ref(),
+                    &self.effective,
+                    self.context,
+                    vars,
+                )?;
+                return Ok(Some(Step {
+                    output,
+                    next: branch.next.clone(),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    fn failure(&self, vars: &Map<String, Value>) -> Result<Failure, Failure> {
+        let (literals, f, env) = (&self.state.literals, self.f, self.env(vars));
+        let error = match (&literals.error, &f.error_path) {
+            (Some(e), _) => Some(e.to_string()),
+            (None, Some(p)) => Some(display_value(&p.evaluate("ErrorPath", &env)?)),
+            _ => None,
+        };
+        let cause = match (&literals.cause, &f.cause_path) {
+            (Some(c), _) => Some(c.to_string()),
+            (None, Some(p)) => Some(display_value(&p.evaluate("CausePath", &env)?)),
+            _ => None,
+        };
+        Ok(Failure::raw(error, cause))
+    }
+
+    fn wait_until(
+        &self,
+        now: DateTime<Utc>,
+        vars: &Map<String, Value>,
+    ) -> Result<DateTime<Utc>, Failure> {
+        wait::jsonpath_target(now, self.state, &self.env(vars))
+    }
+
+    fn task_limits(
+        &self,
+        vars: &Map<String, Value>,
+    ) -> Result<(Option<u64>, Option<u64>), Failure> {
+        let (literals, f, env) = (&self.state.literals, self.f, self.env(vars));
+        let timeout = self.seconds(
+            literals.timeout_seconds.as_ref(),
+            f.timeout_seconds_path.as_ref(),
+            &env,
+        )?;
+        let heartbeat = self.seconds(
+            literals.heartbeat_seconds.as_ref(),
+            f.heartbeat_seconds_path.as_ref(),
+            &env,
+        )?;
+        Ok((timeout, heartbeat))
+    }
+
+    fn map_inputs(&self, vars: &Map<String, Value>) -> Result<Vec<Value>, Failure> {
+        let items = match &self.f.items_path {
+            Some(p) => p.select(&self.effective, self.context, vars)?,
+            None => self.effective.clone().into_owned(),
+        };
+        let items = match items {
+            Value::Array(a) => a,
+            other => return Err(Failure::runtime(causes::map_input_not_array(&other))),
+        };
+        let Some(selector) = &self.f.item_selector else {
+            return Ok(items);
+        };
+        let mut inputs = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            // Only `Map` is per item; the rest of `$$` stays borrowed.
+            let ctx = ContextView {
+                base: self.context.base,
+                state: self.context.state,
+                map: Some(json!({"Item": {"Index": i, "Value": item}})),
+            };
+            inputs.push(selector.evaluate(&Env {
+                input: &self.effective,
+                context: &ctx,
+                vars,
+            })?);
+        }
+        Ok(inputs)
+    }
+
+    fn map_limits(&self, vars: &Map<String, Value>) -> Result<MapLimits, Failure> {
+        let env = self.env(vars);
+        let limit = self.max_concurrency(&env)?;
+        Ok((limit, self.tolerance(&env)?))
     }
 }

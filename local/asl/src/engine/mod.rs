@@ -23,9 +23,10 @@ use crate::path::{set_at, ContextRoot};
 use crate::template::{jsonata_expr, to_json, Env, JsonataTemplate, Payload};
 pub use crate::value::json_type_name;
 
+mod body;
 mod context;
 mod dataflow;
-mod jsonata_state;
+mod jsonata_flow;
 mod jsonpath;
 mod map;
 mod parallel;
