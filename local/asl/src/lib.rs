@@ -61,8 +61,8 @@ mod value;
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use definition::{QueryLanguage, State, StateMachine, StateType};
 pub use engine::{
-    Checkpoint, Engine, Execution, ExecutionContext, ExecutionStatus, TaskDispatcher, TaskFailure,
-    TaskRequest, MAX_PAYLOAD_BYTES,
+    Checkpoint, Engine, Execution, ExecutionContext, ExecutionStatus, TaskContext, TaskDispatcher,
+    TaskFailure, TaskRequest, MAX_PAYLOAD_BYTES,
 };
 pub use error::{DefinitionError, Failure};
 pub use history::{HistoryEvent, HistorySink, NoHistory, VecHistory};

@@ -200,7 +200,11 @@ impl TaskDispatcher for FlakyDispatcher {
             .and_then(|f| f.strip_prefix("flaky-"))
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
-        let retry = req.context["State"]["RetryCount"].as_u64().unwrap_or(0);
+        let retry = req
+            .context
+            .pointer("/State/RetryCount")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         if retry < failures {
             return Err(TaskFailure {
                 error: "TransientError".into(),

@@ -68,7 +68,7 @@ impl Engine {
             StateType::Task => {
                 let args = flow.arguments(vars)?;
                 let (timeout, heartbeat) = flow.task_limits(vars)?;
-                let context = flow.context_value();
+                let context = flow.task_context();
                 let result = self
                     .invoke_task(run, depth, state, args, context, timeout, heartbeat)
                     .await?;

@@ -9,7 +9,7 @@ pub(super) struct Run<'a> {
     pub(super) ctx: ExecutionContext,
     /// The run-constant part of the Context object (Execution, StateMachine, TestState
     /// overrides), built once: states borrow it through [`ContextView`].
-    pub(super) context_base: Map<String, Value>,
+    pub(super) context_base: Arc<Map<String, Value>>,
     pub(super) sink: &'a dyn HistorySink,
     pub(super) next_id: AtomicU64,
     pub(super) last_id: AtomicU64,
@@ -53,9 +53,9 @@ impl Run<'_> {
 /// The run-constant members of the Context object, with TestState's overrides applied.
 pub(super) fn context_base(
     ctx: &ExecutionContext,
-    input: &Value,
+    input: Value,
     overrides: Option<&Value>,
-) -> Map<String, Value> {
+) -> Arc<Map<String, Value>> {
     let mut base = Map::new();
     base.insert(
         "Execution".into(),
@@ -77,13 +77,27 @@ pub(super) fn context_base(
             base.insert(k.clone(), v.clone());
         }
     }
-    base
+    Arc::new(base)
+}
+
+/// The execution input kept in a run's Context object, taken back when nobody else holds it
+/// (a dispatcher may keep a [`TaskContext`]; then it is copied).
+pub(super) fn take_input(base: &mut Arc<Map<String, Value>>) -> Value {
+    let input = |m: &mut Map<String, Value>| m.get_mut("Execution").map(|e| e["Input"].take());
+    match Arc::get_mut(base) {
+        Some(m) => input(m).unwrap_or_default(),
+        None => base
+            .get("Execution")
+            .and_then(|e| e.get("Input"))
+            .cloned()
+            .unwrap_or_default(),
+    }
 }
 
 /// The Context object (`$$`) of one state attempt: borrows the run's constant part and adds
 /// `State` (and `Map` in an ItemSelector), so no state copies the execution input.
 pub(super) struct ContextView<'a> {
-    pub(super) base: &'a Map<String, Value>,
+    pub(super) base: &'a Arc<Map<String, Value>>,
     pub(super) state: &'a StateContext<'a>,
     pub(super) map: Option<Value>,
 }
@@ -120,40 +134,117 @@ impl<'a> StateContext<'a> {
 }
 
 impl ContextView<'_> {
-    /// The whole object as AWS shows it (for TaskRequest.context and JSONata's `$states`).
+    /// The whole object as AWS shows it (for JSONata's `$states.context`).
     pub(super) fn to_value(&self) -> Value {
-        if self.base.len() == 2 {
-            // No TestState overrides: a map clone copies its hash table instead of re-hashing
-            // every key, then State (and Map) follow as AWS orders them.
-            let mut m = self.base.clone();
-            m.insert("State".into(), self.state.value().clone());
-            if let Some(v) = &self.map {
-                m.insert("Map".into(), v.clone());
-            }
-            return Value::Object(m);
+        assemble(self.base, Some(self.state.value()), self.map.as_ref())
+    }
+
+    /// The object as a task receives it: shares the run's constant part.
+    pub(super) fn task_context(&self) -> TaskContext {
+        TaskContext {
+            base: Arc::clone(self.base),
+            state: Some(self.state.value().clone()),
+            map: self.map.clone(),
         }
-        let mut m = Map::with_capacity(self.base.len() + 2);
-        for k in ["Execution", "StateMachine", "State"] {
-            if let Some(v) = self.top(k) {
-                m.insert(k.into(), v.clone());
-            }
+    }
+}
+
+/// The Context object from its parts, members in AWS's order.
+fn assemble(base: &Map<String, Value>, state: Option<&Value>, map: Option<&Value>) -> Value {
+    if base.len() == 2 {
+        // No TestState overrides: a map clone copies its hash table instead of re-hashing
+        // every key, then State (and Map) follow as AWS orders them.
+        let mut m = base.clone();
+        if let Some(v) = state {
+            m.insert("State".into(), v.clone());
         }
-        for (k, v) in self.base {
-            if !m.contains_key(k) {
-                m.insert(k.clone(), v.clone());
-            }
-        }
-        if let (Some(v), false) = (&self.map, m.contains_key("Map")) {
+        if let Some(v) = map {
             m.insert("Map".into(), v.clone());
         }
-        Value::Object(m)
+        return Value::Object(m);
+    }
+    let mut m = Map::with_capacity(base.len() + 2);
+    for k in ["Execution", "StateMachine", "State"] {
+        if let Some(v) = top(base, state, map, k) {
+            m.insert(k.into(), v.clone());
+        }
+    }
+    for (k, v) in base {
+        if !m.contains_key(k) {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    if let (Some(v), false) = (map, m.contains_key("Map")) {
+        m.insert("Map".into(), v.clone());
+    }
+    Value::Object(m)
+}
+
+/// A top-level member: TestState overrides (in `base`) win over the per-state parts.
+fn top<'v>(
+    base: &'v Map<String, Value>,
+    state: Option<&'v Value>,
+    map: Option<&'v Value>,
+    key: &str,
+) -> Option<&'v Value> {
+    base.get(key).or(match key {
+        "State" => state,
+        "Map" => map,
+        _ => None,
+    })
+}
+
+/// The Context object (`$$`) a Task state was scheduled with. Its constant part is shared
+/// with the run, and the whole object is built only if a dispatcher asks for it: most read one
+/// member (`/Execution/Id`, `/State/RetryCount`) or none.
+#[derive(Debug, Clone)]
+pub struct TaskContext {
+    base: Arc<Map<String, Value>>,
+    state: Option<Value>,
+    map: Option<Value>,
+}
+
+impl TaskContext {
+    /// The member at a JSON Pointer (`/Execution/Id`), as [`Value::pointer`] finds it in
+    /// [`TaskContext::to_value`]; `None` for the empty pointer.
+    pub fn pointer(&self, pointer: &str) -> Option<&Value> {
+        let rest = pointer.strip_prefix('/')?;
+        let key = rest.split('/').next().unwrap_or(rest);
+        let member = top(&self.base, self.state.as_ref(), self.map.as_ref(), key)?;
+        member.pointer(&rest[key.len()..])
+    }
+
+    /// The whole object, as AWS passes `$$`.
+    pub fn to_value(&self) -> Value {
+        assemble(&self.base, self.state.as_ref(), self.map.as_ref())
+    }
+}
+
+impl PartialEq for TaskContext {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_value() == other.to_value()
+    }
+}
+
+impl From<Value> for TaskContext {
+    /// A context given whole (tests, TestState): its members are the constant part.
+    fn from(v: Value) -> Self {
+        let base = match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        TaskContext {
+            base: Arc::new(base),
+            state: None,
+            map: None,
+        }
     }
 }
 
 impl ContextRoot for ContextView<'_> {
     fn top(&self, key: &str) -> Option<&Value> {
-        // TestState overrides (in `base`) win over the per-state parts.
-        self.base.get(key).or(match key {
+        // `$$.State` is built only when read.
+        self.base.get(key).or_else(|| match key {
             "State" => Some(self.state.value()),
             "Map" => self.map.as_ref(),
             _ => None,

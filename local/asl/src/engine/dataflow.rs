@@ -9,7 +9,7 @@ use super::*;
 /// in the order AWS does, which decides which error a state with two faults reports.
 pub(super) trait Dataflow: Send {
     /// The Context object (`$$`) as a task receives it.
-    fn context_value(&self) -> Value;
+    fn task_context(&self) -> TaskContext;
     /// A Task's or Parallel's input: Parameters/Arguments, else the (effective) input.
     fn arguments(&self, vars: &Map<String, Value>) -> Result<Value, Failure>;
     /// A Pass state's result (JSONPath: Result, else Parameters, else its input).
@@ -62,7 +62,7 @@ impl std::io::Write for SizeCounter {
 }
 
 /// Whether `v`'s compact JSON text is over the payload quota. Most payloads are far below it:
-/// a bound on their size, cheaper than serialising them, settles those.
+/// a bound on their size (exact but for floats), cheaper than serialising them, settles those.
 pub(super) fn payload_too_big(v: &Value) -> bool {
     if size_bound(v, 0) <= MAX_PAYLOAD_BYTES {
         return false;
@@ -71,22 +71,45 @@ pub(super) fn payload_too_big(v: &Value) -> bool {
     serde_json::to_writer(&mut c, v).is_err() && c.0 > MAX_PAYLOAD_BYTES
 }
 
-/// An upper bound of `v`'s compact JSON length (a string escapes to at most 6 bytes per byte),
-/// added to `acc`; it stops growing once past the quota.
+/// An upper bound of `v`'s compact JSON length, added to `acc` (exact but for floats, which
+/// count as 24 characters); it stops growing once past the quota.
 fn size_bound(v: &Value, acc: usize) -> usize {
     if acc > MAX_PAYLOAD_BYTES {
         return acc;
     }
     match v {
-        Value::Null | Value::Bool(_) => acc + 5,
-        // f64 and i64/u64 print in at most 24 characters.
-        Value::Number(_) => acc + 24,
-        Value::String(s) => acc + 2 + 6 * s.len(),
-        Value::Array(a) => a.iter().fold(acc + 2 + a.len(), |n, x| size_bound(x, n)),
-        Value::Object(o) => o.iter().fold(acc + 2 + 2 * o.len(), |n, (k, x)| {
-            size_bound(x, n + 2 + 6 * k.len())
+        Value::Null | Value::Bool(true) => acc + 4,
+        Value::Bool(false) => acc + 5,
+        Value::Number(n) => acc + number_len(n),
+        Value::String(s) => acc + escaped_len(s),
+        // Brackets, and a comma between members (a colon after each key).
+        Value::Array(a) => a
+            .iter()
+            .fold(acc + 1 + a.len().max(1), |n, x| size_bound(x, n)),
+        Value::Object(o) => o.iter().fold(acc + 1 + (2 * o.len()).max(1), |n, (k, x)| {
+            size_bound(x, n + escaped_len(k))
         }),
     }
+}
+
+/// An integer's printed length; any other number's bound (f64 prints in at most 24).
+fn number_len(n: &serde_json::Number) -> usize {
+    let digits = |u: u64| u.checked_ilog10().unwrap_or(0) as usize + 1;
+    match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => digits(u),
+        (None, Some(i)) => 1 + digits(i.unsigned_abs()),
+        _ => 24,
+    }
+}
+
+/// A string's length as serde_json writes it, quotes included: a quote, a backslash and the
+/// control characters with a short escape take two bytes, the other control characters six.
+fn escaped_len(s: &str) -> usize {
+    s.bytes().fold(2 + s.len(), |n, b| match b {
+        b'"' | b'\\' | b'\x08' | b'\x0c' | b'\n' | b'\r' | b'\t' => n + 1,
+        0..=0x1f => n + 5,
+        _ => n,
+    })
 }
 
 /// Apply a JSONPath InputPath/OutputPath (`null` → `{}`); without one, the value itself.
@@ -248,5 +271,22 @@ mod tests {
         // Control characters escape to six bytes each.
         assert!(payload_too_big(&text(MAX_PAYLOAD_BYTES / 6 + 1, '\u{1}')));
         assert!(!payload_too_big(&text(MAX_PAYLOAD_BYTES / 6 - 1, '\u{1}')));
+    }
+
+    #[test]
+    fn size_bound_is_the_printed_length_but_for_floats() {
+        let exact = [
+            json!(null),
+            json!([true, false, 0, 9, 10, -1, -10, u64::MAX, i64::MIN]),
+            json!({"a\"b": "q\"\\/\u{8}\u{c}\n\r\t\u{0}\u{1f}\u{7f}é€😀", "": [{}, []]}),
+            json!({"index": 12, "orderId": "order-0001", "nested": {"k": [1, "x", null]}}),
+        ];
+        for v in exact {
+            assert_eq!(size_bound(&v, 0), v.to_string().len(), "{v}");
+        }
+        for f in [0.1, -1.5e300, 2.0f64.powi(60), 1e-7] {
+            let v = json!([f]);
+            assert!(size_bound(&v, 0) >= v.to_string().len(), "{v}");
+        }
     }
 }

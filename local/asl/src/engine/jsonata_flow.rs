@@ -10,6 +10,7 @@ pub(super) struct JsonataFlow<'a> {
     f: &'a crate::definition::JsonataFields,
     raw_input: &'a Value,
     context: Value,
+    task_context: TaskContext,
     bindings: Map<String, Value>,
 }
 
@@ -21,6 +22,7 @@ impl<'a> JsonataFlow<'a> {
         context: &ContextView<'_>,
         vars: &Map<String, Value>,
     ) -> Self {
+        let task_context = context.task_context();
         let context = context.to_value();
         let mut bindings = vars.clone();
         bindings.insert(
@@ -31,6 +33,7 @@ impl<'a> JsonataFlow<'a> {
             f: &state.jsonata,
             raw_input,
             context,
+            task_context,
             bindings,
         }
     }
@@ -41,8 +44,8 @@ impl<'a> JsonataFlow<'a> {
 }
 
 impl Dataflow for JsonataFlow<'_> {
-    fn context_value(&self) -> Value {
-        self.context.clone()
+    fn task_context(&self) -> TaskContext {
+        self.task_context.clone()
     }
 
     fn arguments(&self, _vars: &Map<String, Value>) -> Result<Value, Failure> {

@@ -123,8 +123,8 @@ impl<'a> JsonPathFlow<'a> {
 }
 
 impl Dataflow for JsonPathFlow<'_> {
-    fn context_value(&self) -> Value {
-        self.context.to_value()
+    fn task_context(&self) -> TaskContext {
+        self.context.task_context()
     }
 
     fn arguments(&self, vars: &Map<String, Value>) -> Result<Value, Failure> {

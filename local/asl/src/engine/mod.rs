@@ -34,6 +34,7 @@ mod retry;
 mod task;
 mod wait;
 
+pub use context::TaskContext;
 use context::*;
 use dataflow::*;
 use parallel::*;
@@ -55,8 +56,8 @@ pub struct TaskRequest {
     pub parameters: Value,
     /// The Task state's name.
     pub state_name: String,
-    /// The Context object (`$$`).
-    pub context: Value,
+    /// The Context object (`$$`), built on demand.
+    pub context: TaskContext,
     /// `TimeoutSeconds`, if set.
     pub timeout_seconds: Option<u64>,
     /// `HeartbeatSeconds`, if set.
@@ -262,8 +263,10 @@ impl Engine {
         sink: &dyn HistorySink,
         from: Option<&Checkpoint>,
     ) -> Execution {
-        let run = Run {
-            context_base: context_base(&ctx, &input, None),
+        // The input lives in the Context object (`$$.Execution.Input`) for the run, and is
+        // taken back for the checkpoint at the end: one copy, not three.
+        let mut run = Run {
+            context_base: context_base(&ctx, input, None),
             ctx,
             sink,
             next_id: AtomicU64::new(0),
@@ -276,6 +279,7 @@ impl Engine {
             timed_out: Default::default(),
         };
         let clock = self.clock.as_ref();
+        let input = &run.context_base["Execution"]["Input"];
         if from.is_some() {
             run.event(
                 clock,
@@ -286,7 +290,7 @@ impl Engine {
             run.event(
                 clock,
                 "ExecutionStarted",
-                || json!({"input": to_json(&input), "inputDetails": {"truncated": false}, "roleArn": run.ctx.role_arn}),
+                || json!({"input": to_json(input), "inputDetails": {"truncated": false}, "roleArn": run.ctx.role_arn}),
             );
         }
         let (start, start_input, vars) = match from {
@@ -304,7 +308,7 @@ impl Engine {
             .run_machine(&run, sm, &start, start_input, vars, 0, &mut failed_at)
             .await;
         let mut checkpoint = Checkpoint {
-            input,
+            input: take_input(&mut run.context_base),
             ..Default::default()
         };
         match result {
@@ -434,7 +438,7 @@ impl Engine {
             context,
         } = req;
         let run = Run {
-            context_base: context_base(&ctx, &input, context.as_ref()),
+            context_base: context_base(&ctx, input.clone(), context.as_ref()),
             ctx,
             sink,
             next_id: AtomicU64::new(0),

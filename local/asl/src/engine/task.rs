@@ -31,7 +31,7 @@ impl Engine {
         depth: usize,
         state: &State,
         params: Value,
-        context: Value,
+        context: TaskContext,
         timeout: Option<u64>,
         heartbeat: Option<u64>,
     ) -> Result<Value, Failure> {
