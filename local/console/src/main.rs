@@ -12,6 +12,14 @@ use console::handlers::App;
 use console::sfn::Sfn;
 use console::web::{self, Guard};
 
+/// `println!` for a verb's answer, without its panic when the reader has gone
+/// (`sfn-console find-order X | head`): the rest of the answer is dropped, the work stands.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say(format_args!($($arg)*))
+    };
+}
+
 #[derive(Parser)]
 #[command(
     name = "sfn-console",
@@ -100,9 +108,20 @@ enum CliError {
     Partial(usize),
 }
 
+/// Writes one line of an answer to stdout, and flushes it (see `say!`).
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("sfn-console: cannot write the answer: {e}");
+        }
+    }
+}
+
 fn print_json(v: &impl serde::Serialize) {
     match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => say!("{s}"),
         Err(e) => eprintln!("sfn-console: cannot print the result: {e}"),
     }
 }
@@ -147,9 +166,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 rate: rate.clamp(1, 50),
             });
             let url = format!("http://{address}/");
-            println!("{}", serde_json::json!({ "url": url }));
-            use std::io::Write;
-            let _ = std::io::stdout().flush();
+            say!("{}", serde_json::json!({ "url": url }));
             eprintln!("sfn-console: open {url} (Ctrl-C to stop)");
             web::serve(listener, app, shutdown()).await;
         }
@@ -161,7 +178,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             } else {
                 for a in &attempts {
                     let e = &a.execution;
-                    println!(
+                    say!(
                         "{:<10} {:<26} redrives {:<2} {:<28} {} {}",
                         e.status,
                         e.start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -208,7 +225,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     );
                 } else {
                     for e in &selection.executions {
-                        println!(
+                        say!(
                             "would redrive {} ({})",
                             e.arn,
                             e.error.as_deref().unwrap_or("")
@@ -228,7 +245,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 print_json(&serde_json::json!({ "results": results }));
             } else {
                 for r in &results {
-                    println!(
+                    say!(
                         "{} {} {}",
                         if r.ok { "redriven" } else { "FAILED  " },
                         r.execution_arn,
