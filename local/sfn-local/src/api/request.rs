@@ -21,14 +21,7 @@ pub(super) const DEFAULT_PAGE: usize = 100;
 /// The largest `maxResults` AWS accepts.
 pub(super) const MAX_PAGE: usize = 1000;
 
-const EXECUTION_STATUSES: [&str; 6] = [
-    "RUNNING",
-    "SUCCEEDED",
-    "FAILED",
-    "TIMED_OUT",
-    "ABORTED",
-    "PENDING_REDRIVE",
-];
+use crate::runner::EXECUTION_STATUSES;
 const REDRIVE_FILTERS: [&str; 2] = ["REDRIVEN", "NOT_REDRIVEN"];
 const INCLUDED_DATA: [&str; 2] = ["ALL_DATA", "METADATA_ONLY"];
 const STATE_MACHINE_TYPES: [&str; 2] = ["STANDARD", "EXPRESS"];

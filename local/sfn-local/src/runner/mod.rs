@@ -267,19 +267,11 @@ impl Runner {
         state_machine: &str,
         status: Option<&str>,
     ) -> Result<Vec<ExecutionRecord>, RunnerError> {
-        const STATUSES: [&str; 6] = [
-            "RUNNING",
-            "SUCCEEDED",
-            "FAILED",
-            "TIMED_OUT",
-            "ABORTED",
-            "PENDING_REDRIVE",
-        ];
         if let Some(s) = status {
-            if !STATUSES.contains(&s) {
+            if !EXECUTION_STATUSES.contains(&s) {
                 return Err(RunnerError::argument(
                     "--status-filter",
-                    format!("{s} is not one of {}", STATUSES.join(", ")),
+                    format!("{s} is not one of {}", EXECUTION_STATUSES.join(", ")),
                 ));
             }
         }
@@ -315,3 +307,13 @@ impl Runner {
         Ok(self.tables().await?.map(|t| t.outbox))
     }
 }
+
+/// The execution statuses Step Functions knows (ListExecutions' `statusFilter`).
+pub const EXECUTION_STATUSES: [&str; 6] = [
+    "RUNNING",
+    "SUCCEEDED",
+    "FAILED",
+    "TIMED_OUT",
+    "ABORTED",
+    "PENDING_REDRIVE",
+];
