@@ -1,18 +1,24 @@
-//! The `notify-failure` Lambda: publishes the failure to SNS and emails the customer, each at most
-//! once per (order, attempt), by claiming an email-log record before sending.
+//! The `notify-failure` Lambda: publishes the failure to SNS and emails the customer, each once
+//! per (order, attempt), by claiming an email-log record before sending; a send whose outcome is
+//! unknown is published again (SNS) or decided by SES's own events (email, `policy`).
 
-use std::future::Future;
-use std::time::Duration;
+mod policy;
+mod send;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::Instrument;
+use unpaid_order::evidence::ClaimTags;
 use unpaid_order::notice::{mask_email, recipient_address, FailureNotification, OutgoingEmail};
-use unpaid_order::ports::{status, Channel, Claim, ClaimOutcome, SendError};
+use unpaid_order::ports::{Channel, Claim};
 use unpaid_order::{
-    deadline, parse_input, AttemptId, EmailLog, FunctionError, Mailer, Notifier, OrderData,
-    OrderId, OrderTable, PaymentHeader,
+    parse_input, AttemptId, EmailLog, FunctionError, Mailer, Notifier, OrderData, OrderId,
+    OrderTable, PaymentHeader,
 };
+
+pub use policy::{EvidencePolicy, NoEvidence, POLICY_VAR, WINDOW_VAR};
+pub use send::MIN_TIME_TO_CLAIM;
+use send::{Guarantee, Send};
 
 /// What the state machine passes in after log-attempt.
 #[derive(Debug, Clone, Deserialize)]
@@ -24,6 +30,10 @@ pub struct Input {
     pub attempt_id: AttemptId,
     /// The header save-order wrote; the SNS message carries it.
     pub payment_header: PaymentHeader,
+    /// When the state was entered (`$$.State.EnteredTime`): the clock the email's confirmation
+    /// window is measured on. Absent (an invocation by hand): the function's own clock.
+    #[serde(default)]
+    pub now: Option<String>,
 }
 
 /// What happened on one channel.
@@ -63,14 +73,18 @@ pub struct Ports<'a> {
     pub notifier: &'a dyn Notifier,
     /// The customer's email (SES).
     pub mailer: &'a dyn Mailer,
+    /// What to do about an email whose outcome stays unknown.
+    pub policy: EvidencePolicy,
 }
 
-/// `{"orderId", "attemptId", "paymentHeader"}` -> `{"orderId", "attemptId", "sns", "email"}`.
+/// `{"orderId", "attemptId", "paymentHeader", "now"?}` -> `{"orderId", "attemptId", "sns", "email"}`.
 /// `OrderNotFound`; `OrderAlreadyPaid` if the order was paid since it was saved (no failure
 /// email to a paying customer: checked again right before the email); `InvalidInput` for an
-/// address SES cannot take; `NotificationUnconfirmed` when a send's outcome is unknown. Both
-/// channels are tried; the first error is returned after. Bounded by the current
-/// [`deadline`] when one is set.
+/// address SES cannot take; `TransientError` for an SNS publish whose outcome is unknown (the
+/// retry publishes again); `EmailAwaitingEvidence` while an email's outcome waits for SES's
+/// events; `NotificationUnconfirmed` only under `AMBIGUOUS_EMAIL_POLICY=page`. Both channels are
+/// tried; the first error is returned after. Bounded by the current
+/// [`unpaid_order::deadline`] when one is set.
 pub async fn handle(ports: Ports<'_>, event: Value) -> Result<Output, FunctionError> {
     let input: Input = parse_input(event)?;
     let span = tracing::info_span!("notify-failure", orderId = %input.order_id, attemptId = %input.attempt_id);
@@ -83,13 +97,15 @@ pub async fn handle(ports: Ports<'_>, event: Value) -> Result<Output, FunctionEr
     .await
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+/// The invocation's clock: the state machine's `now`, else the function's own.
+fn clock(input: &Input) -> Result<chrono::DateTime<chrono::Utc>, FunctionError> {
+    match &input.now {
+        None => Ok(chrono::Utc::now()),
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|e| FunctionError::invalid(format!("invalid input: now `{t}`: {e}"))),
+    }
 }
-
-/// A channel is claimed only with at least this much of the invocation left: enough to claim,
-/// hand over, send and record, so a deadline does not cut a send off half-recorded.
-pub const MIN_TIME_TO_CLAIM: Duration = Duration::from_secs(4);
 
 /// Reads the order (consistent) and refuses to notify unless it is clearly unpaid.
 async fn unpaid_order_data(
@@ -116,6 +132,7 @@ async fn notify(ports: Ports<'_>, input: Input) -> Result<Output, FunctionError>
         Some(a) => recipient_address(a)?,
         None => None,
     };
+    let now = clock(&input)?;
     // One token per invocation: its own writes, seen again on an SDK retry, are recognised.
     let token = uuid::Uuid::new_v4().to_string();
     let claim = |channel, recipient: &str| Claim {
@@ -123,16 +140,19 @@ async fn notify(ports: Ports<'_>, input: Input) -> Result<Output, FunctionError>
         attempt_id: input.attempt_id.clone(),
         channel,
         recipient: recipient.to_string(),
-        claimed_at: now(),
+        claimed_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         token: token.clone(),
     };
 
     let notification = FailureNotification::new(order_id, &input.attempt_id, &input.payment_header);
-    let sns = send_once(
-        ports.email_log,
-        &claim(Channel::Sns, ports.notifier.topic()),
-        || ports.notifier.publish(&notification),
-    )
+    let sns_claim = claim(Channel::Sns, ports.notifier.topic());
+    let sns = Send {
+        log: ports.email_log,
+        claim: &sns_claim,
+        now,
+        guarantee: Guarantee::AtLeastOnce,
+    }
+    .run(|| ports.notifier.publish(&notification))
     .await;
 
     let email = match to {
@@ -148,11 +168,20 @@ async fn notify(ports: Ports<'_>, input: Input) -> Result<Output, FunctionError>
                 // The customer may have paid while SNS was sent: read again right before the
                 // claim, so a paying customer is not told the payment failed.
                 let data = unpaid_order_data(ports.orders, order_id).await?;
+                let email_claim = claim(Channel::Email, &to);
                 let email =
-                    OutgoingEmail::payment_failed(&to, order_id, &data, &input.payment_header);
-                send_once(ports.email_log, &claim(Channel::Email, &to), || {
-                    ports.mailer.send(&email)
-                })
+                    OutgoingEmail::payment_failed(&to, order_id, &data, &input.payment_header)
+                        .tagged(&ClaimTags {
+                            email_id: email_claim.email_id(),
+                            token: email_claim.token.clone(),
+                        });
+                Send {
+                    log: ports.email_log,
+                    claim: &email_claim,
+                    now,
+                    guarantee: Guarantee::Evidence(ports.policy),
+                }
+                .run(|| ports.mailer.send(&email))
                 .await
             }
             .instrument(tracing::info_span!("email", to = %mask_email(&to)))
@@ -166,72 +195,4 @@ async fn notify(ports: Ports<'_>, input: Input) -> Result<Output, FunctionError>
         sns: sns?,
         email: email?,
     })
-}
-
-/// Claim, hand over, send, record (see [`unpaid_order::ports::EmailLog`] for the states).
-/// - `sent` before: done, not sent again.
-/// - `sending` before, or an unknown outcome now: it may have gone out; never resent
-///   automatically, `NotificationUnconfirmed` for an operator.
-/// - refused for certain: recorded `failed` (a retry claims it again), the refusal returned.
-async fn send_once<F, Fut>(
-    log: &dyn EmailLog,
-    claim: &Claim,
-    send: F,
-) -> Result<Delivery, FunctionError>
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<String, SendError>>,
-{
-    let channel = claim.channel.as_str();
-    let unconfirmed = |cause: String| FunctionError::NotificationUnconfirmed {
-        channel: channel.to_string(),
-        email_id: claim.email_id(),
-        cause,
-    };
-    if let Some(left) = deadline::remaining() {
-        if left < MIN_TIME_TO_CLAIM {
-            return Err(FunctionError::transient(format!(
-                "{channel}: {} ms left in this invocation, too little to send and record; not claimed",
-                left.as_millis()
-            )));
-        }
-    }
-    match log.claim(claim).await? {
-        ClaimOutcome::AlreadyClaimed { status } if status == status::SENT => {
-            tracing::info!(channel, "already sent for this attempt");
-            return Ok(Delivery::Unchanged);
-        }
-        ClaimOutcome::AlreadyClaimed { status } => {
-            tracing::error!(channel, status = %status, "handed over before but never confirmed; not sending again");
-            return Err(unconfirmed(format!(
-                "an earlier invocation handed it over and never recorded the outcome (status {status})"
-            )));
-        }
-        ClaimOutcome::Claimed => {}
-    }
-    if !log.begin_send(claim).await? {
-        return Err(FunctionError::transient(format!(
-            "{channel}: the claim was taken over by another invocation"
-        )));
-    }
-    match send().await {
-        Ok(message_id) => {
-            tracing::info!(channel, messageId = %message_id, "sent");
-            // It went out: a failure to record it must not look like "send again".
-            log.mark_sent(claim, &message_id, &now())
-                .await
-                .map_err(|e| unconfirmed(format!("sent as {message_id}, not recorded: {e}")))?;
-            Ok(Delivery::Sent)
-        }
-        Err(SendError::NotSent(error)) => {
-            log.mark_failed(claim, &error.to_string())
-                .await
-                .map_err(|e| unconfirmed(format!("refused ({error}), not recorded: {e}")))?;
-            Err(error)
-        }
-        Err(SendError::Unknown(error)) => {
-            tracing::error!(channel, error = %error, "send outcome unknown; left 'sending' for an operator");
-            Err(unconfirmed(error.to_string()))
-        }
-    }
 }

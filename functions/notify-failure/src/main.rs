@@ -20,18 +20,26 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Setting::EmailLogTable,
         Setting::FailureTopicArn,
         Setting::SenderEmail,
+        Setting::SesConfigurationSet,
     ])?;
+    let policy = notify_failure::EvidencePolicy::from_env()
+        .inspect_err(|e| tracing::error!(error = %e, "configuration"))?;
     let sdk = sdk_config(None).await;
     let dynamodb = dynamodb_client(&sdk);
     let orders = DynamoOrderTable::new(dynamodb.clone(), config.get(Setting::OrderTable)?);
     let email_log = DynamoEmailLog::new(dynamodb, config.get(Setting::EmailLogTable)?);
     let notifier = SnsNotifier::new(sns_client(&sdk), config.get(Setting::FailureTopicArn)?);
-    let mailer = SesMailer::new(sesv2_client(&sdk), config.get(Setting::SenderEmail)?);
+    let mailer = SesMailer::new(
+        sesv2_client(&sdk),
+        config.get(Setting::SenderEmail)?,
+        config.get(Setting::SesConfigurationSet)?,
+    );
     let ports = notify_failure::Ports {
         orders: &orders,
         email_log: &email_log,
         notifier: &notifier,
         mailer: &mailer,
+        policy,
     };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Every AWS call of the invocation is bounded by what is left of its deadline.

@@ -33,7 +33,62 @@ fn ports(p: &AwsPorts) -> notify_failure::Ports<'_> {
         email_log: &p.email_log,
         notifier: &p.notifier,
         mailer: &p.mailer,
+        policy: notify_failure::EvidencePolicy::default(),
     }
+}
+
+/// The event as the state machine sends it `secs` after 06:10:00 (`now` is the state's entry).
+fn event_at(order: &str, attempt: &str, secs: i64) -> serde_json::Value {
+    let mut e = event(order, attempt);
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-25T06:10:00Z").unwrap()
+        + chrono::Duration::seconds(secs);
+    e["now"] = json!(at.to_rfc3339());
+    e
+}
+
+/// What SES would publish about the email it accepted under the slot's current claim (moto
+/// publishes nothing): the events are built from the record's own key and token, as the tags
+/// of the message carry them.
+async fn ses_events_of_current_claim(
+    env: &MotoEnv,
+    p: &AwsPorts,
+    email_id: &str,
+    kinds: &[unpaid_order::evidence::SesEventKind],
+) -> Vec<unpaid_order::evidence::SesOutcome> {
+    use unpaid_order::evidence::{publish, AwsEvent, ClaimTags};
+    let log = env.scan(Setting::EmailLogTable).await;
+    let record = log
+        .iter()
+        .find(|i| i["emailId"] == Attr::s(email_id))
+        .expect("the record");
+    let claim = ClaimTags {
+        email_id: email_id.to_string(),
+        token: record["claimToken"].as_s().unwrap().to_string(),
+    };
+    let email = publish::AcceptedEmail {
+        message_id: format!("ses-{}", claim.token),
+        from: env.get(Setting::SenderEmail),
+        to: vec!["jane.doe@example.com".into()],
+        subject: "s".into(),
+        tags: claim.to_tags(),
+        configuration_set: Some(env.get(Setting::SesConfigurationSet)),
+        sent_at: chrono::Utc::now(),
+    };
+    let mut out = Vec::new();
+    for (n, kind) in kinds.iter().enumerate() {
+        let body = publish::ses_event(
+            *kind,
+            &email,
+            &format!("{}-{n}", claim.token),
+            chrono::Utc::now(),
+            &publish::Origin::default(),
+        );
+        let AwsEvent::Ses(event) = AwsEvent::parse(&body.to_string()).unwrap() else {
+            panic!("an SES event")
+        };
+        out.push(p.email_log.record_ses_event(&event).await.unwrap());
+    }
+    out
 }
 
 /// The tables of `events/tables/`.
@@ -49,6 +104,7 @@ fn memory_ports(store: &MemoryStore) -> notify_failure::Ports<'_> {
         email_log: store,
         notifier: store,
         mailer: store,
+        policy: notify_failure::EvidencePolicy::default(),
     }
 }
 
@@ -221,6 +277,15 @@ impl EmailLog for MarkSentFails<'_> {
     async fn mark_failed(&self, claim: &Claim, reason: &str) -> Result<(), FunctionError> {
         self.0.mark_failed(claim, reason).await
     }
+    async fn supersede(&self, old: &str, claim: &Claim) -> Result<bool, FunctionError> {
+        self.0.supersede(old, claim).await
+    }
+    async fn record_ses_event(
+        &self,
+        event: &unpaid_order::evidence::SesEvent,
+    ) -> Result<unpaid_order::evidence::SesOutcome, FunctionError> {
+        self.0.record_ses_event(event).await
+    }
 }
 
 /// A provider that refuses (throttled): nothing goes out.
@@ -238,55 +303,59 @@ impl Notifier for Refuses {
     }
 }
 
-/// The runbook's action on a `sending` record: the operator checked the provider and marks it.
-async fn operator_marks(env: &MotoEnv, email_id: &str, status: &str) {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    env.dynamodb
-        .update_item()
-        .table_name(env.get(Setting::EmailLogTable))
-        .key("emailId", AttributeValue::S(email_id.into()))
-        .update_expression("SET #s = :s")
-        .expression_attribute_names("#s", "status")
-        .expression_attribute_values(":s", AttributeValue::S(status.into()))
-        .send()
-        .await
-        .unwrap();
-}
-
+/// An email handed to SES whose answer was lost: no resend while the confirmation window runs,
+/// SES's event for the claim decides (here: it went out), and nothing is ever sent twice.
 #[tokio::test]
 #[cfg_attr(
     not(feature = "emulator"),
     ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
 )]
-async fn crash_between_send_and_log_is_never_resent_and_never_silent() {
+async fn an_unknown_email_outcome_waits_for_ses_and_its_send_event_decides() {
+    use unpaid_order::evidence::{SesEventKind, SesOutcome};
     let (env, p) = moto().await;
     let crashing = SendsThenCrashes(&p.mailer);
     let first = notify_failure::Ports {
         mailer: &crashing,
         ..ports(&p)
     };
-    let err = notify_failure::handle(first, event("492500005643", "a-1"))
+    let err = notify_failure::handle(first, event_at("492500005643", "a-1", 0))
         .await
         .unwrap_err();
-    assert_eq!(err.error_type(), "NotificationUnconfirmed");
+    assert_eq!(err.error_type(), "EmailAwaitingEvidence");
+    assert!(err.to_string().contains("next check in 15 s"), "{err}");
     assert_eq!(env.sent_emails().await.len(), 1, "the email did go out");
     assert_eq!(env.published().await.len(), 1);
 
-    // Step Functions would not retry it; a redrive without the operator: still not resent, and
-    // still failing visibly (it used to SUCCEED with the email's fate unknown).
-    let err = notify_failure::handle(ports(&p), event("492500005643", "a-1"))
+    // Asked again within the window with no event yet: still waiting, nothing resent, and the
+    // wait grows.
+    let err = notify_failure::handle(ports(&p), event_at("492500005643", "a-1", 60))
         .await
         .unwrap_err();
-    assert_eq!(err.error_type(), "NotificationUnconfirmed");
+    assert_eq!(err.error_type(), "EmailAwaitingEvidence");
+    assert!(err.to_string().contains("next check in 60 s"), "{err}");
     assert_eq!(env.sent_emails().await.len(), 1);
-    assert_eq!(env.published().await.len(), 1);
     let log = env.scan(Setting::EmailLogTable).await;
     assert_eq!(status_of(&log, "492500005643#a-1#email"), "sending");
-    assert_eq!(status_of(&log, "492500005643#a-1#sns"), "sent");
 
-    // The operator sees it went out and marks it sent: the redrive completes, nothing resent.
-    operator_marks(&env, "492500005643#a-1#email", "sent").await;
-    let out = notify_failure::handle(ports(&p), event("492500005643", "a-1"))
+    // SES's events arrive, out of order and one twice: the first that proves acceptance
+    // confirms the claim; the repeat is not recorded twice.
+    let outcomes = ses_events_of_current_claim(
+        &env,
+        &p,
+        "492500005643#a-1#email",
+        &[SesEventKind::Delivery, SesEventKind::Send],
+    )
+    .await;
+    assert_eq!(outcomes, [SesOutcome::Confirmed, SesOutcome::Recorded]);
+    let again = ses_events_of_current_claim(
+        &env,
+        &p,
+        "492500005643#a-1#email",
+        &[SesEventKind::Delivery],
+    )
+    .await;
+    assert_eq!(again, [SesOutcome::AlreadyRecorded]);
+    let out = notify_failure::handle(ports(&p), event_at("492500005643", "a-1", 120))
         .await
         .unwrap();
     assert_eq!(
@@ -297,31 +366,152 @@ async fn crash_between_send_and_log_is_never_resent_and_never_silent() {
         )
     );
     assert_eq!(env.sent_emails().await.len(), 1);
+    let log = env.scan(Setting::EmailLogTable).await;
+    let record = log
+        .iter()
+        .find(|i| i["emailId"] == Attr::s("492500005643#a-1#email"))
+        .unwrap();
+    assert_eq!(record["status"], Attr::s("sent"));
+    assert_eq!(record["confirmedBy"], Attr::s("ses:Delivery"));
+    let mut kinds: Vec<String> = unpaid_order::evidence::items::recorded_ses_events(record)
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["Delivery", "Send"]);
 }
 
+/// No SES event within the confirmation window: SES did not accept the email. `resend` sends
+/// it again under a new claim (here the first one had in fact gone out: the labelled duplicate
+/// of a lost event; a late event of the old claim is recognised as such); `page` leaves it to a
+/// person as before.
 #[tokio::test]
 #[cfg_attr(
     not(feature = "emulator"),
     ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
 )]
-async fn failed_log_write_after_send_does_not_send_twice() {
+async fn no_evidence_within_the_window_resends_or_pages_by_policy() {
+    use unpaid_order::evidence::{SesEventKind, SesOutcome};
+    let (env, p) = moto().await;
+    let crashing = SendsThenCrashes(&p.mailer);
+    let crash = |policy| notify_failure::Ports {
+        mailer: &crashing,
+        policy,
+        ..ports(&p)
+    };
+    let page = notify_failure::EvidencePolicy {
+        on_no_evidence: notify_failure::NoEvidence::Page,
+        ..Default::default()
+    };
+    // page: after the window, NotificationUnconfirmed, nothing resent.
+    notify_failure::handle(crash(page), event_at("492500005643", "p-1", 0))
+        .await
+        .unwrap_err();
+    let paged = notify_failure::Ports {
+        policy: page,
+        ..ports(&p)
+    };
+    let err = notify_failure::handle(paged, event_at("492500005643", "p-1", 900))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "NotificationUnconfirmed");
+    assert_eq!(env.sent_emails().await.len(), 1);
+
+    // resend: one second before the window ends it still waits; at its end it sends again.
+    notify_failure::handle(
+        crash(Default::default()),
+        event_at("492500005643", "r-1", 0),
+    )
+    .await
+    .unwrap_err();
+    let err = notify_failure::handle(ports(&p), event_at("492500005643", "r-1", 899))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("next check in 1 s"), "{err}");
+    let old_token = env
+        .scan(Setting::EmailLogTable)
+        .await
+        .iter()
+        .find(|i| i["emailId"] == Attr::s("492500005643#r-1#email"))
+        .and_then(|i| i["claimToken"].as_s().map(str::to_string))
+        .unwrap();
+    let resent_before =
+        unpaid_order::metrics::emitted(unpaid_order::metrics::Metric::AmbiguousSendsResent);
+    let out = notify_failure::handle(ports(&p), event_at("492500005643", "r-1", 900))
+        .await
+        .unwrap();
+    assert_eq!(out.email, notify_failure::Delivery::Sent);
+    assert!(
+        unpaid_order::metrics::emitted(unpaid_order::metrics::Metric::AmbiguousSendsResent)
+            > resent_before
+    );
+    assert_eq!(env.sent_emails().await.len(), 3, "p-1 once, r-1 twice");
+    // The first send's event arrives late: recognised as the duplicate, the new claim stands.
+    let late = unpaid_order::evidence::ClaimTags {
+        email_id: "492500005643#r-1#email".into(),
+        token: old_token,
+    };
+    let email = unpaid_order::evidence::publish::AcceptedEmail {
+        message_id: "first".into(),
+        from: env.get(Setting::SenderEmail),
+        to: vec!["jane.doe@example.com".into()],
+        subject: "s".into(),
+        tags: late.to_tags(),
+        configuration_set: None,
+        sent_at: chrono::Utc::now(),
+    };
+    let body = unpaid_order::evidence::publish::ses_event(
+        SesEventKind::Send,
+        &email,
+        "late-send",
+        chrono::Utc::now(),
+        &Default::default(),
+    );
+    let unpaid_order::evidence::AwsEvent::Ses(event) =
+        unpaid_order::evidence::AwsEvent::parse(&body.to_string()).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        p.email_log.record_ses_event(&event).await.unwrap(),
+        SesOutcome::SupersededClaimSent {
+            first_of_its_message: true
+        }
+    );
+    let log = env.scan(Setting::EmailLogTable).await;
+    assert_eq!(status_of(&log, "492500005643#r-1#email"), "sent");
+}
+
+/// The SNS publish went out but recording it failed: SNS is at least once, so the retry
+/// publishes again with the same dedupe id. The email went out too: its SES events record it.
+#[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
+async fn failed_log_write_after_send_republishes_sns_and_waits_for_the_email_event() {
     let (env, p) = moto().await;
     let flaky = MarkSentFails(&p.email_log);
     let first = notify_failure::Ports {
         email_log: &flaky,
         ..ports(&p)
     };
-    let err = notify_failure::handle(first, event("492500005643", "a-1"))
+    let err = notify_failure::handle(first, event_at("492500005643", "a-1", 0))
         .await
         .unwrap_err();
-    assert_eq!(err.error_type(), "NotificationUnconfirmed");
+    assert_eq!(err.error_type(), "TransientError");
     assert!(err.to_string().contains("not recorded"), "{err}");
-    let err = notify_failure::handle(ports(&p), event("492500005643", "a-1"))
+    let err = notify_failure::handle(ports(&p), event_at("492500005643", "a-1", 5))
         .await
         .unwrap_err();
-    assert_eq!(err.error_type(), "NotificationUnconfirmed");
+    assert_eq!(err.error_type(), "EmailAwaitingEvidence", "{err}");
     assert_eq!(env.sent_emails().await.len(), 1);
-    assert_eq!(env.published().await.len(), 1);
+    let published = env.published().await;
+    assert_eq!(published.len(), 2, "SNS: at least once");
+    assert_eq!(
+        published[0].1, published[1].1,
+        "the same message, to drop by its dedupe id"
+    );
 }
 
 /// A claim left `pending` (the invocation died between claim and send: nothing went out) is
@@ -553,6 +743,7 @@ async fn refused_send_is_retried_and_then_sent_once() {
 
 #[tokio::test]
 async fn in_memory_store_behaves_the_same() {
+    use unpaid_order::evidence::{publish, AwsEvent, ClaimTags, SesEventKind, SesOutcome};
     let state = fixtures();
     let store = MemoryStore::new(state);
     let p = memory_ports(&store);
@@ -562,14 +753,49 @@ async fn in_memory_store_behaves_the_same() {
             mailer: &crashing,
             ..p
         },
-        event("492500005643", "a-1"),
+        event_at("492500005643", "a-1", 0),
     )
     .await;
-    assert_eq!(err.unwrap_err().error_type(), "NotificationUnconfirmed");
-    let err = notify_failure::handle(p, event("492500005643", "a-1"))
+    assert_eq!(err.unwrap_err().error_type(), "EmailAwaitingEvidence");
+    let err = notify_failure::handle(p, event_at("492500005643", "a-1", 30))
         .await
         .unwrap_err();
-    assert_eq!(err.error_type(), "NotificationUnconfirmed");
+    assert_eq!(err.error_type(), "EmailAwaitingEvidence");
+    // The Send event of the email the memory mailer recorded (with its tags) confirms it.
+    let sent = store.snapshot().outbox.emails[0].clone();
+    let email = publish::AcceptedEmail {
+        message_id: sent.message_id,
+        from: sent.from,
+        to: vec![sent.to],
+        subject: sent.subject,
+        tags: sent.tags.clone(),
+        configuration_set: None,
+        sent_at: chrono::Utc::now(),
+    };
+    let tags: std::collections::BTreeMap<String, Vec<String>> =
+        sent.tags.into_iter().map(|(k, v)| (k, vec![v])).collect();
+    assert_eq!(
+        ClaimTags::from_mail_tags(&tags).unwrap().email_id,
+        "492500005643#a-1#email"
+    );
+    let body = publish::ses_event(
+        SesEventKind::Send,
+        &email,
+        "e-1",
+        chrono::Utc::now(),
+        &Default::default(),
+    );
+    let AwsEvent::Ses(send) = AwsEvent::parse(&body.to_string()).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        store.record_ses_event(&send).await.unwrap(),
+        SesOutcome::Confirmed
+    );
+    let out = notify_failure::handle(p, event_at("492500005643", "a-1", 60))
+        .await
+        .unwrap();
+    assert_eq!(out.email, notify_failure::Delivery::Unchanged);
     let out = notify_failure::handle(p, event("492500005647", "a-1"))
         .await
         .unwrap();
@@ -577,6 +803,7 @@ async fn in_memory_store_behaves_the_same() {
     let outbox = store.snapshot().outbox;
     assert_eq!(outbox.emails.len(), 1);
     assert_eq!(outbox.sns.len(), 2);
+    assert_eq!(outbox.sns[0].dedupe_id, "492500005643#a-1#sns");
 }
 
 #[tokio::test]

@@ -16,17 +16,24 @@ pub enum Setting {
     FailureTopicArn,
     /// `SENDER_EMAIL`: the From address of the customer email.
     SenderEmail,
+    /// `SES_CONFIGURATION_SET`: the configuration set the email is sent through, whose event
+    /// destination publishes SES's sending events (the evidence of what went out).
+    SesConfigurationSet,
+    /// `ORDER_INDEX_TABLE`: orderId -> every execution that named it (the recorder's).
+    OrderIndexTable,
 }
 
 impl Setting {
     /// Every setting, for the tools that configure all functions at once.
-    pub const ALL: [Setting; 6] = [
+    pub const ALL: [Setting; 8] = [
         Setting::OrderTable,
         Setting::CheckStatusTable,
         Setting::ProcessUnpaidOrderTable,
         Setting::EmailLogTable,
         Setting::FailureTopicArn,
         Setting::SenderEmail,
+        Setting::SesConfigurationSet,
+        Setting::OrderIndexTable,
     ];
 
     /// The environment variable the setting is read from.
@@ -38,6 +45,8 @@ impl Setting {
             Setting::EmailLogTable => "EMAIL_LOG_TABLE",
             Setting::FailureTopicArn => "FAILURE_TOPIC_ARN",
             Setting::SenderEmail => "SENDER_EMAIL",
+            Setting::SesConfigurationSet => "SES_CONFIGURATION_SET",
+            Setting::OrderIndexTable => "ORDER_INDEX_TABLE",
         }
     }
 
@@ -51,6 +60,8 @@ impl Setting {
                 Some(format!("payment3-process-unpaid-order-{branch}"))
             }
             Setting::EmailLogTable => Some(format!("payment3-email-log-{branch}")),
+            Setting::SesConfigurationSet => Some(format!("payment3-unpaid-order-{branch}")),
+            Setting::OrderIndexTable => Some(format!("payment3-unpaid-order-index-{branch}")),
             Setting::FailureTopicArn | Setting::SenderEmail => None,
         }
     }

@@ -36,9 +36,23 @@ pub enum FunctionError {
     /// at this step, and a redrive after the fix re-runs it.
     #[error("{0}")]
     Configuration(String),
-    /// A notification was handed to SNS or SES but its outcome is unknown (reply lost, timeout,
-    /// 5xx, crash before it was recorded): sending again could deliver twice, not sending could
-    /// lose it. Not retried: an operator confirms or releases it (docs/failure-modes.md).
+    /// The email was handed to SES but its outcome is not known yet (reply lost, 5xx, timeout,
+    /// or sent and not recorded): SES's sending events for its claim decide. Caught by the
+    /// per-order machine, which waits (a Wait state) and asks notify-failure again.
+    #[error("email {email_id} was handed to SES {elapsed_secs} s ago and no SES event has confirmed it yet; next check in {next_check_secs} s (confirmation window {window_secs} s)")]
+    EmailAwaitingEvidence {
+        /// The email-log slot left `sending`.
+        email_id: String,
+        /// Seconds since the claim was handed to SES.
+        elapsed_secs: u64,
+        /// When to look again (the Wait state reads it from this message).
+        next_check_secs: u64,
+        /// The confirmation window.
+        window_secs: u64,
+    },
+    /// An email was handed to SES, no SES event confirmed it within the confirmation window,
+    /// and `AMBIGUOUS_EMAIL_POLICY=page`: sending again could deliver twice, not sending could
+    /// lose it. Not retried: an operator confirms or releases it (docs/runbook.md).
     #[error("{channel} for {email_id} may or may not have been sent: {cause}")]
     NotificationUnconfirmed {
         /// `sns` or `email`.
@@ -61,6 +75,7 @@ impl FunctionError {
             FunctionError::Transient(_) => "TransientError",
             FunctionError::Configuration(_) => "ConfigurationError",
             FunctionError::NotificationUnconfirmed { .. } => "NotificationUnconfirmed",
+            FunctionError::EmailAwaitingEvidence { .. } => "EmailAwaitingEvidence",
         }
     }
 
@@ -138,6 +153,16 @@ mod tests {
                 },
                 "NotificationUnconfirmed",
                 "email for 1#a#email may or may not have been sent: timeout",
+            ),
+            (
+                FunctionError::EmailAwaitingEvidence {
+                    email_id: "1#a#email".into(),
+                    elapsed_secs: 30,
+                    next_check_secs: 30,
+                    window_secs: 900,
+                },
+                "EmailAwaitingEvidence",
+                "email 1#a#email was handed to SES 30 s ago and no SES event has confirmed it yet; next check in 30 s (confirmation window 900 s)",
             ),
         ];
         for (error, error_type, message) in cases {

@@ -7,7 +7,9 @@ pub mod aws;
 pub mod config;
 pub mod deadline;
 mod error;
+pub mod evidence;
 pub mod memory;
+pub mod metrics;
 pub mod model;
 pub mod notice;
 mod payment_state;
@@ -21,7 +23,10 @@ pub use memory::{MemoryState, MemoryStore};
 pub use model::{
     AttemptId, CheckStatus, OrderData, OrderId, PaymentHeader, PaymentState, StoredOrder,
 };
-pub use ports::{AttemptLog, CheckStatusTable, EmailLog, Mailer, Notifier, OrderTable};
+pub use ports::{
+    AttemptLog, CheckStatusTable, EmailLog, ExecutionInputs, Mailer, Notifier, OrderIndex,
+    OrderTable,
+};
 
 /// Parses a function's input document; any mismatch is `InvalidInput` naming what is wrong.
 pub fn parse_input<T: serde::de::DeserializeOwned>(
@@ -47,6 +52,9 @@ pub fn log_result<T>(result: &Result<T, FunctionError>) {
             e @ (FunctionError::Configuration(_) | FunctionError::NotificationUnconfirmed { .. }),
         ) => {
             tracing::error!(errorType = e.error_type(), error = %e, "failed; an operator must act (docs/failure-modes.md)")
+        }
+        Err(e @ FunctionError::EmailAwaitingEvidence { .. }) => {
+            tracing::info!(errorType = e.error_type(), error = %e, "waiting for SES's evidence")
         }
         Err(e) => {
             tracing::info!(errorType = e.error_type(), error = %e, "answered with a business error")

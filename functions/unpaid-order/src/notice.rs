@@ -6,6 +6,11 @@ use serde::{Deserialize, Serialize};
 use crate::model::{AttemptId, OrderData, OrderId, PaymentHeader};
 use crate::FunctionError;
 
+/// The message attribute every failure notification carries: the same value on every copy of
+/// one (order, attempt)'s notification, for subscribers to drop duplicates by (SNS is sent at
+/// least once: a publish whose outcome is unknown is published again).
+pub const DEDUPE_ATTRIBUTE: &str = "dedupeId";
+
 /// The SNS message announcing a failed payment (no customer data: subscribers look the order up).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureNotification {
@@ -13,6 +18,8 @@ pub struct FailureNotification {
     pub subject: String,
     /// JSON: `{"type": "PaymentFailed", "orderId", "attemptId", "paymentHeader"}`.
     pub message: String,
+    /// The [`DEDUPE_ATTRIBUTE`] value: the (order, attempt)'s email-log key of the SNS channel.
+    pub dedupe_id: String,
 }
 
 impl FailureNotification {
@@ -25,6 +32,7 @@ impl FailureNotification {
             "paymentHeader": header.to_json(),
         });
         FailureNotification {
+            dedupe_id: format!("{order_id}#{attempt_id}#sns"),
             // SNS subjects: at most 100 printable characters, no line breaks.
             subject: truncate(
                 &single_line(&format!("Payment failed for order {order_id}")),
@@ -46,6 +54,9 @@ pub struct OutgoingEmail {
     pub text: String,
     /// The HTML body (order data escaped).
     pub html: String,
+    /// The SES message tags naming the claim it is sent under ([`crate::evidence::ClaimTags`]),
+    /// so that SES's sending events about it can be matched to the email-log record.
+    pub tags: Vec<(String, String)>,
 }
 
 impl OutgoingEmail {
@@ -92,7 +103,14 @@ impl OutgoingEmail {
             subject,
             text,
             html,
+            tags: Vec::new(),
         }
+    }
+
+    /// The email tagged with the claim it is sent under.
+    pub fn tagged(mut self, claim: &crate::evidence::ClaimTags) -> Self {
+        self.tags = claim.to_tags();
+        self
     }
 }
 
@@ -304,5 +322,6 @@ mod tests {
         assert_eq!(message["attemptId"], "1-abc");
         assert_eq!(message["paymentHeader"]["paymentId"], "ch_1");
         assert_eq!(n.subject, "Payment failed for order 1");
+        assert_eq!(n.dedupe_id, "1#1-abc#sns");
     }
 }

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::evidence::{IndexEntry, IndexOutcome, SesEvent, SesOutcome};
 use crate::model::{
     AttemptId, AttemptRecord, CheckStatus, LogOutcome, OrderId, PaymentHeader, SaveOutcome,
     StoredOrder,
@@ -93,8 +94,11 @@ impl Claim {
 /// Email-log record states, in order:
 /// - `pending`: claimed, not yet handed to SNS/SES. Nothing went out; a later invocation takes
 ///   it over (its owner died before sending).
-/// - `sending`: handed over, outcome not recorded yet. It may have gone out: never sent again
-///   automatically (`NotificationUnconfirmed`; an operator marks it `sent` or `failed`).
+/// - `sending`: handed over, outcome not recorded yet. It may have gone out. SNS: sent again
+///   (at least once, same dedupe id). Email: decided by SES's events for the claim (any of them
+///   proves SES accepted it: the recorder moves it to `sent`); with none after the confirmation
+///   window, superseded by a new claim and sent again (`AMBIGUOUS_EMAIL_POLICY=resend`), or left
+///   for an operator (`page`: `NotificationUnconfirmed`).
 /// - `sent`: done.
 /// - `failed`: refused for certain (nothing went out); a later invocation claims it again.
 pub mod status {
@@ -113,11 +117,20 @@ pub mod status {
 pub enum ClaimOutcome {
     /// This invocation owns the slot (`pending` with its token): it may send.
     Claimed,
-    /// The slot is `sending` or `sent`: do not send.
-    AlreadyClaimed {
-        /// The slot's status (`sending` or `sent`).
-        status: String,
-    },
+    /// The slot is `sending` or `sent`: do not send under this claim.
+    AlreadyClaimed(ExistingClaim),
+}
+
+/// The claim already on a slot that could not be claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingClaim {
+    /// The slot's status (`sending` or `sent`).
+    pub status: String,
+    /// The token of the invocation that claimed it.
+    pub token: Option<String>,
+    /// When it was claimed (RFC 3339; the send follows within seconds): the start of the
+    /// confirmation window of a `sending` email.
+    pub claimed_at: Option<String>,
 }
 
 /// The email-log table: claim, hand over, record. Every transition is conditional on the
@@ -139,6 +152,34 @@ pub trait EmailLog: Send + Sync {
     ) -> Result<(), FunctionError>;
     /// `sending` (ours) -> `failed` (the provider refused it: nothing went out).
     async fn mark_failed(&self, claim: &Claim, reason: &str) -> Result<(), FunctionError>;
+    /// `sending` with `superseded_token` -> `pending` with `claim`'s token: a send whose outcome
+    /// stayed unknown is taken over by a new claim (SNS at once; email after the confirmation
+    /// window). The old token is kept (`supersededTokens`), so a late event of the old send is
+    /// recognised as a second copy. `false`: the slot is no longer in that state.
+    async fn supersede(&self, superseded_token: &str, claim: &Claim)
+        -> Result<bool, FunctionError>;
+    /// Records one SES sending event on the slot its tags name, once per EventBridge event id:
+    /// any event of the current claim proves SES accepted the message, so `pending`/`sending`/
+    /// `failed` become `sent` (with the message id); otherwise the event is kept on the record.
+    async fn record_ses_event(&self, event: &SesEvent) -> Result<SesOutcome, FunctionError>;
+}
+
+/// The order index: every execution that named an order, in its newest known state (one item
+/// per (orderId, execution), fed by Step Functions' status-change events).
+#[async_trait]
+pub trait OrderIndex: Send + Sync {
+    /// Writes the item unless the index already holds the same or a newer state of that
+    /// execution for that order ([`crate::evidence::rank`]).
+    async fn record(&self, entry: &IndexEntry) -> Result<IndexOutcome, FunctionError>;
+    /// Every execution indexed under the order (one Query), in no particular order.
+    async fn executions_of(&self, order_id: &str) -> Result<Vec<IndexEntry>, FunctionError>;
+}
+
+/// DescribeExecution's input: for a status-change event that left the input out (too large).
+#[async_trait]
+pub trait ExecutionInputs: Send + Sync {
+    /// The execution's input (JSON text); `None` when the execution does not exist (any more).
+    async fn input_of(&self, execution_arn: &str) -> Result<Option<String>, FunctionError>;
 }
 
 /// Why a send failed, as far as we can know.
@@ -166,13 +207,15 @@ impl SendError {
 pub trait Notifier: Send + Sync {
     /// The topic's ARN (or name) the notification goes to, for the email log.
     fn topic(&self) -> &str;
-    /// Publishes once (no SDK-level retry); returns the message id.
+    /// Publishes once (no SDK-level retry); returns the message id. The message carries the
+    /// notification's dedupe id as a message attribute: SNS is at least once here.
     async fn publish(&self, notification: &FailureNotification) -> Result<String, SendError>;
 }
 
 /// The customer email sender (SESv2).
 #[async_trait]
 pub trait Mailer: Send + Sync {
-    /// Sends once (no SDK-level retry); returns the message id.
+    /// Sends once (no SDK-level retry), tagged with the email's claim so that SES's sending
+    /// events name it; returns the message id.
     async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError>;
 }

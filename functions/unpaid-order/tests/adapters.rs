@@ -8,7 +8,7 @@ use unpaid_order::aws::{self, AwsPorts, DynamoOrderTable};
 use unpaid_order::memory::MemoryState;
 use unpaid_order::model::{AttemptRecord, OrderData, SaveOutcome, SavePlan};
 use unpaid_order::notice::{FailureNotification, OutgoingEmail};
-use unpaid_order::ports::{status, Channel, Claim, ClaimOutcome, SendError};
+use unpaid_order::ports::{status, Channel, Claim, ClaimOutcome, ExistingClaim, SendError};
 use unpaid_order::{
     AttemptId, AttemptLog, CheckStatus, CheckStatusTable, EmailLog, Mailer, MemoryStore, Notifier,
     OrderId, OrderTable, PaymentHeader, Setting,
@@ -437,9 +437,11 @@ async fn email_log_contract(log: &dyn EmailLog) {
     assert!(log.begin_send(&other).await.unwrap());
     assert_eq!(
         log.claim(&email).await.unwrap(),
-        ClaimOutcome::AlreadyClaimed {
-            status: status::SENDING.into()
-        }
+        ClaimOutcome::AlreadyClaimed(ExistingClaim {
+            status: status::SENDING.into(),
+            token: Some("inv-2".into()),
+            claimed_at: Some("2026-11-25T06:10:01.000Z".into()),
+        })
     );
     // Only the owner records the outcome.
     log.mark_sent(&email, "m-0", "2026-11-25T06:10:02.000Z")
@@ -453,17 +455,21 @@ async fn email_log_contract(log: &dyn EmailLog) {
         .unwrap();
     assert_eq!(
         log.claim(&email).await.unwrap(),
-        ClaimOutcome::AlreadyClaimed {
-            status: status::SENT.into()
-        }
+        ClaimOutcome::AlreadyClaimed(ExistingClaim {
+            status: status::SENT.into(),
+            token: Some("inv-2".into()),
+            claimed_at: Some("2026-11-25T06:10:01.000Z".into()),
+        })
     );
     // A sent record is not turned into failed.
     log.mark_failed(&other, "late").await.unwrap();
     assert_eq!(
         log.claim(&email).await.unwrap(),
-        ClaimOutcome::AlreadyClaimed {
-            status: status::SENT.into()
-        }
+        ClaimOutcome::AlreadyClaimed(ExistingClaim {
+            status: status::SENT.into(),
+            token: Some("inv-2".into()),
+            claimed_at: Some("2026-11-25T06:10:01.000Z".into()),
+        })
     );
     // The other channel is its own slot; a refused send frees it for the retry.
     let sns = claim(Channel::Sns, "inv-1");
@@ -658,6 +664,7 @@ async fn aws_failures_are_classed_by_what_can_succeed_later() {
     let mailer = aws::SesMailer::new(
         aws::sesv2_client(&env.sdk),
         "not-verified@nowhere.example.com",
+        env.get(Setting::SesConfigurationSet),
     );
     match mailer.send(&email()).await {
         Err(SendError::NotSent(e)) => {

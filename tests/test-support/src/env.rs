@@ -7,8 +7,8 @@ use unpaid_order::{Config, Item, Setting};
 use crate::moto::{create_table, moto_data, moto_endpoint, sdk_config};
 use crate::{unique, workspace_root};
 
-/// A fresh set of the four tables, a topic and a verified sender in moto, and the [`Config`]
-/// naming them. Every name is unique, so tests can run in parallel on one moto server.
+/// A fresh set of the five tables (the four of the functions and the order index), a topic, a
+/// verified sender and a configuration set in moto, and the [`Config`] naming them. Every name is unique, so tests can run in parallel on one moto server.
 pub struct MotoEnv {
     /// The moto server's URL.
     pub endpoint: String,
@@ -31,10 +31,12 @@ impl MotoEnv {
         let checks = format!("{prefix}-check-status");
         let attempts = format!("{prefix}-process-unpaid-order");
         let emails = format!("{prefix}-email-log");
+        let index = format!("{prefix}-order-index");
         create_table(&dynamodb, &orders, "orderId", None).await;
         create_table(&dynamodb, &checks, "orderId", Some("created_at")).await;
         create_table(&dynamodb, &attempts, "orderId", Some("created_at")).await;
         create_table(&dynamodb, &emails, "emailId", None).await;
+        create_table(&dynamodb, &index, "orderId", Some("executionArn")).await;
         let sns = aws_sdk_sns::Client::new(&sdk);
         let topic = sns
             .create_topic()
@@ -45,12 +47,19 @@ impl MotoEnv {
             .topic_arn
             .expect("topic arn");
         let sender = format!("{prefix}@payments.example.com");
-        aws_sdk_sesv2::Client::new(&sdk)
-            .create_email_identity()
+        let ses = aws_sdk_sesv2::Client::new(&sdk);
+        ses.create_email_identity()
             .email_identity(&sender)
             .send()
             .await
             .expect("verify sender identity");
+        // moto stores the set (and ignores it when sending: it publishes no events).
+        let configuration_set = format!("{prefix}-events");
+        ses.create_configuration_set()
+            .configuration_set_name(&configuration_set)
+            .send()
+            .await
+            .expect("create configuration set");
         let config = Config::with([
             (Setting::OrderTable, orders),
             (Setting::CheckStatusTable, checks),
@@ -58,6 +67,8 @@ impl MotoEnv {
             (Setting::EmailLogTable, emails),
             (Setting::FailureTopicArn, topic),
             (Setting::SenderEmail, sender),
+            (Setting::SesConfigurationSet, configuration_set),
+            (Setting::OrderIndexTable, index),
         ]);
         MotoEnv {
             endpoint,

@@ -8,7 +8,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 
 use super::errors::{aws_error, redacted};
 use super::{dynamodb_budget, s};
-use crate::ports::{status, Claim, ClaimOutcome, EmailLog};
+use crate::evidence::{SesEvent, SesOutcome};
+use crate::ports::{status, Claim, ClaimOutcome, EmailLog, ExistingClaim};
 use crate::FunctionError;
 
 /// The email-log table on DynamoDB.
@@ -131,12 +132,13 @@ impl EmailLog for DynamoEmailLog {
             Ok(_) => Ok(ClaimOutcome::Claimed),
             Err(e) => match e.as_service_error() {
                 Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
-                    let status = c
-                        .item()
-                        .and_then(|old| text(old, "status"))
-                        .unwrap_or("unknown")
-                        .to_string();
-                    Ok(ClaimOutcome::AlreadyClaimed { status })
+                    let old = c.item().cloned().unwrap_or_default();
+                    let text = |name: &str| text(&old, name).map(str::to_string);
+                    Ok(ClaimOutcome::AlreadyClaimed(ExistingClaim {
+                        status: text("status").unwrap_or_else(|| "unknown".to_string()),
+                        token: text("claimToken"),
+                        claimed_at: text("claimedAt"),
+                    }))
                 }
                 _ => Err(aws_error(&format!("DynamoDB PutItem {}", self.table), e)),
             },
@@ -173,5 +175,17 @@ impl EmailLog for DynamoEmailLog {
         )
         .await
         .map(drop)
+    }
+
+    async fn supersede(
+        &self,
+        superseded_token: &str,
+        claim: &Claim,
+    ) -> Result<bool, FunctionError> {
+        super::email_evidence::supersede(&self.client, &self.table, superseded_token, claim).await
+    }
+
+    async fn record_ses_event(&self, event: &SesEvent) -> Result<SesOutcome, FunctionError> {
+        super::email_evidence::record_ses_event(&self.client, &self.table, event).await
     }
 }

@@ -3,8 +3,11 @@
 
 mod attempt_log;
 mod check_status;
+mod email_evidence;
 mod email_log;
 mod errors;
+mod executions;
+mod order_index;
 mod order_table;
 mod ses;
 mod sns;
@@ -22,6 +25,8 @@ pub use attempt_log::DynamoAttemptLog;
 pub use check_status::DynamoCheckStatusTable;
 pub use email_log::DynamoEmailLog;
 pub use errors::{redacted, AwsErrorClass};
+pub use executions::SfnExecutionInputs;
+pub use order_index::DynamoOrderIndex;
 pub use order_table::DynamoOrderTable;
 pub use ses::SesMailer;
 pub use sns::SnsNotifier;
@@ -164,6 +169,11 @@ pub fn sesv2_client_at(sdk: &SdkConfig, endpoint: Option<&str>) -> aws_sdk_sesv2
     aws_sdk_sesv2::Client::from_conf(config.build())
 }
 
+/// The Step Functions client of the recorder (DescribeExecution), with the SDK's standard retry.
+pub fn sfn_client(sdk: &SdkConfig) -> aws_sdk_sfn::Client {
+    aws_sdk_sfn::Client::from_conf(aws_sdk_sfn::config::Builder::from(sdk).build())
+}
+
 /// Per-service endpoints over the configuration's (tests put a fault proxy per service).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceEndpoints {
@@ -226,6 +236,24 @@ pub fn call_timeouts(base: Option<&TimeoutConfig>, reserve: Duration) -> Option<
     )
 }
 
+/// The timeouts of a send (SNS Publish, SES SendEmail: one attempt, no SDK retry): everything
+/// the invocation's deadline leaves after `reserve` (the time to record its outcome), not the
+/// SDK's per-attempt limit. A provider slower than that limit but within the deadline delivered
+/// the message and says so; cutting it off would turn a slow answer into an unknown outcome.
+/// `None` when no deadline is set (the client's own timeouts apply).
+pub fn send_timeouts(reserve: Duration) -> Option<TimeoutConfig> {
+    let left = crate::deadline::remaining()?
+        .saturating_sub(reserve)
+        .saturating_sub(ANSWER_MARGIN)
+        .max(Duration::from_millis(1));
+    Some(
+        TimeoutConfig::builder()
+            .operation_timeout(left)
+            .operation_attempt_timeout(left)
+            .build(),
+    )
+}
+
 /// A per-call override of the DynamoDB client's timeouts (see [`call_timeouts`]).
 fn dynamodb_budget(client: &aws_sdk_dynamodb::Client) -> aws_sdk_dynamodb::config::Builder {
     let mut b = aws_sdk_dynamodb::config::Builder::default();
@@ -256,6 +284,8 @@ pub struct AwsPorts {
     pub notifier: SnsNotifier,
     /// The customer email sender.
     pub mailer: SesMailer,
+    /// The order index (the recorder's).
+    pub order_index: DynamoOrderIndex,
 }
 
 impl AwsPorts {
@@ -281,7 +311,8 @@ impl AwsPorts {
                 dynamodb.clone(),
                 config.get(Setting::ProcessUnpaidOrderTable)?,
             ),
-            email_log: DynamoEmailLog::new(dynamodb, config.get(Setting::EmailLogTable)?),
+            email_log: DynamoEmailLog::new(dynamodb.clone(), config.get(Setting::EmailLogTable)?),
+            order_index: DynamoOrderIndex::new(dynamodb, config.get(Setting::OrderIndexTable)?),
             notifier: SnsNotifier::new(
                 sns_client_at(sdk, endpoints.sns.as_deref()),
                 config.get(Setting::FailureTopicArn)?,
@@ -289,6 +320,7 @@ impl AwsPorts {
             mailer: SesMailer::new(
                 sesv2_client_at(sdk, endpoints.ses.as_deref()),
                 config.get(Setting::SenderEmail)?,
+                config.get(Setting::SesConfigurationSet)?,
             ),
         })
     }

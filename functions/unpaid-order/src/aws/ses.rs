@@ -9,13 +9,11 @@ use crate::notice::OutgoingEmail;
 use crate::ports::{Mailer, SendError};
 use crate::FunctionError;
 
-/// The call's timeouts: what the deadline leaves after recording the outcome.
-fn send_budget(client: &aws_sdk_sesv2::Client) -> aws_sdk_sesv2::config::Builder {
+/// The call's timeouts: all the deadline leaves after recording the outcome (a slow SES is
+/// not an ambiguous one), not the SDK's per-attempt limit.
+fn send_budget() -> aws_sdk_sesv2::config::Builder {
     let mut b = aws_sdk_sesv2::config::Builder::default();
-    b.set_timeout_config(super::call_timeouts(
-        client.config().timeout_config(),
-        RECORD_RESERVE,
-    ));
+    b.set_timeout_config(super::send_timeouts(RECORD_RESERVE));
     b
 }
 
@@ -24,14 +22,21 @@ fn send_budget(client: &aws_sdk_sesv2::Client) -> aws_sdk_sesv2::config::Builder
 pub struct SesMailer {
     client: aws_sdk_sesv2::Client,
     sender: String,
+    configuration_set: String,
 }
 
 impl SesMailer {
-    /// Sends from `sender` (SENDER_EMAIL, a verified SES identity).
-    pub fn new(client: aws_sdk_sesv2::Client, sender: impl Into<String>) -> Self {
+    /// Sends from `sender` (SENDER_EMAIL, a verified SES identity) through `configuration_set`
+    /// (SES_CONFIGURATION_SET: its event destination publishes the sending events).
+    pub fn new(
+        client: aws_sdk_sesv2::Client,
+        sender: impl Into<String>,
+        configuration_set: impl Into<String>,
+    ) -> Self {
         SesMailer {
             client,
             sender: sender.into(),
+            configuration_set: configuration_set.into(),
         }
     }
 }
@@ -47,7 +52,7 @@ fn content(data: &str) -> Result<aws_sdk_sesv2::types::Content, SendError> {
 #[async_trait]
 impl Mailer for SesMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
-        use aws_sdk_sesv2::types::{Body, Destination, EmailContent, Message};
+        use aws_sdk_sesv2::types::{Body, Destination, EmailContent, Message, MessageTag};
         let message = Message::builder()
             .subject(content(&email.subject)?)
             .body(
@@ -63,8 +68,19 @@ impl Mailer for SesMailer {
             .from_email_address(&self.sender)
             .destination(Destination::builder().to_addresses(&email.to).build())
             .content(EmailContent::builder().simple(message).build())
+            .configuration_set_name(&self.configuration_set)
+            .set_email_tags(Some(
+                email
+                    .tags
+                    .iter()
+                    .map(|(name, value)| MessageTag::builder().name(name).value(value).build())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| {
+                        SendError::NotSent(FunctionError::invalid(format!("email tags: {e}")))
+                    })?,
+            ))
             .customize()
-            .config_override(send_budget(&self.client))
+            .config_override(send_budget())
             .send()
             .await
             .map_err(|e| send_error("SESv2 SendEmail", e))?;

@@ -8,13 +8,10 @@ use super::RECORD_RESERVE;
 use crate::notice::FailureNotification;
 use crate::ports::{Notifier, SendError};
 
-/// The call's timeouts: what the deadline leaves after recording the outcome.
-fn send_budget(client: &aws_sdk_sns::Client) -> aws_sdk_sns::config::Builder {
+/// The call's timeouts: all the deadline leaves after recording the outcome.
+fn send_budget() -> aws_sdk_sns::config::Builder {
     let mut b = aws_sdk_sns::config::Builder::default();
-    b.set_timeout_config(super::call_timeouts(
-        client.config().timeout_config(),
-        RECORD_RESERVE,
-    ));
+    b.set_timeout_config(super::send_timeouts(RECORD_RESERVE));
     b
 }
 
@@ -48,8 +45,20 @@ impl Notifier for SnsNotifier {
             .topic_arn(&self.topic_arn)
             .subject(&notification.subject)
             .message(&notification.message)
+            .message_attributes(
+                crate::notice::DEDUPE_ATTRIBUTE,
+                aws_sdk_sns::types::MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(&notification.dedupe_id)
+                    .build()
+                    .map_err(|e| {
+                        SendError::NotSent(crate::FunctionError::invalid(format!(
+                            "message attribute: {e}"
+                        )))
+                    })?,
+            )
             .customize()
-            .config_override(send_budget(&self.client))
+            .config_override(send_budget())
             .send()
             .await
             .map_err(|e| send_error("SNS Publish", e))?;

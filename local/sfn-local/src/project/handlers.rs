@@ -1,12 +1,12 @@
-//! The five functions' handlers, called in-process by binary name over a set of ports: the same
+//! The six functions' handlers, called in-process by binary name over a set of ports: the same
 //! async functions the Lambda binaries run.
 
 use std::sync::Arc;
 
 use serde_json::Value;
 use unpaid_order::{
-    AttemptLog, CheckStatusTable, EmailLog, FunctionError, Mailer, MemoryStore, Notifier,
-    OrderTable,
+    AttemptLog, CheckStatusTable, EmailLog, ExecutionInputs, FunctionError, Mailer, MemoryStore,
+    Notifier, OrderIndex, OrderTable,
 };
 
 /// Every port a handler may use.
@@ -24,6 +24,12 @@ pub struct Ports {
     pub notifier: Arc<dyn Notifier>,
     /// The SES mailer (notify-failure).
     pub mailer: Arc<dyn Mailer>,
+    /// The order index (record-event).
+    pub order_index: Arc<dyn OrderIndex>,
+    /// DescribeExecution's input (record-event, for an event that left the input out).
+    pub executions: Arc<dyn ExecutionInputs>,
+    /// notify-failure's policy for an email whose outcome stays unknown (its environment).
+    pub policy: notify_failure::EvidencePolicy,
 }
 
 impl Ports {
@@ -36,11 +42,17 @@ impl Ports {
             email_log: Arc::new(m.clone()),
             notifier: Arc::new(m.clone()),
             mailer: Arc::new(m.clone()),
+            order_index: Arc::new(m.clone()),
+            executions: Arc::new(m.clone()),
+            policy: notify_failure::EvidencePolicy::default(),
         }
     }
 
-    /// Every port over the real AWS adapters.
-    pub fn from_aws(p: &unpaid_order::aws::AwsPorts) -> Ports {
+    /// Every port over the real AWS adapters; `executions` answers DescribeExecution.
+    pub fn from_aws(
+        p: &unpaid_order::aws::AwsPorts,
+        executions: Arc<dyn ExecutionInputs>,
+    ) -> Ports {
         Ports {
             orders: Arc::new(p.orders.clone()),
             check_status: Arc::new(p.check_status.clone()),
@@ -48,7 +60,16 @@ impl Ports {
             email_log: Arc::new(p.email_log.clone()),
             notifier: Arc::new(p.notifier.clone()),
             mailer: Arc::new(p.mailer.clone()),
+            order_index: Arc::new(p.order_index.clone()),
+            executions,
+            policy: notify_failure::EvidencePolicy::default(),
         }
+    }
+
+    /// These ports with notify-failure's policy from its environment.
+    pub fn with_policy(mut self, policy: notify_failure::EvidencePolicy) -> Ports {
+        self.policy = policy;
+        self
     }
 }
 
@@ -62,12 +83,13 @@ pub enum HandlerError {
 }
 
 /// The binaries this runner has handlers for.
-pub const BINARIES: [&str; 5] = [
+pub const BINARIES: [&str; 6] = [
     "load-order",
     "build-failed-header",
     "save-order",
     "log-attempt",
     "notify-failure",
+    "record-event",
 ];
 
 /// Runs the handler of `binary` on `payload`.
@@ -109,8 +131,20 @@ pub async fn call_handler(
                 email_log: ports.email_log.as_ref(),
                 notifier: ports.notifier.as_ref(),
                 mailer: ports.mailer.as_ref(),
+                policy: ports.policy,
             };
             out(notify_failure::handle(p, payload).await)
+        }
+        "record-event" => {
+            // An SQS batch in, a partial batch response out, as the Lambda's event source
+            // mapping exchanges them.
+            let batch = unpaid_order::parse_input(payload).map_err(HandlerError::Function)?;
+            let p = record_event::Ports {
+                email_log: ports.email_log.as_ref(),
+                index: ports.order_index.as_ref(),
+                executions: ports.executions.as_ref(),
+            };
+            out(Ok(record_event::handle(p, batch).await))
         }
         other => Err(HandlerError::Unknown(other.to_string())),
     }

@@ -48,8 +48,9 @@ pub const LOCAL_PARAMETER_DEFAULTS: &[(&str, &str)] = &[
 /// What the per-order machine's output says when it skipped a paid order (`pipe`'s report).
 pub const ALREADY_PAID: &str = "OrderAlreadyPaid";
 
-/// How many tables the embedded store keeps (orders, checkStatus, processUnpaidOrder, emailLog).
-pub const TABLES: usize = 4;
+/// How many tables the embedded store keeps (orders, checkStatus, processUnpaidOrder, emailLog,
+/// orderIndex).
+pub const TABLES: usize = 5;
 
 /// The tables of `state`, in the order of [`TABLES`].
 pub fn tables(state: &MemoryState) -> [&Vec<Item>; TABLES] {
@@ -58,6 +59,7 @@ pub fn tables(state: &MemoryState) -> [&Vec<Item>; TABLES] {
         &state.check_status,
         &state.process_unpaid_order,
         &state.email_log,
+        &state.order_index,
     ]
 }
 
@@ -68,17 +70,19 @@ pub fn tables_mut(state: &mut MemoryState) -> [&mut Vec<Item>; TABLES] {
         &mut state.check_status,
         &mut state.process_unpaid_order,
         &mut state.email_log,
+        &mut state.order_index,
     ]
 }
 
 /// A state of these tables (the outbox left empty).
 pub fn from_tables(tables: [Vec<Item>; TABLES]) -> MemoryState {
-    let [orders, check_status, process_unpaid_order, email_log] = tables;
+    let [orders, check_status, process_unpaid_order, email_log, order_index] = tables;
     MemoryState {
         orders,
         check_status,
         process_unpaid_order,
         email_log,
+        order_index,
         outbox: Default::default(),
     }
 }
@@ -93,6 +97,8 @@ pub(crate) struct JournalEntry {
     pub(crate) check_status: Vec<Item>,
     pub(crate) process_unpaid_order: Vec<Item>,
     pub(crate) email_log: Vec<Item>,
+    #[serde(default)]
+    pub(crate) order_index: Vec<Item>,
     #[serde(default)]
     pub(crate) sns: Vec<PublishedMessage>,
     #[serde(default)]
@@ -116,6 +122,7 @@ impl JournalEntry {
             check_status: after.check_status,
             process_unpaid_order: after.process_unpaid_order,
             email_log: after.email_log,
+            order_index: after.order_index,
             sns: after.outbox.sns,
             emails: after.outbox.emails,
         }
@@ -129,6 +136,7 @@ impl JournalEntry {
                 self.check_status,
                 self.process_unpaid_order,
                 self.email_log,
+                self.order_index,
             ],
             self.sns,
             self.emails,

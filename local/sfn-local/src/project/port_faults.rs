@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use unpaid_order::evidence::{SesEvent, SesOutcome};
 use unpaid_order::model::{AttemptRecord, LogOutcome, SaveOutcome};
 use unpaid_order::notice::{FailureNotification, OutgoingEmail};
 use unpaid_order::ports::{Claim, ClaimOutcome, SendError};
@@ -142,6 +143,9 @@ pub fn wrap(ports: &Ports, faults: Arc<PortFaults>) -> Ports {
             inner: ports.mailer.clone(),
             faults,
         }),
+        order_index: ports.order_index.clone(),
+        executions: ports.executions.clone(),
+        policy: ports.policy,
     }
 }
 
@@ -227,6 +231,12 @@ impl EmailLog for Faulted<dyn EmailLog> {
     }
     async fn mark_failed(&self, claim: &Claim, reason: &str) -> Result<(), FunctionError> {
         self.inner.mark_failed(claim, reason).await
+    }
+    async fn supersede(&self, old: &str, claim: &Claim) -> Result<bool, FunctionError> {
+        self.inner.supersede(old, claim).await
+    }
+    async fn record_ses_event(&self, event: &SesEvent) -> Result<SesOutcome, FunctionError> {
+        self.inner.record_ses_event(event).await
     }
 }
 

@@ -158,6 +158,8 @@ impl Runner {
                 .or_else(|| template.function_environment.get(name).cloned())
                 .unwrap_or_default()
         };
+        let policy = notify_failure::EvidencePolicy::from_lookup(|name| Some(env(name)))
+            .map_err(|e| RunnerError::Backend(e.to_string()))?;
         let mut embedded = None;
         let backend: Arc<dyn Functions> = if let Some(url) = &options.lambda_endpoint {
             let sdk = match &options.sdk_config {
@@ -193,7 +195,13 @@ impl Runner {
                     &options.service_endpoints,
                 )
                 .map_err(|e| RunnerError::Backend(e.to_string()))?;
-                per_binary.insert(f.binary.clone(), Ports::from_aws(&ports));
+                // DescribeExecution of the recorder: this runner's own executions.
+                let executions: Arc<dyn unpaid_order::ExecutionInputs> =
+                    Arc::new(unpaid_order::MemoryStore::default());
+                per_binary.insert(
+                    f.binary.clone(),
+                    Ports::from_aws(&ports, executions).with_policy(policy),
+                );
             }
             Arc::new(AwsFunctions::new(per_binary))
         } else {

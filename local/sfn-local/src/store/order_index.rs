@@ -146,6 +146,7 @@ mod tests {
                 check_status: grow(&before.check_status),
                 process_unpaid_order: grow(&before.process_unpaid_order),
                 email_log: grow(&before.email_log),
+                order_index: grow(&before.order_index),
                 sns: vec![],
                 emails: vec![],
             };

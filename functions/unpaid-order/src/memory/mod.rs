@@ -10,16 +10,19 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::attr::{Attr, Item};
+use crate::evidence::{SesEvent, SesOutcome};
 use crate::model::{
     plan_save, AttemptRecord, CheckStatus, LogOutcome, OrderData, OrderId, PaymentHeader,
     SaveOutcome, SavePlan, StoredOrder,
 };
 use crate::notice::{FailureNotification, OutgoingEmail};
 use crate::ports::{
-    status, AttemptLog, CheckStatusTable, Claim, ClaimOutcome, EmailLog, Mailer, Notifier,
-    OrderTable, SendError,
+    status, AttemptLog, CheckStatusTable, Claim, ClaimOutcome, EmailLog, ExistingClaim, Mailer,
+    Notifier, OrderTable, SendError,
 };
 use crate::FunctionError;
+
+mod evidence;
 
 /// An SNS message as it would have been published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +36,9 @@ pub struct PublishedMessage {
     pub subject: String,
     /// The message body (JSON).
     pub message: String,
+    /// The `dedupeId` message attribute: the same on every copy of one notification.
+    #[serde(default)]
+    pub dedupe_id: String,
 }
 
 /// An email as it would have been sent.
@@ -51,6 +57,9 @@ pub struct SentEmail {
     pub text: String,
     /// The HTML body.
     pub html: String,
+    /// The SES message tags it was sent with (the claim it belongs to).
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
 }
 
 /// What the in-memory notifier and mailer "sent", in order, for tests to check.
@@ -75,6 +84,10 @@ pub struct MemoryState {
     pub process_unpaid_order: Vec<Item>,
     /// Email-log table: hash `emailId`.
     pub email_log: Vec<Item>,
+    /// Order index: hash `orderId`, range `executionArn` (the recorder's, from Step Functions'
+    /// status-change events).
+    #[serde(default)]
+    pub order_index: Vec<Item>,
     /// What was sent.
     pub outbox: Outbox,
 }
@@ -126,6 +139,7 @@ impl MemoryState {
             check_status: read(FIXTURE_FILES[1], false)?,
             process_unpaid_order: read(FIXTURE_FILES[2], false)?,
             email_log: read(FIXTURE_FILES[3], false)?,
+            order_index: Vec::new(),
             outbox: Outbox::default(),
         })
     }
@@ -339,7 +353,12 @@ impl EmailLog for MemoryStore {
                     *existing = record;
                     Ok(ClaimOutcome::Claimed)
                 } else {
-                    Ok(ClaimOutcome::AlreadyClaimed { status: current })
+                    let text = |name: &str| text_of(existing, name).map(str::to_string);
+                    Ok(ClaimOutcome::AlreadyClaimed(ExistingClaim {
+                        status: current,
+                        token: text("claimToken"),
+                        claimed_at: text("claimedAt"),
+                    }))
                 }
             }
         }
@@ -372,6 +391,22 @@ impl EmailLog for MemoryStore {
             &[("failure", &crate::notice::redacted(reason))],
         );
         Ok(())
+    }
+
+    async fn supersede(
+        &self,
+        superseded_token: &str,
+        claim: &Claim,
+    ) -> Result<bool, FunctionError> {
+        Ok(evidence::supersede(
+            &mut self.lock(),
+            superseded_token,
+            claim,
+        ))
+    }
+
+    async fn record_ses_event(&self, event: &SesEvent) -> Result<SesOutcome, FunctionError> {
+        Ok(evidence::record_ses_event(&mut self.lock(), event))
     }
 }
 
@@ -423,6 +458,7 @@ impl Notifier for MemoryStore {
             topic_arn: self.topic_arn.clone(),
             subject: notification.subject.clone(),
             message: notification.message.clone(),
+            dedupe_id: notification.dedupe_id.clone(),
         });
         Ok(message_id)
     }
@@ -447,6 +483,7 @@ impl Mailer for MemoryStore {
             subject: email.subject.clone(),
             text: email.text.clone(),
             html: email.html.clone(),
+            tags: email.tags.clone(),
         });
         Ok(message_id)
     }
