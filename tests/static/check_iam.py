@@ -47,9 +47,18 @@ NAME_RULES = [
     ("dynamodb", re.compile(r"(^payment3-check-status-.+|-check-status)$"), "CHECK_STATUS_TABLE"),
     ("dynamodb", re.compile(r"(^payment3-process-unpaid-order-.+|-process-unpaid-order)$"), "PROCESS_UNPAID_ORDER_TABLE"),
     ("dynamodb", re.compile(r"(^payment3-email-log-.+|-email-log)$"), "EMAIL_LOG_TABLE"),
+    ("dynamodb", re.compile(r"(^payment3-unpaid-order-index-.+|-order-index)$"), "ORDER_INDEX_TABLE"),
     ("sns", re.compile(r"^arn:aws[a-z-]*:sns:[^:]+:\d{12}:(payment3-unpaid-order-[a-z0-9-]+|.+-failure)$"), "FAILURE_TOPIC_ARN"),
     ("ses", re.compile(r"^[^@\s]+@[^@\s]+$"), "SENDER_EMAIL"),
+    # SendEmail naming a configuration set is authorised on the set too (logged as
+    # "configuration-set/<name>").
+    ("ses", re.compile(r"^configuration-set/.+$"), "SES_CONFIGURATION_SET"),
 ]
+
+# Calls the Lambda service makes with a function's role on its behalf, read from the template's
+# event source mappings (AWS Lambda developer guide, "Using Lambda with Amazon SQS", execution
+# role permissions): polling an SQS queue is ReceiveMessage, DeleteMessage, GetQueueAttributes.
+ESM_SQS_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
 
 # KMS actions each service needs on a customer-managed key, per call, as AWS documents them:
 #  - DynamoDB (developer guide, "Encryption at rest: how it works", customer managed key): the
@@ -57,13 +66,17 @@ NAME_RULES = [
 #    kms:GenerateDataKey for writes;
 #  - SNS (developer guide, "Key management", publishers to an encrypted topic): kms:GenerateDataKey
 #    and kms:Decrypt;
-#  - SQS (developer guide, "Key management", producers): kms:GenerateDataKey and kms:Decrypt.
+#  - SQS (developer guide, "Key management"): producers kms:GenerateDataKey and kms:Decrypt,
+#    consumers (ReceiveMessage) kms:Decrypt.
 DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 KMS_NEEDS = {
     "dynamodb": lambda action: ["kms:Decrypt", "kms:DescribeKey"]
     + (["kms:GenerateDataKey"] if action in DYNAMODB_WRITES else []),
     "sns": lambda action: ["kms:GenerateDataKey", "kms:Decrypt"] if action == "sns:Publish" else [],
-    "sqs": lambda action: ["kms:GenerateDataKey", "kms:Decrypt"] if action == "sqs:SendMessage" else ["kms:Decrypt"],
+    "sqs": lambda action: {
+        "sqs:SendMessage": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "sqs:ReceiveMessage": ["kms:Decrypt"],
+    }.get(action, []),
 }
 
 ENCRYPTED_TYPES = {
@@ -113,6 +126,8 @@ class Template:
             return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self.resolve(p.get('QueueName', name))}"
         if t == "AWS::KMS::Key":
             return f"key-{name}"
+        if t == "AWS::SES::ConfigurationSet":
+            return self.resolve(p.get("Name", name))
         if t == "AWS::StepFunctions::StateMachine":
             return f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:{self.resolve(p.get('StateMachineName', name))}"
         if t == "AWS::Lambda::Function":
@@ -276,6 +291,9 @@ class Check:
                     out += [self.t.resolve(s) for s in statements(res["Properties"].get("PolicyDocument"))]
         return out
 
+    def has_managed(self, role_lid: str, name: str) -> bool:
+        return any(str(a).endswith("/" + name) for a in self.t.props(role_lid).get("ManagedPolicyArns") or [])
+
     def functions(self) -> dict:
         """binary name -> (logical id, role logical id, resolved environment)"""
         out = {}
@@ -292,6 +310,19 @@ class Check:
     def call_arns(self, function: str, env: dict, call: dict) -> list:
         """The ARNs IAM authorises the call against (SES: the address and its domain identity)."""
         service, name = call["service"], call["resource"]
+        if service == "states":
+            # Executions reach the code through events, not its environment: the ARN must be an
+            # execution of one of this template's state machines.
+            machines = {
+                self.t.resolve((r.get("Properties") or {}).get("StateMachineName"))
+                for r in self.t.resources.values()
+                if r["Type"] == "AWS::StepFunctions::StateMachine"
+            }
+            m = re.match(rf"^arn:{PARTITION}:states:{REGION}:{ACCOUNT}:execution:([^:]+):[^:]+$", name)
+            if not m or m.group(1) not in machines:
+                self.problems.append(f"{function}: {call['action']} on {name!r}: not an execution of this template's state machines")
+                return []
+            return [name]
         var = next((v for s, rx, v in NAME_RULES if s == service and rx.search(name)), None)
         if var is None or var not in env:
             self.problems.append(
@@ -300,6 +331,8 @@ class Check:
             )
             return []
         value = env[var]
+        if service == "ses" and var == "SES_CONFIGURATION_SET":
+            return [f"arn:{PARTITION}:ses:{REGION}:{ACCOUNT}:configuration-set/{value}"]
         if service == "dynamodb":
             return [f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/{value}"]
         if service == "sns":
@@ -312,8 +345,28 @@ class Check:
         self.problems.append(f"{function}: service {service!r} is not modelled by check_iam.py")
         return []
 
+    def mapping_calls(self) -> list:
+        """What each SQS event source mapping does with its function's role, as call-log entries
+        (resource = the queue's ARN)."""
+        binaries = {lid: binary for binary, (lid, _, _) in self.functions().items()}
+        out = []
+        for res in self.t.resources.values():
+            if res["Type"] != "AWS::Lambda::EventSourceMapping":
+                continue
+            props = res.get("Properties") or {}
+            fn = props.get("FunctionName")
+            lid = fn.get("Ref") if isinstance(fn, dict) else fn
+            source = self.t.resolve(props.get("EventSourceArn"))
+            if lid in binaries and isinstance(source, str) and ":sqs:" in source:
+                out += [
+                    {"function": binaries[lid], "service": "sqs", "action": a, "resource": source, "mapping": True}
+                    for a in ESM_SQS_ACTIONS
+                ]
+        return out
+
     def run(self, calls: list) -> None:
         functions = self.functions()
+        calls = calls + self.mapping_calls()
         used_by_role = {}  # role -> [(service, action, arn)]
         for call in calls:
             fn = call.get("function")
@@ -321,13 +374,16 @@ class Check:
                 self.problems.append(f"{fn}: not a function of template.yaml (call {call.get('action')} on {call.get('resource')})")
                 continue
             _, role, env = functions[fn]
-            for arn in self.call_arns(fn, env, call):
+            arns = [call["resource"]] if call.get("mapping") else self.call_arns(fn, env, call)
+            for arn in arns:
                 used_by_role.setdefault(role, set()).add((call["service"], call["action"], arn))
 
         for fn, (lid, role, _env) in sorted(functions.items()):
             stmts = self.role_statements(role)
             used = used_by_role.get(role, set())
             for service, action, arn in sorted(used):
+                if service == "sqs" and self.has_managed(role, "AWSLambdaSQSQueueExecutionRole"):
+                    continue  # SAM attaches it for the SQS event: the AWS-managed grant of polling
                 if not allowed(stmts, action, arn):
                     self.problems.append(f"{fn}: {action} on {arn} is called by the code but not allowed by {role}")
             self.check_unused(fn, role, stmts, used)

@@ -196,6 +196,33 @@ def key_policy_without_root(dest: Path) -> None:
     )
 
 
+def record_event_no_kms_for_evidence_queue(dest: Path) -> None:
+    replace_text(
+        dest,
+        TEMPLATE,
+        '                    - !Sub "dynamodb.${AWS::Region}.amazonaws.com"\n                    - !Sub "sqs.${AWS::Region}.amazonaws.com"\n',
+        '                    - !Sub "dynamodb.${AWS::Region}.amazonaws.com"\n',
+    )
+
+
+def notify_failure_without_configuration_set(dest: Path) -> None:
+    replace_text(
+        dest,
+        TEMPLATE,
+        '                - !Sub "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${EmailEventsConfigurationSet}"\n',
+        "",
+    )
+
+
+def record_event_describes_no_batch_executions(dest: Path) -> None:
+    replace_text(
+        dest,
+        TEMPLATE,
+        '                - !Sub "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:process-unpaid-orders-${Branch}:*"\n',
+        "",
+    )
+
+
 # name -> (make, checks that must fail on it)
 DEFECTS = {
     "missing-next-target": (missing_next_target, ["asl-validator", "project"]),
@@ -216,6 +243,9 @@ DEFECTS = {
     "save-order-statement-without-update-item": (save_order_without_update, ["iam"]),
     "notify-failure-unused-get-item-on-email-log": (notify_failure_unused_get_item, ["iam"]),
     "key-policy-does-not-let-iam-use-the-key": (key_policy_without_root, ["iam"]),
+    "record-event-no-kms-for-the-evidence-queue": (record_event_no_kms_for_evidence_queue, ["iam"]),
+    "notify-failure-not-allowed-on-the-configuration-set": (notify_failure_without_configuration_set, ["iam"]),
+    "record-event-cannot-describe-batch-executions": (record_event_describes_no_batch_executions, ["iam"]),
 }
 
 # name -> the line the check must print: it names the function (or role), the action and the resource.
@@ -227,6 +257,9 @@ EXPECT = {
     "save-order-statement-without-update-item": r"^check_iam: save-order: dynamodb:UpdateItem on arn:aws:dynamodb:us-east-1:123456789012:table/order-table-dev is called by the code but not allowed",
     "notify-failure-unused-get-item-on-email-log": r"^check_iam: notify-failure: NotifyFailureFunctionRole grants dynamodb:GetItem on arn:aws:dynamodb:us-east-1:123456789012:table/payment3-email-log-dev, which no recorded call",
     "key-policy-does-not-let-iam-use-the-key": rf"^check_iam: log-attempt: key policy of EncryptionKey lets neither IAM .* use kms:Decrypt",
+    "record-event-no-kms-for-the-evidence-queue": rf"^check_iam: record-event: kms:Decrypt on {KEY} is needed \(for sqs:ReceiveMessage on EvidenceQueue",
+    "notify-failure-not-allowed-on-the-configuration-set": r"^check_iam: notify-failure: ses:SendEmail on arn:aws:ses:us-east-1:123456789012:configuration-set/payment3-unpaid-order-dev is called by the code but not allowed",
+    "record-event-cannot-describe-batch-executions": r"^check_iam: record-event: states:DescribeExecution on arn:aws:states:us-east-1:123456789012:execution:process-unpaid-orders-dev:\S+ is called by the code but not allowed",
 }
 
 
