@@ -58,8 +58,8 @@ bash tests/static/check.sh
 step "ASL conformance ratchet (../shared/asl-conformance)"
 bash tests/conformance/ratchet.sh
 
-step "fuzz the stream-record and order-document parsers (cargo-fuzz pinned, 30 s per target)"
-bash tests/tools/fuzz.sh 30
+step "fuzz the stream-record, order-document and evidence-event parsers (cargo-fuzz pinned, 20 s per target)"
+bash tests/tools/fuzz.sh 20
 
 step "package: cargo lambda build --release (bootstrap zips)"
 bash tests/static/package.sh

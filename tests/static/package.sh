@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packages the five Lambdas as AWS does: `cargo lambda build --release --output-format zip`, one
+# Packages the six Lambdas as AWS does: `cargo lambda build --release --output-format zip`, one
 # bootstrap.zip per function under target/lambda/<name>/, and prints each size.
 #
 # Architecture: arm64 (what template.yaml deploys) when the rust target aarch64-unknown-linux-gnu
@@ -13,7 +13,7 @@ venv=$PWD/.tools/static-lambda
 # The venv's python3 carries the ziglang module, which cargo-lambda runs as its linker.
 export PATH=$venv/bin:$PATH
 
-functions=(load-order build-failed-header save-order log-attempt notify-failure)
+functions=(load-order build-failed-header save-order log-attempt notify-failure record-event)
 
 if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
     arch=arm64

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs each cargo-fuzz target of fuzz/ for a bounded time (default 30 s each) and exits non-zero
+# Runs each cargo-fuzz target of fuzz/ for a bounded time (default 20 s each) and exits non-zero
 # when one crashes (the input is left in fuzz/artifacts/<target>/). Installs the pinned cargo-fuzz
 # into .tools/cargo-fuzz on first use. No nightly toolchain here: RUSTC_BOOTSTRAP=1 lets stable
 # rustc take the sanitizer flags cargo-fuzz passes.
@@ -7,7 +7,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-seconds=${1:-30}
+seconds=${1:-20}
 version=0.13.2
 tools=$root/.tools/cargo-fuzz
 fuzz=$tools/bin/cargo-fuzz
@@ -23,7 +23,7 @@ cd "$root/fuzz"
 # Seeds: the project's own stream records and order documents, and the hostile-input corpus.
 seed_dir=$(mktemp -d)
 trap 'rm -rf "$seed_dir"' EXIT
-mkdir -p "$seed_dir/stream_record" "$seed_dir/order_document"
+mkdir -p "$seed_dir/stream_record" "$seed_dir/order_document" "$seed_dir/aws_event"
 python3 - "$root" "$seed_dir" <<'PY'
 import json, pathlib, sys
 root, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
@@ -41,10 +41,12 @@ for path in sorted((root / "tests/corpus").glob("*.json")):
     case = json.loads(path.read_text())
     for r in case.get("records", []):
         (out / "stream_record" / f"{path.stem}.json").write_text(json.dumps(r))
+for path in sorted((root / "events/evidence").glob("*.json")):
+    (out / "aws_event" / path.name).write_text(path.read_text())
 PY
 
 status=0
-for target in stream_record order_document; do
+for target in stream_record order_document aws_event; do
     mkdir -p "corpus/$target"
     echo "fuzz: $target for ${seconds}s" >&2
     # libFuzzer prints a line per coverage gain: keep it in a log, show its summary.

@@ -447,3 +447,57 @@ async fn a_lost_reply_or_a_5xx_after_the_write_records_the_event_once() {
     .await;
     assert_eq!(failed_ids(&response), ["m-0"]);
 }
+
+/// The sample events in `events/evidence/` (the shapes AWS documents, for reading and for `aws
+/// sqs send-message` by hand) are recorded as they say.
+#[tokio::test]
+async fn the_sample_events_record_as_documented() {
+    let dir = test_support::workspace_root().join("events/evidence");
+    let mut bodies: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    bodies.sort();
+    assert_eq!(bodies.len(), 5, "{bodies:?}");
+    let store = MemoryStore::default();
+    let claim = Claim {
+        attempt_id: AttemptId::parse("492500005643-manual-1").unwrap(),
+        token: "0b6a4b0e-7c1b-4b8e-9a57-5f0c3e1d2a90".into(),
+        ..email_claim("unused", "unused")
+    };
+    store.claim(&claim).await.unwrap();
+    assert!(store.begin_send(&claim).await.unwrap());
+    let inputs = Inputs::default();
+    let ports = record_event::Ports {
+        email_log: &store,
+        index: &store,
+        executions: &inputs,
+    };
+    let all: Vec<String> = bodies.iter().map(|(_, b)| b.clone()).collect();
+    let response = record_event::handle(ports, batch(&all)).await;
+    assert!(failed_ids(&response).is_empty());
+    let record = store
+        .snapshot()
+        .email_log
+        .into_iter()
+        .find(|i| i.get("emailId").and_then(|v| v.as_s()) == Some(claim.email_id().as_str()))
+        .unwrap();
+    assert_eq!(record["status"].as_s(), Some(status::SENT));
+    assert_eq!(recorded_ses_events(&record).len(), 3);
+    let names: Vec<String> = store
+        .executions_of(ORDER)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{} {}", e.name, e.status))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"492500005643-manual-1 RUNNING".to_string()));
+    assert_eq!(store.executions_of("492500005644").await.unwrap().len(), 1);
+}
