@@ -59,9 +59,13 @@ pub fn no_choice_matched() -> Failure {
     )
 }
 
+/// The error of a Task that ran longer than its TimeoutSeconds (a dispatcher that enforces the
+/// timeout itself reports it with this error), or of an execution past its TimeoutSeconds.
+pub const TIMEOUT: &str = "States.Timeout";
+
 /// A Task that ran longer than its TimeoutSeconds, or an execution past its TimeoutSeconds.
 pub fn timeout(cause: Option<String>) -> Failure {
-    Failure::raw(Some("States.Timeout".into()), cause)
+    Failure::raw(Some(TIMEOUT.into()), cause)
 }
 
 /// A Map whose items are not an array: JSONPath (`ItemsPath` or the input).

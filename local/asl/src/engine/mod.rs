@@ -73,10 +73,21 @@ pub struct TaskFailure {
     pub cause: Option<String>,
 }
 
+impl From<Failure> for TaskFailure {
+    fn from(f: Failure) -> Self {
+        TaskFailure {
+            error: f.error.unwrap_or_default(),
+            cause: f.cause,
+        }
+    }
+}
+
 /// Runs Task states' resources; the engine itself knows no AWS service.
 #[async_trait]
 pub trait TaskDispatcher: Send + Sync {
-    /// Run one task; a failure is caught and retried like any state error.
+    /// Run one task; a failure is caught and retried like any state error. A dispatcher that
+    /// enforces the task's `timeout_seconds` itself (in real time) fails it with
+    /// [`causes::TIMEOUT`]: the engine then records the task as timed out.
     async fn invoke(&self, req: TaskRequest) -> Result<Value, TaskFailure>;
 }
 

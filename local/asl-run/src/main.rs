@@ -1,18 +1,16 @@
 //! Conformance CLI for the `asl` engine: runs one definition on one input (or one state, after
 //! AWS's TestState API) and prints AWS's outcome as one JSON object, as run_cases.py expects.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-mod lambdas;
 mod test_state;
 
 use asl::{Engine, ExecutionContext, ExecutionStatus, StateMachine, VecHistory, VirtualClock};
 use chrono::{TimeZone, Utc};
 use clap::Parser;
-use lambdas::{Handler, LambdaHandlers};
+use lambda_local::{LambdaTasks, PythonFunctions, RequestIds};
 use serde_json::{json, Map, Value};
 
 #[derive(Parser, Debug)]
@@ -44,8 +42,9 @@ struct Args {
     mock: Option<PathBuf>,
     #[arg(long)]
     context: Option<PathBuf>,
-    /// Register in-process Lambda handlers: a JSON file {"function-name": "handler kind or file"}
-    /// (kinds: identity, echo, raise, raise_custom, large_output, bytes_str, wait_60).
+    /// The Lambda functions tasks may invoke: a registry file {"function-name": {"source":
+    /// "handler.py", "timeout": 8, ...}}; each handler source runs in Lambda's Python runtime
+    /// (one warm `python3` sandbox per function, see lambda-local).
     #[arg(long, env = "ASL_RUN_LAMBDAS")]
     lambdas: Option<PathBuf>,
     /// Print the execution history (GetExecutionHistory events) to stderr.
@@ -144,18 +143,16 @@ fn run(args: &Args) -> Result<Value, String> {
         );
     }
 
-    let mut handlers = HashMap::new();
-    if let Some(p) = &args.lambdas {
-        if let Value::Object(m) = read_json(p)? {
-            for (name, kind) in m {
-                let kind = kind
-                    .as_str()
-                    .and_then(Handler::from_name)
-                    .ok_or_else(|| format!("unknown handler for {name}: {kind}"))?;
-                handlers.insert(name, kind);
-            }
-        }
-    }
+    let functions = match &args.lambdas {
+        Some(p) => lambda_local::load_functions(p).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    // Reproducible request ids; a virtual clock dates the responses.
+    let dispatcher = Arc::new(
+        LambdaTasks::new(PythonFunctions::new(functions), clock.clone())
+            .with_request_ids(RequestIds::Sequential(Default::default())),
+    );
+    let engine = Engine::new(dispatcher, clock.clone());
     if args.test_state {
         let opt = |p: &Option<PathBuf>| p.as_ref().map(read_json).transpose();
         let vars = match opt(&args.variables)? {
@@ -170,10 +167,6 @@ fn run(args: &Args) -> Result<Value, String> {
             mock: opt(&args.mock)?,
             context: opt(&args.context)?,
         };
-        let engine = Engine::new(
-            Arc::new(LambdaHandlers::new(handlers.clone(), clock.clone())),
-            clock.clone(),
-        );
         return Ok(rt.block_on(test_state::test_state(&engine, req, ctx)));
     }
 
@@ -185,10 +178,6 @@ fn run(args: &Args) -> Result<Value, String> {
             )
         }
     };
-    let engine = Engine::new(
-        Arc::new(LambdaHandlers::new(handlers, clock.clone())),
-        clock,
-    );
     let sink = VecHistory::new();
     let ex = rt.block_on(engine.run(&sm, input, ctx, &sink));
     if args.history {
