@@ -61,18 +61,21 @@ json.dump(registry, open(out, "w"), indent=1)
 PY
 export ASL_RUN_LAMBDAS="$lambdas"
 
-# run_cases.py runs executions and TestState calls; the ValidateStateMachineDefinition cases
-# (mode=validate) have no input and are scored by validate_cases.py instead.
+# run_cases.py runs the executions. The TestState calls (mode=test_state) and the
+# ValidateStateMachineDefinition cases (mode=validate) go through request_cases.py, which sends
+# the whole recorded request (run_cases.py leaves out stateConfiguration) and scores TestState
+# answers with run_cases.py's own compare; tests/tests/api_test_state.rs sends the same requests
+# to `sfn-local serve` through the AWS CLI and aws-sdk-sfn.
 python3 - "$cases_dir/cases.jsonl" "$runnable" <<'PY'
 import json, sys
 with open(sys.argv[2], "w") as out:
     for line in open(sys.argv[1]):
-        if json.loads(line)["mode"] != "validate":
+        if json.loads(line)["mode"] == "execution":
             out.write(line)
 PY
 python3 "$cases_dir/run_cases.py" --cases "$runnable" \
   --cmd "$target/release/asl-run" --jobs "${JOBS:-2}" --report "$report" >"$scored"
-python3 "$here/validate_cases.py" --cases "$cases_dir/cases.jsonl" \
+python3 "$here/request_cases.py" --cases "$cases_dir/cases.jsonl" \
   --cmd "$target/release/asl-run" --report "$report" >>"$scored"
 # The scorer's per-category lines are informative; its total line ("N passed, M failed") counts
 # cases that differ from AWS, not ratchet failures: the corpus total is printed from the report.

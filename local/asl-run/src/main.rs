@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-mod test_state;
-
+use asl::test_state::{
+    self, state_configuration_from_json, InspectionLevel, Mock, TestStateError, TestStateRequest,
+};
 use asl::{Engine, ExecutionContext, ExecutionStatus, StateMachine, VecHistory, VirtualClock};
 use chrono::{TimeZone, Utc};
 use clap::Parser;
@@ -32,16 +33,19 @@ struct Args {
     test_state: bool,
     #[arg(long)]
     state_name: Option<String>,
-    /// Accepted because run_cases.py passes it; only INFO's outcome is modelled.
+    /// INFO, DEBUG or TRACE (DEBUG and TRACE add `inspectionData`).
     #[arg(long, default_value = "INFO")]
-    #[allow(dead_code)]
     inspection_level: String,
     #[arg(long)]
     variables: Option<PathBuf>,
+    /// TestState's `mock`, as JSON.
     #[arg(long)]
     mock: Option<PathBuf>,
     #[arg(long)]
     context: Option<PathBuf>,
+    /// TestState's `stateConfiguration`, as JSON.
+    #[arg(long)]
+    state_configuration: Option<PathBuf>,
     /// The Lambda functions tasks may invoke: a registry file {"function-name": {"source":
     /// "handler.py", "timeout": 8, ...}}; each handler source runs in Lambda's Python runtime
     /// (one warm `python3` sandbox per function, see lambda-local).
@@ -72,51 +76,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// AWS's ValidateStateMachineDefinition answer for the definition text.
-fn validate(text: &str) -> Value {
-    let diag = |code: &str, location: Option<String>, message: String| {
-        let mut d = json!({"code": code, "message": message, "severity": "ERROR"});
-        if let Some(l) = location {
-            d["location"] = json!(l);
+/// A TestState request AWS refuses: its error as the run's status.
+fn refused(e: TestStateError) -> Value {
+    match e {
+        TestStateError::InvalidDefinition(m) => {
+            json!({"status": "INVALID_DEFINITION", "error": "States.Runtime", "cause": m})
         }
-        d
-    };
-    let diagnostic = if text.trim().is_empty() {
-        Some(diag(
-            "SCHEMA_VALIDATION_FAILED",
-            None,
-            "Definition must be a valid JSON object".into(),
-        ))
-    } else {
-        match serde_json::from_str::<Value>(text) {
-            Err(_) => {
-                let (message, location) = asl::definition::json_syntax_error(text);
-                Some(diag("INVALID_JSON_DESCRIPTION", Some(location), message))
-            }
-            Ok(v) if !v.is_object() => Some(diag(
-                "SCHEMA_VALIDATION_FAILED",
-                None,
-                "Definition must be a valid JSON object".into(),
-            )),
-            Ok(v) => StateMachine::from_value(v).err().map(|e| {
-                let loc = if e.location.is_empty() {
-                    "/".to_string()
-                } else {
-                    e.location
-                };
-                diag(&e.code, Some(loc), e.message)
-            }),
+        TestStateError::Validation(m) => {
+            json!({"status": "VALIDATION_EXCEPTION", "error": "ValidationException", "cause": m})
         }
-    };
-    let result = if diagnostic.is_some() { "FAIL" } else { "OK" };
-    json!({"result": result, "diagnostics": diagnostic.into_iter().collect::<Vec<_>>(), "truncated": false})
+    }
 }
 
 fn run(args: &Args) -> Result<Value, String> {
     if args.validate {
         let text = std::fs::read_to_string(&args.definition)
             .map_err(|e| format!("cannot read {}: {e}", args.definition.display()))?;
-        return Ok(validate(&text));
+        return serde_json::to_value(asl::validate::validate(&text)).map_err(|e| e.to_string());
     }
     let def = read_json(&args.definition)?;
     if !def.is_object() {
@@ -159,15 +135,34 @@ fn run(args: &Args) -> Result<Value, String> {
             Some(Value::Object(m)) => m,
             _ => Map::new(),
         };
-        let req = test_state::TestStateRequest {
+        let level = InspectionLevel::parse(&args.inspection_level)
+            .ok_or("--inspection-level is INFO, DEBUG or TRACE")?;
+        let mock = opt(&args.mock)?.map(|m| Mock::from_json(&m)).transpose();
+        let config = opt(&args.state_configuration)?
+            .map(|c| state_configuration_from_json(&c))
+            .transpose();
+        let (mock, config) = match (mock, config) {
+            (Ok(m), Ok(c)) => (m, c.unwrap_or_default()),
+            (Err(e), _) | (_, Err(e)) => return Ok(refused(e)),
+        };
+        let req = TestStateRequest {
             definition: def,
             state_name: args.state_name.clone(),
             input,
             variables: vars,
-            mock: opt(&args.mock)?,
+            mock,
             context: opt(&args.context)?,
+            inspection_level: level,
+            config,
+            role_arn: Some(ctx.role_arn.clone()),
+            reveal_secrets: false,
         };
-        return Ok(rt.block_on(test_state::test_state(&engine, req, ctx)));
+        return Ok(
+            match rt.block_on(test_state::test_state(&engine, req, ctx)) {
+                Ok(r) => r.to_json(),
+                Err(e) => refused(e),
+            },
+        );
     }
 
     let sm = match StateMachine::from_value(def) {
