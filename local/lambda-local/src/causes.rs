@@ -98,6 +98,16 @@ pub fn missing_function_name(state: &str) -> TaskFailure {
     }
 }
 
+/// A `lambda:invoke` task asking for an Event or DryRun invocation, which sfn-local does not make.
+pub fn invocation_type_not_supported(invocation_type: &str) -> TaskFailure {
+    TaskFailure {
+        error: "States.Runtime".into(),
+        cause: Some(format!(
+            "InvocationType {invocation_type} is not supported by sfn-local (RequestResponse only)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
