@@ -6,8 +6,9 @@ cases with the whole recorded request (run_cases.py leaves out stateConfiguratio
   --cli ENDPOINT        the AWS CLI against `sfn-local serve` at ENDPOINT: its driver
                         (awscli.clidriver, what the `aws` command runs) called once per case in
                         this process; run this script with the CLI's own Python (.tools/awscli)
-  --answers FILE        answers another client wrote (JSON Lines {"id", "answer"}; aws-sdk-sfn in
-                        tests/tests/api_test_state.rs), each in asl-run's output shape
+  --answers FILE        answers another client wrote (JSON Lines {"id", "answer"} with the API's
+                        answer, or {"id", "refused": {"code", "message"}} for an API error;
+                        aws-sdk-sfn in tests/tests/api_test_state.rs)
 
 A TestState answer is scored by the corpus's own run_cases.compare; a validate answer must equal
 AWS's. inspectionData is not scored by run_cases.py: it is compared here too, reported apart
@@ -183,6 +184,8 @@ def main():
                 return None, "no answer"
             if "error" in a:
                 return None, a["error"]
+            if "refused" in a:
+                return refused(a["refused"]["code"], a["refused"]["message"]), None
             return (a["answer"] if c["mode"] == "validate" else parse_json_members(a["answer"])), None
 
     results, inspected = [], [0, 0]
