@@ -56,6 +56,10 @@ async fn call(f: &PythonFunctions, name: &str, payload: &str) -> (Value, bool) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs python3: run by tests/run.sh, or --features emulator"
+)]
 async fn a_warm_sandbox_serves_results_and_errors_as_lambda_does() {
     let dir = tempfile::tempdir().expect("tempdir");
     let f = PythonFunctions::new(vec![def(dir.path(), "fn", HANDLER, 5)]);
@@ -84,6 +88,10 @@ async fn a_warm_sandbox_serves_results_and_errors_as_lambda_does() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs python3: run by tests/run.sh, or --features emulator"
+)]
 async fn the_function_timeout_and_a_crash_end_the_sandbox_and_the_next_call_starts_afresh() {
     let dir = tempfile::tempdir().expect("tempdir");
     let f = PythonFunctions::new(vec![def(dir.path(), "fn", HANDLER, 1)]);
@@ -112,6 +120,10 @@ async fn the_function_timeout_and_a_crash_end_the_sandbox_and_the_next_call_star
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs python3: run by tests/run.sh, or --features emulator"
+)]
 async fn import_errors_are_reported_on_every_invocation() {
     let dir = tempfile::tempdir().expect("tempdir");
     let f = PythonFunctions::new(vec![
@@ -132,6 +144,10 @@ async fn import_errors_are_reported_on_every_invocation() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs python3: run by tests/run.sh, or --features emulator"
+)]
 async fn the_integration_wraps_results_and_names_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("fn.py"), HANDLER).expect("write");

@@ -121,6 +121,10 @@ async fn test_state_refuses_what_aws_refuses() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs python3: run by tests/run.sh, or --features emulator"
+)]
 async fn an_unmocked_lambda_task_runs_the_registered_handler_or_gets_lambdas_404() {
     let dir = tempfile::tempdir().expect("temp dir");
     let source = dir.path().join("echo.py");
