@@ -251,7 +251,7 @@ pub(super) fn error_output(f: &Failure) -> Value {
 /// A Map's tolerated failure count may not be negative (either query language).
 pub(super) fn check_tolerated_count(count: Option<i64>) -> Result<(), Failure> {
     match count {
-        Some(c) if c < 0 => Err(Failure::runtime(causes::TOLERATED_COUNT_NEGATIVE)),
+        Some(c) if c < 0 => Err(Failure::runtime(causes::TOLERATED_COUNT_NEGATIVE.template)),
         _ => Ok(()),
     }
 }
@@ -259,9 +259,9 @@ pub(super) fn check_tolerated_count(count: Option<i64>) -> Result<(), Failure> {
 /// A Map's tolerated failure percentage lies in 0..=100 (either query language).
 pub(super) fn check_tolerated_percentage(pct: Option<f64>) -> Result<(), Failure> {
     match pct {
-        Some(p) if !(0.0..=100.0).contains(&p) => {
-            Err(Failure::runtime(causes::TOLERATED_PERCENTAGE_RANGE))
-        }
+        Some(p) if !(0.0..=100.0).contains(&p) => Err(Failure::runtime(
+            causes::TOLERATED_PERCENTAGE_RANGE.template,
+        )),
         _ => Ok(()),
     }
 }

@@ -415,7 +415,7 @@ impl Engine {
             loop {
                 let state = sm
                     .state(&cur)
-                    .ok_or_else(|| Failure::runtime(format!("Missing state '{cur}'")))?;
+                    .ok_or_else(|| Failure::runtime(causes::missing_state(&cur)))?;
                 // Only the top level reports where it failed (for redrive); the input stays owned
                 // here, so only the variables need a copy, and only there.
                 let saved_vars = (depth == 0).then(|| vars.clone());

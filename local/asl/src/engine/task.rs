@@ -125,10 +125,12 @@ impl Engine {
                 .as_str()
                 .map(str::to_string)
                 .unwrap_or_else(|| r.to_string());
-            return Some(
-                serde_json::from_str(&text)
-                    .map_err(|e| Failure::raw(Some("States.Runtime".into()), Some(e.to_string()))),
-            );
+            return Some(serde_json::from_str(&text).map_err(|_| {
+                Failure::raw(
+                    Some("States.Runtime".into()),
+                    Some(causes::MOCK_RESULT_NOT_JSON.template.into()),
+                )
+            }));
         }
         let e = m.get("errorOutput")?;
         Some(Err(Failure::raw(
