@@ -40,7 +40,7 @@ for l in sys.stdin:
     m = json.loads(l)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "run-definition":
         print(m["executable"])')
-cargo build --release -p asl --bin asl-run --quiet 2>>"${TMPDIR:-/tmp}/engine-vs-moto-build.log" || true
+cargo build --release -p asl-run --bin asl-run --quiet 2>>"${TMPDIR:-/tmp}/engine-vs-moto-build.log" || true
 asl_run=${CARGO_TARGET_DIR:-$root/target}/release/asl-run
 if [[ ! -x $runner || ! -x $asl_run ]]; then
     echo "engine-vs-moto: build failed:" >&2

@@ -37,34 +37,45 @@ report="$(mktemp /tmp/asl-ratchet-report.XXXXXX.jsonl)"
 lambdas="$(mktemp /tmp/asl-ratchet-lambdas.XXXXXX.json)"
 scored="$(mktemp /tmp/asl-ratchet-scored.XXXXXX.txt)"
 runnable="$(mktemp /tmp/asl-ratchet-cases.XXXXXX.jsonl)"
-trap 'rm -f "$report" "$lambdas" "$scored" "$runnable"' EXIT
+trap 'rm -rf "$report" "$lambdas" "${lambdas%.json}.d" "$scored" "$runnable"' EXIT
 
-(cd "$root" && cargo build --release -p asl --bin asl-run)
+(cd "$root" && cargo build --release -p asl-run --bin asl-run)
 
-# "Deploy" the corpus's trivial Lambda functions in-process: each case names its functions and
-# their handler files; asl-run maps the handler file to an in-process handler (see lambdas.rs).
+# "Deploy" the corpus's Lambda functions: each case names its functions and ships their handler
+# source; asl-run runs each source in Lambda's Python runtime (lambda-local: one warm python3
+# sandbox per function). LocalStack's test utility created them with Timeout 8 s
+# (testutil.LAMBDA_TIMEOUT_SEC), which is why a 60 s handler meets a 5 s TimeoutSeconds first.
 python3 - "$cases_dir/cases.jsonl" "$lambdas" <<'PY'
-import json, sys
-m = {}
+import json, os, sys
+out = sys.argv[2]
+sources = os.path.splitext(out)[0] + ".d"
+os.makedirs(sources, exist_ok=True)
+registry = {}
 for line in open(sys.argv[1]):
     for f in json.loads(line).get("lambda_functions") or []:
-        m[f["func_name"]] = f["handler_file"]
-json.dump(m, open(sys.argv[2], "w"))
+        path = os.path.join(sources, f["func_name"] + ".py")
+        with open(path, "w") as fh:
+            fh.write(f["source"])
+        registry[f["func_name"]] = {"source": path, "runtime": f["runtime"].replace("_", "."), "timeout": 8}
+json.dump(registry, open(out, "w"), indent=1)
 PY
 export ASL_RUN_LAMBDAS="$lambdas"
 
-# run_cases.py runs executions and TestState calls; the ValidateStateMachineDefinition cases
-# (mode=validate) have no input and are scored by validate_cases.py instead.
+# run_cases.py runs the executions. The TestState calls (mode=test_state) and the
+# ValidateStateMachineDefinition cases (mode=validate) go through request_cases.py, which sends
+# the whole recorded request (run_cases.py leaves out stateConfiguration) and scores TestState
+# answers with run_cases.py's own compare; tests/tests/api_test_state.rs sends the same requests
+# to `sfn-local serve` through the AWS CLI and aws-sdk-sfn.
 python3 - "$cases_dir/cases.jsonl" "$runnable" <<'PY'
 import json, sys
 with open(sys.argv[2], "w") as out:
     for line in open(sys.argv[1]):
-        if json.loads(line)["mode"] != "validate":
+        if json.loads(line)["mode"] == "execution":
             out.write(line)
 PY
 python3 "$cases_dir/run_cases.py" --cases "$runnable" \
   --cmd "$target/release/asl-run" --jobs "${JOBS:-2}" --report "$report" >"$scored"
-python3 "$here/validate_cases.py" --cases "$cases_dir/cases.jsonl" \
+python3 "$here/request_cases.py" --cases "$cases_dir/cases.jsonl" \
   --cmd "$target/release/asl-run" --report "$report" >>"$scored"
 # The scorer's per-category lines are informative; its total line ("N passed, M failed") counts
 # cases that differ from AWS, not ratchet failures: the corpus total is printed from the report.

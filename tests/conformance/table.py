@@ -148,8 +148,8 @@ def main():
     emit(wrap("The offline engine (`local/asl`) against %d cases recorded on real AWS Step Functions "
               "(`../shared/asl-conformance`: definition, input and AWS's outcome, from LocalStack's "
               "AWS-validated snapshots, Apache-2.0). A case counts in every category its tags name "
-              "(`pure:jsonata+choice` is jsonata and choice); \"lambda\" cases run the corpus's "
-              "trivial functions (identity, echo, raise, large output) as in-process handlers."
+              "(`pure:jsonata+choice` is jsonata and choice); a case's Lambda functions run their "
+              "recorded handler source in Lambda's Python runtime (`local/lambda-local`)."
               % (len(results) + len(skipped))))
     if skipped:
         emit("")
@@ -168,6 +168,26 @@ def main():
             emit("| %s | %d | %d | %s |" % (k, n, by_cat[k]["agree"], pct(by_cat[k]["agree"], n)))
     n = sum(tot.values())
     emit("| **all** | **%d** | **%d** | **%s** |" % (n, tot["agree"], pct(tot["agree"], n)))
+    emit("")
+    emit("## Lambda integration, TestState and validation")
+    emit("")
+    lam = by_cat.get("lambda", collections.Counter())
+    ts = by_cat.get("test_state", collections.Counter())
+    va = by_cat.get("validate", collections.Counter())
+    inspected = collections.Counter(r["inspection"] for r in results if "inspection" in r)
+    emit(wrap("- Lambda integration: %d of %d cases agree with AWS, every handler being the case's "
+              "own Python source run by lambda-local (one warm `python3` sandbox per function, its "
+              "timeout enforced, Lambda's error document); the others differ for the scorer's "
+              "reasons below." % (lam["agree"], sum(lam.values())), "  "))
+    emit(wrap("- TestState: %d of %d cases agree through `asl-run` (each with its whole recorded "
+              "request, `stateConfiguration` included: `tests/conformance/request_cases.py`); "
+              "`inspectionData`, which run_cases.py does not score, agrees on %d of the %d cases "
+              "that recorded it." % (ts["agree"], sum(ts.values()), inspected["agrees"],
+                                      sum(inspected.values())), "  "))
+    emit(wrap("- ValidateStateMachineDefinition: %d of %d." % (va["agree"], sum(va.values())), "  "))
+    emit(wrap("- Through the API: the same TestState and validate cases agree with AWS when sent to "
+              "`sfn-local serve` by the pinned AWS CLI and by aws-sdk-sfn, and no other "
+              "(`tests/tests/api_test_state.rs` asserts both sets equal passing.txt's).", "  "))
     emit("")
     emit("## Agreement by offline class")
     emit("")
@@ -197,12 +217,11 @@ def main():
             line = "  - `%s` (offline: %s)" % (names[r["id"]], cases[r["id"]]["offline"])
             emit(line if len(line) <= WIDTH else "  - `%s`" % names[r["id"]])
     emit("")
-    emit(wrap("The \"scorer\" and \"runner\" causes are limits of `run_cases.py`, not engine "
+    emit(wrap("The \"scorer\" causes are limits of `run_cases.py`, not engine "
               "differences: LocalStack's snapshot transformers replaced some values by their key name "
               "(`\"RequestId\": \"RequestId\"`, `\"X-Amzn-Trace-Id\": \"X-Amzn-Trace-Id\"`, an "
-              "HTTP `Date` by `\"date\"`, the role ARN by `snf_role_arn`), AWS's Lambda error causes "
-              "were recorded parsed, and the TestState `stateConfiguration` parameter is not passed "
-              "to the interpreter. \"not offline\" cases call AWS services that `asl-run` does not "
+              "HTTP `Date` by `\"date\"`, the role ARN by `snf_role_arn`), and AWS's Lambda error causes "
+              "were recorded parsed. \"not offline\" cases call AWS services that `asl-run` does not "
               "emulate."))
 
     text = "\n".join(out) + "\n"

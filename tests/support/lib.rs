@@ -271,6 +271,16 @@ impl ApiServer {
     /// Starts `sfn-local serve --port 0` on `state_dir` with extra arguments (`--fail ...`,
     /// `--virtual-clock`) and waits (bounded) for its address line.
     pub fn start(state_dir: &std::path::Path, args: &[&str]) -> ApiServer {
+        Self::start_serving(state_dir, args, &[])
+    }
+
+    /// [`ApiServer::start`] with arguments of `serve` itself after the global ones
+    /// (`--account 111111111111`).
+    pub fn start_serving(
+        state_dir: &std::path::Path,
+        args: &[&str],
+        serve_args: &[&str],
+    ) -> ApiServer {
         use std::io::BufRead;
         let mut child = std::process::Command::new(sfn_local_binary())
             .arg("--state-dir")
@@ -280,6 +290,7 @@ impl ApiServer {
             .arg("--quiet")
             .args(args)
             .args(["serve", "--port", "0"])
+            .args(serve_args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()

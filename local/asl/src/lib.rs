@@ -5,7 +5,8 @@
 //! expression languages ([`path`] JSONPath, [`intrinsics`], [`jsonata`]); payload [`template`]s
 //! and [`choice`] rules, compiled at load; the [`definition`] ([`StateMachine::from_json`]):
 //! validated states whose fields are compiled in their query language; the [`engine`] that
-//! runs it, by concern (data flow, retry/catch, task, map, parallel, wait).
+//! runs it, by concern (data flow, retry/catch, task, map, parallel, wait); on top, AWS's
+//! [`test_state`] (TestState) and [`validate`] (ValidateStateMachineDefinition).
 //!
 //! Load → run, with a [`TaskDispatcher`] for Task states and a [`Clock`]:
 //!
@@ -56,13 +57,15 @@ pub mod intrinsics;
 pub mod jsonata;
 pub mod path;
 pub mod template;
+pub mod test_state;
+pub mod validate;
 mod value;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use definition::{QueryLanguage, State, StateMachine, StateType};
 pub use engine::{
-    Checkpoint, Engine, Execution, ExecutionContext, ExecutionStatus, TaskContext, TaskDispatcher,
-    TaskFailure, TaskRequest, MAX_PAYLOAD_BYTES,
+    Checkpoint, Engine, Execution, ExecutionContext, ExecutionStatus, StateConfiguration,
+    TaskContext, TaskDispatcher, TaskFailure, TaskRequest, MAX_PAYLOAD_BYTES,
 };
 pub use error::{DefinitionError, Failure};
 pub use history::{HistoryEvent, HistorySink, NoHistory, VecHistory};

@@ -77,7 +77,7 @@ impl Expression {
         let kind = if text.starts_with('$') {
             match Path::parse(text) {
                 Ok(p) => ExprKind::Path(p),
-                Err(_) => ExprKind::Invalid(Failure::runtime(format!("Invalid path '{text}'"))),
+                Err(_) => ExprKind::Invalid(Failure::runtime(crate::causes::invalid_path(text))),
             }
         } else {
             match crate::intrinsics::parse(text) {

@@ -20,7 +20,7 @@ impl Engine {
             let flow = JsonataFlow::new(state, raw_input, context, vars);
             self.exec_body(run, state, flow, vars, depth).await
         } else {
-            let flow = JsonPathFlow::new(state, raw_input, context, vars)?;
+            let flow = JsonPathFlow::new(state, raw_input, context, vars, run.inspector(depth))?;
             self.exec_body(run, state, flow, vars, depth).await
         }
     }
@@ -34,9 +34,36 @@ impl Engine {
         depth: usize,
     ) -> Result<Step, Failure> {
         let next = state.next.clone();
+        // TestState's inspectionData: the steps AWS shows for this kind of state.
+        let inspect = run.inspector(depth);
+        let note = |key: &str, v: &Value| {
+            if let Some(i) = inspect {
+                i.record(key, v.clone());
+            }
+        };
+        if matches!(
+            state.ty,
+            StateType::Choice
+                | StateType::Succeed
+                | StateType::Fail
+                | StateType::Wait
+                | StateType::Task
+        ) || (state.ty == StateType::Pass && state.literals.result.is_none())
+        {
+            if let Some(e) = flow.after_input_path() {
+                note("afterInputPath", e);
+            }
+        }
         match state.ty {
             StateType::Pass => {
                 let result = flow.pass_result(vars)?;
+                if let Some(r) = &result {
+                    let key = match state.literals.result {
+                        Some(_) => "result",
+                        None => F::ARGUMENTS,
+                    };
+                    note(key, r);
+                }
                 let output = Some(flow.finish(result, vars)?);
                 Ok(Step { output, next })
             }
@@ -67,11 +94,13 @@ impl Engine {
             }
             StateType::Task => {
                 let args = flow.arguments(vars)?;
+                note(F::ARGUMENTS, &args);
                 let (timeout, heartbeat) = flow.task_limits(vars)?;
                 let context = flow.task_context();
                 let result = self
                     .invoke_task(run, depth, state, args, context, timeout, heartbeat)
                     .await?;
+                note("result", &result);
                 let output = Some(flow.finish(Some(result), vars)?);
                 Ok(Step { output, next })
             }
@@ -82,8 +111,15 @@ impl Engine {
                 Ok(Step { output, next })
             }
             StateType::Map => {
-                let inputs = flow.map_inputs(vars)?;
+                let inputs = flow.map_inputs(vars, run.reader_items(state, depth))?;
                 let (limit, tolerated) = flow.map_limits(vars)?;
+                note("maxConcurrency", &json!(limit));
+                if let Some(c) = tolerated.0 {
+                    note("toleratedFailureCount", &json!(c));
+                }
+                if let Some(p) = tolerated.1 {
+                    note("toleratedFailurePercentage", &json!(p));
+                }
                 let result = self
                     .run_map(run, state, inputs, vars, depth, tolerated, limit)
                     .await?;

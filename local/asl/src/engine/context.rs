@@ -22,8 +22,14 @@ pub(super) struct Run<'a> {
     /// TestState `mock` (`{"result": "<json>"}` or `{"errorOutput": {...}}`) for the tested state.
     pub(super) mock: Option<Value>,
     pub(super) test_outcome: Mutex<Option<&'static str>>,
+    /// TestState: the error the tested state's Catch caught (CAUGHT_ERROR reports it).
+    pub(super) test_caught: Mutex<Option<Failure>>,
     /// The machine-level TimeoutSeconds elapsed (TIMED_OUT rather than FAILED).
     pub(super) timed_out: std::sync::atomic::AtomicBool,
+    /// TestState's `inspectionData` of the tested state (DEBUG/TRACE only).
+    pub(super) inspection: Option<Inspection>,
+    /// TestState's `stateConfiguration` (default outside TestState).
+    pub(super) config: StateConfiguration,
 }
 
 impl Run<'_> {

@@ -8,6 +8,11 @@ use super::*;
 /// flow of each state kind is written once, in `exec_body`. Each method evaluates its fields
 /// in the order AWS does, which decides which error a state with two faults reports.
 pub(super) trait Dataflow: Send {
+    /// What TestState's `inspectionData` calls a Task's arguments (`afterParameters`,
+    /// `afterArguments`).
+    const ARGUMENTS: &'static str;
+    /// JSONPath: the effective input (after InputPath), which `inspectionData` shows.
+    fn after_input_path(&self) -> Option<&Value>;
     /// The Context object (`$$`) as a task receives it.
     fn task_context(&self) -> TaskContext;
     /// A Task's or Parallel's input: Parameters/Arguments, else the (effective) input.
@@ -36,8 +41,13 @@ pub(super) trait Dataflow: Send {
     /// A Task's (timeout, heartbeat) in seconds.
     fn task_limits(&self, vars: &Map<String, Value>)
         -> Result<(Option<u64>, Option<u64>), Failure>;
-    /// A Map's iteration inputs: its items, each through the ItemSelector.
-    fn map_inputs(&self, vars: &Map<String, Value>) -> Result<Vec<Value>, Failure>;
+    /// A Map's iteration inputs: its items (`read`: those its ItemReader read), each through
+    /// the ItemSelector.
+    fn map_inputs(
+        &self,
+        vars: &Map<String, Value>,
+        read: Option<Vec<Value>>,
+    ) -> Result<Vec<Value>, Failure>;
     /// A Map's concurrency limit (0 = none) and tolerated (failure count, percentage).
     fn map_limits(&self, vars: &Map<String, Value>) -> Result<MapLimits, Failure>;
 }
@@ -241,7 +251,7 @@ pub(super) fn error_output(f: &Failure) -> Value {
 /// A Map's tolerated failure count may not be negative (either query language).
 pub(super) fn check_tolerated_count(count: Option<i64>) -> Result<(), Failure> {
     match count {
-        Some(c) if c < 0 => Err(Failure::runtime(causes::TOLERATED_COUNT_NEGATIVE)),
+        Some(c) if c < 0 => Err(Failure::runtime(causes::TOLERATED_COUNT_NEGATIVE.template)),
         _ => Ok(()),
     }
 }
@@ -249,9 +259,9 @@ pub(super) fn check_tolerated_count(count: Option<i64>) -> Result<(), Failure> {
 /// A Map's tolerated failure percentage lies in 0..=100 (either query language).
 pub(super) fn check_tolerated_percentage(pct: Option<f64>) -> Result<(), Failure> {
     match pct {
-        Some(p) if !(0.0..=100.0).contains(&p) => {
-            Err(Failure::runtime(causes::TOLERATED_PERCENTAGE_RANGE))
-        }
+        Some(p) if !(0.0..=100.0).contains(&p) => Err(Failure::runtime(
+            causes::TOLERATED_PERCENTAGE_RANGE.template,
+        )),
         _ => Ok(()),
     }
 }

@@ -44,6 +44,12 @@ impl<'a> JsonataFlow<'a> {
 }
 
 impl Dataflow for JsonataFlow<'_> {
+    const ARGUMENTS: &'static str = "afterArguments";
+
+    fn after_input_path(&self) -> Option<&Value> {
+        None
+    }
+
     fn task_context(&self) -> TaskContext {
         self.task_context.clone()
     }
@@ -137,10 +143,15 @@ impl Dataflow for JsonataFlow<'_> {
         Ok((timeout, heartbeat))
     }
 
-    fn map_inputs(&self, vars: &Map<String, Value>) -> Result<Vec<Value>, Failure> {
-        let items = match &self.f.items {
-            Some(t) => t.evaluate(&self.bindings)?,
-            None => self.raw_input.clone(),
+    fn map_inputs(
+        &self,
+        vars: &Map<String, Value>,
+        read: Option<Vec<Value>>,
+    ) -> Result<Vec<Value>, Failure> {
+        let items = match (read, &self.f.items) {
+            (Some(read), _) => Value::Array(read),
+            (None, Some(t)) => t.evaluate(&self.bindings)?,
+            (None, None) => self.raw_input.clone(),
         };
         let items = match items {
             Value::Array(a) => a,

@@ -11,6 +11,8 @@ pub(super) struct JsonPathFlow<'a> {
     raw_input: &'a Value,
     effective: Cow<'a, Value>,
     context: &'a ContextView<'a>,
+    /// TestState: where the tested state's results are shown.
+    inspect: Option<&'a Inspection>,
 }
 
 impl<'a> JsonPathFlow<'a> {
@@ -20,6 +22,7 @@ impl<'a> JsonPathFlow<'a> {
         raw_input: &'a Value,
         context: &'a ContextView<'a>,
         vars: &Map<String, Value>,
+        inspect: Option<&'a Inspection>,
     ) -> Result<Self, Failure> {
         let f = &state.jsonpath;
         let effective = apply_io_path(f.input_path.as_ref(), raw_input, context, vars)?;
@@ -29,7 +32,14 @@ impl<'a> JsonPathFlow<'a> {
             raw_input,
             effective,
             context,
+            inspect,
         })
+    }
+
+    fn note(&self, key: &str, v: &Value) {
+        if let Some(i) = self.inspect {
+            i.record(key, v.clone());
+        }
     }
 
     fn env<'e>(&'e self, vars: &'e Map<String, Value>) -> Env<'e> {
@@ -123,6 +133,12 @@ impl<'a> JsonPathFlow<'a> {
 }
 
 impl Dataflow for JsonPathFlow<'_> {
+    const ARGUMENTS: &'static str = "afterParameters";
+
+    fn after_input_path(&self) -> Option<&Value> {
+        Some(&self.effective)
+    }
+
     fn task_context(&self) -> TaskContext {
         self.context.task_context()
     }
@@ -159,6 +175,7 @@ impl Dataflow for JsonPathFlow<'_> {
             })?,
             None => result,
         };
+        self.note("afterResultSelector", &result);
         // Assign reads the result; then ResultPath merges it and OutputPath filters.
         if let Some(a) = &self.f.assign {
             let assigned = a.evaluate(&Env {
@@ -169,6 +186,7 @@ impl Dataflow for JsonPathFlow<'_> {
             merge_vars(vars, assigned);
         }
         let merged = apply_result_path(self.f.result_path.as_ref(), self.raw_input, result)?;
+        self.note("afterResultPath", &merged);
         apply_io_path_owned(self.f.output_path.as_ref(), merged, self.context, vars)
     }
 
@@ -249,10 +267,15 @@ impl Dataflow for JsonPathFlow<'_> {
         Ok((timeout, heartbeat))
     }
 
-    fn map_inputs(&self, vars: &Map<String, Value>) -> Result<Vec<Value>, Failure> {
-        let items = match &self.f.items_path {
-            Some(p) => p.select(&self.effective, self.context, vars)?,
-            None => self.effective.clone().into_owned(),
+    fn map_inputs(
+        &self,
+        vars: &Map<String, Value>,
+        read: Option<Vec<Value>>,
+    ) -> Result<Vec<Value>, Failure> {
+        let items = match (read, &self.f.items_path) {
+            (Some(read), _) => Value::Array(read),
+            (None, Some(p)) => p.select(&self.effective, self.context, vars)?,
+            (None, None) => self.effective.clone().into_owned(),
         };
         let items = match items {
             Value::Array(a) => a,

@@ -26,6 +26,7 @@ pub use crate::value::json_type_name;
 mod body;
 mod context;
 mod dataflow;
+mod inspect;
 mod jsonata_flow;
 mod jsonpath;
 mod map;
@@ -37,6 +38,8 @@ mod wait;
 pub use context::TaskContext;
 use context::*;
 use dataflow::*;
+pub use inspect::StateConfiguration;
+use inspect::*;
 use parallel::*;
 use retry::*;
 pub use task::split_resource;
@@ -73,10 +76,21 @@ pub struct TaskFailure {
     pub cause: Option<String>,
 }
 
+impl From<Failure> for TaskFailure {
+    fn from(f: Failure) -> Self {
+        TaskFailure {
+            error: f.error.unwrap_or_default(),
+            cause: f.cause,
+        }
+    }
+}
+
 /// Runs Task states' resources; the engine itself knows no AWS service.
 #[async_trait]
 pub trait TaskDispatcher: Send + Sync {
-    /// Run one task; a failure is caught and retried like any state error.
+    /// Run one task; a failure is caught and retried like any state error. A dispatcher that
+    /// enforces the task's `timeout_seconds` itself (in real time) fails it with
+    /// [`causes::TIMEOUT`]: the engine then records the task as timed out.
     async fn invoke(&self, req: TaskRequest) -> Result<Value, TaskFailure>;
 }
 
@@ -170,6 +184,10 @@ pub struct TestStateInput {
     pub mock: Option<Value>,
     /// Replaces top-level parts of the Context object.
     pub context: Option<Value>,
+    /// Record the state's `inspectionData` (inspectionLevel DEBUG or TRACE).
+    pub inspect: bool,
+    /// TestState's `stateConfiguration`.
+    pub config: StateConfiguration,
 }
 
 /// The result of [`Engine::test_state`]: status is SUCCEEDED, FAILED, RETRIABLE or CAUGHT_ERROR.
@@ -187,6 +205,8 @@ pub struct TestStateOutcome {
     pub next_state: Option<String>,
     /// The variables after the state.
     pub variables: Map<String, Value>,
+    /// `inspectionData`, when asked for: members as AWS names them, values as JSON.
+    pub inspection_data: Option<Map<String, Value>>,
 }
 
 /// The engine: a dispatcher for Task states and a clock.
@@ -276,7 +296,10 @@ impl Engine {
             test_mode: false,
             mock: None,
             test_outcome: Mutex::new(None),
+            test_caught: Mutex::new(None),
             timed_out: Default::default(),
+            inspection: None,
+            config: StateConfiguration::default(),
         };
         let clock = self.clock.as_ref();
         let input = &run.context_base["Execution"]["Input"];
@@ -392,7 +415,7 @@ impl Engine {
             loop {
                 let state = sm
                     .state(&cur)
-                    .ok_or_else(|| Failure::runtime(format!("Missing state '{cur}'")))?;
+                    .ok_or_else(|| Failure::runtime(causes::missing_state(&cur)))?;
                 // Only the top level reports where it failed (for redrive); the input stays owned
                 // here, so only the variables need a copy, and only there.
                 let saved_vars = (depth == 0).then(|| vars.clone());
@@ -436,6 +459,8 @@ impl Engine {
             variables: mut vars,
             mock,
             context,
+            inspect,
+            config,
         } = req;
         let run = Run {
             context_base: context_base(&ctx, input.clone(), context.as_ref()),
@@ -448,7 +473,10 @@ impl Engine {
             test_mode: true,
             mock,
             test_outcome: Mutex::new(None),
+            test_caught: Mutex::new(None),
             timed_out: Default::default(),
+            inspection: inspect.then(Inspection::default),
+            config,
         };
         let res = self.run_state(&run, state, &input, &mut vars, 0).await;
         let outcome = run
@@ -456,14 +484,26 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
+        let inspection_data = run.inspection.as_ref().map(|i| {
+            if !vars.is_empty() {
+                i.record("variables", Value::Object(vars.clone()));
+            }
+            i.take()
+        });
+        let caught = run
+            .test_caught
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         match res {
             Ok(step) => TestStateOutcome {
                 status: outcome.unwrap_or("SUCCEEDED").to_string(),
                 output: Some(step.output.unwrap_or(input)),
-                error: None,
-                cause: None,
+                error: caught.as_ref().and_then(|f| f.error.clone()),
+                cause: caught.and_then(|f| f.cause),
                 next_state: step.next,
                 variables: vars,
+                inspection_data,
             },
             Err(f) => TestStateOutcome {
                 status: outcome.unwrap_or("FAILED").to_string(),
@@ -472,6 +512,7 @@ impl Engine {
                 cause: f.cause,
                 next_state: None,
                 variables: vars,
+                inspection_data,
             },
         }
     }

@@ -67,8 +67,16 @@ impl Engine {
                 f
             }
         };
+        if let Some(i) = run.inspector(depth) {
+            i.record("input", raw_input.clone());
+        }
         let mut retry_counts = vec![0u64; state.retry.len()];
-        let mut attempt = 0u64;
+        // TestState: the tested state stands where `retrierRetryCount` says.
+        let tested = run.test_mode && depth == 0;
+        let mut attempt = match tested {
+            true => run.config.retrier_retry_count.unwrap_or(0),
+            false => 0,
+        };
         loop {
             let retry_count = if state.ty == StateType::Task {
                 Some(attempt)
@@ -103,17 +111,25 @@ impl Engine {
                         .position(|r| matches_error(&r.error_equals, &name, state.ty))
                     {
                         let r = &state.retry[i];
-                        if retry_counts[i] < r.max_attempts && run.test_mode && depth == 0 {
-                            *run.test_outcome.lock().unwrap_or_else(|p| p.into_inner()) =
-                                Some("RETRIABLE");
-                            return Err(f);
-                        }
-                        if retry_counts[i] < r.max_attempts {
-                            let mut delay =
-                                r.interval_seconds * r.backoff_rate.powi(retry_counts[i] as i32);
-                            if let Some(m) = r.max_delay_seconds {
-                                delay = delay.min(m);
+                        if tested {
+                            // TestState runs the state once: it reports whether the retrier
+                            // would retry (and after how long), or falls through to Catch.
+                            let count = run.config.retrier_retry_count.unwrap_or(0);
+                            let inspector = run.inspector(depth);
+                            if let Some(ins) = inspector {
+                                ins.error_detail("retryIndex", json!(i));
                             }
+                            if count < r.max_attempts {
+                                if let Some(ins) = inspector {
+                                    let seconds = backoff_seconds(r, count).floor() as u64;
+                                    ins.error_detail("retryBackoffIntervalSeconds", json!(seconds));
+                                }
+                                *run.test_outcome.lock().unwrap_or_else(|p| p.into_inner()) =
+                                    Some("RETRIABLE");
+                                return Err(f);
+                            }
+                        } else if retry_counts[i] < r.max_attempts {
+                            let mut delay = backoff_seconds(r, retry_counts[i]);
                             if r.jitter_full {
                                 delay *= match &self.jitter {
                                     // AWS's full jitter: a random delay in [0, interval].
@@ -130,17 +146,23 @@ impl Engine {
                             continue;
                         }
                     }
-                    if let Some(c) = state
+                    if let Some((ci, c)) = state
                         .catch
                         .iter()
-                        .find(|c| matches_error(&c.error_equals, &name, state.ty))
+                        .enumerate()
+                        .find(|(_, c)| matches_error(&c.error_equals, &name, state.ty))
                     {
+                        if let Some(ins) = run.inspector(depth) {
+                            ins.error_detail("catchIndex", json!(ci));
+                        }
                         let output = self
                             .apply_catcher(c, state, raw_input, &context, vars, &f)
                             .map_err(prefix)?;
-                        if run.test_mode && depth == 0 {
+                        if tested {
                             *run.test_outcome.lock().unwrap_or_else(|p| p.into_inner()) =
                                 Some("CAUGHT_ERROR");
+                            *run.test_caught.lock().unwrap_or_else(|p| p.into_inner()) =
+                                Some(f.clone());
                         }
                         run.event(clock, exited_type, || state_exited(state, &output));
                         return Ok(Step {

@@ -75,8 +75,12 @@ impl Engine {
         };
         let before = self.clock.now();
         let outcome = self.dispatcher.invoke(req).await;
-        // A task that ran longer than TimeoutSeconds (real or virtual time) timed out.
-        if timeout.is_some_and(|t| self.clock.now() - before >= chrono::Duration::seconds(t as i64))
+        // A task that ran longer than TimeoutSeconds (on the engine's clock, or as the dispatcher
+        // saw it in real time and reported with States.Timeout) timed out.
+        let reported = matches!(&outcome, Err(f) if f.error == causes::TIMEOUT);
+        if reported
+            || timeout
+                .is_some_and(|t| self.clock.now() - before >= chrono::Duration::seconds(t as i64))
         {
             run.event(clock, "TaskTimedOut", || {
                 task_details(vec![("error", json!("States.Timeout"))])
@@ -121,10 +125,12 @@ impl Engine {
                 .as_str()
                 .map(str::to_string)
                 .unwrap_or_else(|| r.to_string());
-            return Some(
-                serde_json::from_str(&text)
-                    .map_err(|e| Failure::raw(Some("States.Runtime".into()), Some(e.to_string()))),
-            );
+            return Some(serde_json::from_str(&text).map_err(|_| {
+                Failure::raw(
+                    Some("States.Runtime".into()),
+                    Some(causes::MOCK_RESULT_NOT_JSON.template.into()),
+                )
+            }));
         }
         let e = m.get("errorOutput")?;
         Some(Err(Failure::raw(

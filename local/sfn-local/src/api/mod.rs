@@ -1,8 +1,9 @@
 //! `sfn-local serve`: the Step Functions API (AWS JSON 1.0, `X-Amz-Target: AWSStepFunctions.<Op>`)
 //! over HTTP/1.1 on loopback, backed by a [`Runner`], for the AWS CLI and SDKs (`--endpoint-url`).
 //!
-//! This module routes each operation to its handler in `operations`; `request` parses the body into
-//! the operation's typed request (AWS's member types through `members`) and checks it first,
+//! This module routes each operation to its handler in `operations` (TestState in `test_state`,
+//! ValidateStateMachineDefinition and UpdateStateMachine in `validate`); `request` parses the body
+//! into the operation's typed request (AWS's member types through `members`) and checks it first,
 //! `shapes` builds the response JSON (epoch dates, pages), `arns` translates the API's ARNs and the
 //! runner's, `error` is AWS's error document, `http` the server.
 
@@ -13,8 +14,12 @@ mod members;
 mod operations;
 mod request;
 mod shapes;
+mod test_state;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_test_state;
+mod validate;
 
 pub use error::ApiError;
 pub use http::{check_host, serve};
@@ -97,6 +102,11 @@ impl Api {
             "GetExecutionHistory" => self.get_execution_history(parse(body)?),
             "RedriveExecution" => self.redrive_execution(parse(body)?).await,
             "StopExecution" => self.stop_execution(parse(body)?).await,
+            "TestState" => self.test_state(parse(body)?).await,
+            "ValidateStateMachineDefinition" => {
+                self.validate_state_machine_definition(parse(body)?)
+            }
+            "UpdateStateMachine" => self.update_state_machine(parse(body)?),
             other => Err(ApiError::new(
                 "UnknownOperationException",
                 format!("sfn-local does not implement the operation {other}"),

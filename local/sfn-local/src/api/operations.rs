@@ -85,6 +85,8 @@ impl Api {
                 "sfn-local runs STANDARD state machines only, not {t}"
             )));
         }
+        // AWS refuses an invalid definition before it looks at the name.
+        super::validate::check_definition(definition)?;
         let template = self.runner.template();
         let m = template
             .state_machines

@@ -52,6 +52,11 @@ pub struct Cli {
     /// Invoke the functions through this Lambda Invoke API (e.g. `cargo lambda watch`).
     #[arg(long, global = true, value_name = "URL")]
     lambda_endpoint: Option<String>,
+    /// More Lambda functions, as Python handler files run in Lambda's Python runtime: a registry
+    /// {"name": {"source": "handler.py", "timeout": 3}} (what TestState may invoke besides the
+    /// template's functions).
+    #[arg(long, global = true, value_name = "FILE")]
+    lambda_functions: Option<PathBuf>,
     /// Fault switch: NAME=ErrorType:N|always[:crash-after] (repeatable), e.g.
     /// notify-failure=TransientError:2. ErrorType Hang: the call never answers.
     #[arg(long = "fail", global = true, value_name = "SPEC")]
@@ -171,6 +176,10 @@ fn options(cli: &Cli) -> Result<RunnerOptions, RunnerError> {
     options.clock = clock(cli.virtual_clock);
     options.aws_endpoint = cli.aws_endpoint.clone();
     options.lambda_endpoint = cli.lambda_endpoint.clone();
+    if let Some(f) = &cli.lambda_functions {
+        options.lambda_functions = lambda_local::load_functions(f)
+            .map_err(|e| RunnerError::argument("--lambda-functions", e.to_string()))?;
+    }
     options.progress = !cli.quiet;
     Ok(options)
 }

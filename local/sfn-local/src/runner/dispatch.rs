@@ -24,29 +24,17 @@ impl Core {
         let name = p
             .get("FunctionName")
             .and_then(Value::as_str)
-            .ok_or_else(|| TaskFailure {
-                error: "States.Runtime".into(),
-                cause: Some(format!(
-                    "The state '{}': lambda:invoke needs a string FunctionName",
-                    req.state_name
-                )),
-            })?;
+            .ok_or_else(|| lambda_local::missing_function_name(&req.state_name))?;
         if let Some(t) = p
             .get("InvocationType")
             .and_then(Value::as_str)
             .filter(|t| *t != "RequestResponse")
         {
-            return Err(TaskFailure {
-                error: "States.Runtime".into(),
-                cause: Some(format!(
-                    "InvocationType {t} is not supported by sfn-local (RequestResponse only)"
-                )),
-            });
+            return Err(lambda_local::invocation_type_not_supported(t));
         }
-        let function = self.template.function(name).ok_or_else(|| TaskFailure {
-            error: "Lambda.ResourceNotFoundException".into(),
-            cause: Some(format!("Function not found: {name}")),
-        })?;
+        let Some(function) = self.template.function(name) else {
+            return self.other_function(req, name).await;
+        };
         let payload = p.get("Payload").cloned().unwrap_or_else(|| json!({}));
         let request_id = uuid::Uuid::new_v4().to_string();
         match self.functions.invoke(&function.binary, payload).await {
@@ -77,6 +65,23 @@ impl Core {
                 error: e.error().to_string(),
                 cause: Some(e.cause()),
             }),
+        }
+    }
+
+    /// A Lambda task naming a function the template does not have: one of `--lambda-functions`
+    /// (run by lambda-local, shaped as Step Functions shapes it), else Lambda's 404.
+    async fn other_function(&self, req: &TaskRequest, name: &str) -> Result<Value, TaskFailure> {
+        let short = lambda_local::function_name(name);
+        match &self.python {
+            Some(p) if p.functions().contains(short) => p.invoke(req.clone()).await,
+            _ => Err(lambda_local::function_not_found(
+                &format!(
+                    "arn:aws:lambda:{}:{}:function:{short}",
+                    crate::template::REGION,
+                    crate::template::ACCOUNT
+                ),
+                &uuid::Uuid::new_v4().to_string(),
+            )),
         }
     }
 
@@ -165,10 +170,9 @@ impl TaskDispatcher for Core {
                 }
             }
             r if r.starts_with("arn:aws:lambda:") => {
-                let function = self.template.function(r).ok_or_else(|| TaskFailure {
-                    error: "Lambda.ResourceNotFoundException".into(),
-                    cause: Some(format!("Function not found: {r}")),
-                })?;
+                let Some(function) = self.template.function(r) else {
+                    return self.other_function(&req, r).await;
+                };
                 self.functions
                     .invoke(&function.binary, req.parameters.clone())
                     .await
@@ -177,10 +181,7 @@ impl TaskDispatcher for Core {
                         cause: Some(e.cause()),
                     })
             }
-            r => Err(TaskFailure {
-                error: "States.Runtime".into(),
-                cause: Some(format!("Task resource {r} is not supported by sfn-local")),
-            }),
+            r => Err(lambda_local::resource_not_available(r)),
         }
     }
 }

@@ -12,6 +12,7 @@ mod names;
 mod open;
 mod pipe;
 mod recorder;
+mod test_state;
 
 pub use names::{parse_execution_arn, validate_execution_name};
 pub use pipe::{FilteredRecord, PipeBatch, PipeReport, RECORDS_NEED_AN_OPERATOR};
@@ -59,6 +60,10 @@ pub struct RunnerOptions {
     pub sdk_config: Option<aws_config::SdkConfig>,
     /// Per-service endpoints over `aws_endpoint` (tests: a fault proxy per service).
     pub service_endpoints: unpaid_order::aws::ServiceEndpoints,
+    /// Lambda functions the template does not have, as Python handler sources run by
+    /// lambda-local (`--lambda-functions`): what TestState (or a task) may invoke besides the
+    /// project's five.
+    pub lambda_functions: Vec<lambda_local::FunctionDef>,
 }
 
 impl RunnerOptions {
@@ -76,6 +81,7 @@ impl RunnerOptions {
             environment: BTreeMap::new(),
             sdk_config: None,
             service_endpoints: Default::default(),
+            lambda_functions: Vec::new(),
         }
     }
 }
@@ -94,6 +100,8 @@ struct Core {
     store: Store,
     functions: Arc<Faulty>,
     embedded: Option<Arc<EmbeddedFunctions>>,
+    /// `--lambda-functions`: Python handlers for functions the template does not have.
+    python: Option<lambda_local::LambdaTasks<lambda_local::PythonFunctions>>,
     clock: Arc<dyn Clock>,
     progress: bool,
     /// The executions this runner is running now (StopExecution, live history), by ARN.

@@ -220,6 +220,13 @@ impl Runner {
             .iter()
             .map(|f| (f.binary.clone(), f.timeout))
             .collect();
+        let python = (!options.lambda_functions.is_empty()).then(|| {
+            lambda_local::LambdaTasks::new(
+                lambda_local::PythonFunctions::new(options.lambda_functions.clone()),
+                options.clock.clone(),
+            )
+            .in_account(crate::template::ACCOUNT, crate::template::REGION)
+        });
         let runner = Runner {
             core: Arc::new_cyclic(|me| Core {
                 template,
@@ -227,6 +234,7 @@ impl Runner {
                 store,
                 functions: Arc::new(Faulty::new(backend, faults).with_timeouts(timeouts)),
                 embedded,
+                python,
                 clock: options.clock,
                 progress: options.progress,
                 running: Mutex::new(HashMap::new()),

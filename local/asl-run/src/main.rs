@@ -1,18 +1,17 @@
 //! Conformance CLI for the `asl` engine: runs one definition on one input (or one state, after
 //! AWS's TestState API) and prints AWS's outcome as one JSON object, as run_cases.py expects.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-mod lambdas;
-mod test_state;
-
+use asl::test_state::{
+    self, state_configuration_from_json, InspectionLevel, Mock, TestStateError, TestStateRequest,
+};
 use asl::{Engine, ExecutionContext, ExecutionStatus, StateMachine, VecHistory, VirtualClock};
 use chrono::{TimeZone, Utc};
 use clap::Parser;
-use lambdas::{Handler, LambdaHandlers};
+use lambda_local::{LambdaTasks, PythonFunctions, RequestIds};
 use serde_json::{json, Map, Value};
 
 #[derive(Parser, Debug)]
@@ -34,18 +33,22 @@ struct Args {
     test_state: bool,
     #[arg(long)]
     state_name: Option<String>,
-    /// Accepted because run_cases.py passes it; only INFO's outcome is modelled.
+    /// INFO, DEBUG or TRACE (DEBUG and TRACE add `inspectionData`).
     #[arg(long, default_value = "INFO")]
-    #[allow(dead_code)]
     inspection_level: String,
     #[arg(long)]
     variables: Option<PathBuf>,
+    /// TestState's `mock`, as JSON.
     #[arg(long)]
     mock: Option<PathBuf>,
     #[arg(long)]
     context: Option<PathBuf>,
-    /// Register in-process Lambda handlers: a JSON file {"function-name": "handler kind or file"}
-    /// (kinds: identity, echo, raise, raise_custom, large_output, bytes_str, wait_60).
+    /// TestState's `stateConfiguration`, as JSON.
+    #[arg(long)]
+    state_configuration: Option<PathBuf>,
+    /// The Lambda functions tasks may invoke: a registry file {"function-name": {"source":
+    /// "handler.py", "timeout": 8, ...}}; each handler source runs in Lambda's Python runtime
+    /// (one warm `python3` sandbox per function, see lambda-local).
     #[arg(long, env = "ASL_RUN_LAMBDAS")]
     lambdas: Option<PathBuf>,
     /// Print the execution history (GetExecutionHistory events) to stderr.
@@ -73,51 +76,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// AWS's ValidateStateMachineDefinition answer for the definition text.
-fn validate(text: &str) -> Value {
-    let diag = |code: &str, location: Option<String>, message: String| {
-        let mut d = json!({"code": code, "message": message, "severity": "ERROR"});
-        if let Some(l) = location {
-            d["location"] = json!(l);
+/// A TestState request AWS refuses: its error as the run's status.
+fn refused(e: TestStateError) -> Value {
+    match e {
+        TestStateError::InvalidDefinition(m) => {
+            json!({"status": "INVALID_DEFINITION", "error": "States.Runtime", "cause": m})
         }
-        d
-    };
-    let diagnostic = if text.trim().is_empty() {
-        Some(diag(
-            "SCHEMA_VALIDATION_FAILED",
-            None,
-            "Definition must be a valid JSON object".into(),
-        ))
-    } else {
-        match serde_json::from_str::<Value>(text) {
-            Err(_) => {
-                let (message, location) = asl::definition::json_syntax_error(text);
-                Some(diag("INVALID_JSON_DESCRIPTION", Some(location), message))
-            }
-            Ok(v) if !v.is_object() => Some(diag(
-                "SCHEMA_VALIDATION_FAILED",
-                None,
-                "Definition must be a valid JSON object".into(),
-            )),
-            Ok(v) => StateMachine::from_value(v).err().map(|e| {
-                let loc = if e.location.is_empty() {
-                    "/".to_string()
-                } else {
-                    e.location
-                };
-                diag(&e.code, Some(loc), e.message)
-            }),
+        TestStateError::Validation(m) => {
+            json!({"status": "VALIDATION_EXCEPTION", "error": "ValidationException", "cause": m})
         }
-    };
-    let result = if diagnostic.is_some() { "FAIL" } else { "OK" };
-    json!({"result": result, "diagnostics": diagnostic.into_iter().collect::<Vec<_>>(), "truncated": false})
+    }
 }
 
 fn run(args: &Args) -> Result<Value, String> {
     if args.validate {
         let text = std::fs::read_to_string(&args.definition)
             .map_err(|e| format!("cannot read {}: {e}", args.definition.display()))?;
-        return Ok(validate(&text));
+        return serde_json::to_value(asl::validate::validate(&text)).map_err(|e| e.to_string());
     }
     let def = read_json(&args.definition)?;
     if !def.is_object() {
@@ -144,37 +119,50 @@ fn run(args: &Args) -> Result<Value, String> {
         );
     }
 
-    let mut handlers = HashMap::new();
-    if let Some(p) = &args.lambdas {
-        if let Value::Object(m) = read_json(p)? {
-            for (name, kind) in m {
-                let kind = kind
-                    .as_str()
-                    .and_then(Handler::from_name)
-                    .ok_or_else(|| format!("unknown handler for {name}: {kind}"))?;
-                handlers.insert(name, kind);
-            }
-        }
-    }
+    let functions = match &args.lambdas {
+        Some(p) => lambda_local::load_functions(p).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    // Reproducible request ids; a virtual clock dates the responses.
+    let dispatcher = Arc::new(
+        LambdaTasks::new(PythonFunctions::new(functions), clock.clone())
+            .with_request_ids(RequestIds::Sequential(Default::default())),
+    );
+    let engine = Engine::new(dispatcher, clock.clone());
     if args.test_state {
         let opt = |p: &Option<PathBuf>| p.as_ref().map(read_json).transpose();
         let vars = match opt(&args.variables)? {
             Some(Value::Object(m)) => m,
             _ => Map::new(),
         };
-        let req = test_state::TestStateRequest {
+        let level = InspectionLevel::parse(&args.inspection_level)
+            .ok_or("--inspection-level is INFO, DEBUG or TRACE")?;
+        let mock = opt(&args.mock)?.map(|m| Mock::from_json(&m)).transpose();
+        let config = opt(&args.state_configuration)?
+            .map(|c| state_configuration_from_json(&c))
+            .transpose();
+        let (mock, config) = match (mock, config) {
+            (Ok(m), Ok(c)) => (m, c.unwrap_or_default()),
+            (Err(e), _) | (_, Err(e)) => return Ok(refused(e)),
+        };
+        let req = TestStateRequest {
             definition: def,
             state_name: args.state_name.clone(),
             input,
             variables: vars,
-            mock: opt(&args.mock)?,
+            mock,
             context: opt(&args.context)?,
+            inspection_level: level,
+            config,
+            role_arn: Some(ctx.role_arn.clone()),
+            reveal_secrets: false,
         };
-        let engine = Engine::new(
-            Arc::new(LambdaHandlers::new(handlers.clone(), clock.clone())),
-            clock.clone(),
+        return Ok(
+            match rt.block_on(test_state::test_state(&engine, req, ctx)) {
+                Ok(r) => r.to_json(),
+                Err(e) => refused(e),
+            },
         );
-        return Ok(rt.block_on(test_state::test_state(&engine, req, ctx)));
     }
 
     let sm = match StateMachine::from_value(def) {
@@ -185,10 +173,6 @@ fn run(args: &Args) -> Result<Value, String> {
             )
         }
     };
-    let engine = Engine::new(
-        Arc::new(LambdaHandlers::new(handlers, clock.clone())),
-        clock,
-    );
     let sink = VecHistory::new();
     let ex = rt.block_on(engine.run(&sm, input, ctx, &sink));
     if args.history {
