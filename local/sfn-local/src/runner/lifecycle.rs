@@ -126,6 +126,7 @@ impl Core {
             return Err(RunnerError::ExecutionAlreadyExists(existing.execution_arn));
         }
         self.store.commit(prepared)?;
+        self.status_changed(&record);
         if self.progress {
             eprintln!(
                 "sfn-local: {}:{} started",
@@ -240,7 +241,10 @@ impl Core {
                     .await
             }
         };
-        self.finish(record, execution, sink).await
+        let ended = self.finish(record, execution, sink).await;
+        // Its end state is in the index before the caller looks (and what else became due).
+        self.pump_evidence().await;
+        ended
     }
 
     /// Polls the store until another invocation's run of the execution ends, for at most a Standard
@@ -323,6 +327,7 @@ impl Core {
             return Ok(stored);
         }
         self.store.commit(prepared)?;
+        self.status_changed(&record);
         Ok(record)
     }
 
@@ -367,6 +372,7 @@ impl Core {
         record.cause = None;
         record.owner = Some(self.lease.id().to_string());
         self.store.put_execution(&record)?;
+        self.status_changed(&record);
         if self.progress {
             eprintln!(
                 "sfn-local: {}:{} redriven",

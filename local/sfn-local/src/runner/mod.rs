@@ -7,6 +7,7 @@
 
 mod dispatch;
 mod ending;
+mod evidence;
 mod lifecycle;
 mod names;
 mod open;
@@ -59,6 +60,9 @@ pub struct RunnerOptions {
     pub sdk_config: Option<aws_config::SdkConfig>,
     /// Per-service endpoints over `aws_endpoint` (tests: a fault proxy per service).
     pub service_endpoints: unpaid_order::aws::ServiceEndpoints,
+    /// The evidence queue on SQS (its URL; the SQS client at `aws_endpoint`) instead of the queue
+    /// in process: status changes are sent there, and `serve` polls it into record-event.
+    pub evidence_queue_url: Option<String>,
 }
 
 impl RunnerOptions {
@@ -76,6 +80,7 @@ impl RunnerOptions {
             environment: BTreeMap::new(),
             sdk_config: None,
             service_endpoints: Default::default(),
+            evidence_queue_url: None,
         }
     }
 }
@@ -94,6 +99,8 @@ struct Core {
     store: Store,
     functions: Arc<Faulty>,
     embedded: Option<Arc<EmbeddedFunctions>>,
+    /// The evidence queue: status changes and SES's events, delivered to record-event.
+    evidence: Arc<crate::evidence::Evidence>,
     clock: Arc<dyn Clock>,
     progress: bool,
     /// The executions this runner is running now (StopExecution, live history), by ARN.
@@ -143,6 +150,11 @@ impl Runner {
     pub fn set_faults(&self, faults: Vec<Fault>) -> Result<(), RunnerError> {
         let mut resolved = Vec::new();
         for f in faults {
+            if crate::evidence::is_ses_events_fault(&f) {
+                crate::evidence::ses::check_ses_events_fault(&f)?;
+                resolved.push(f);
+                continue;
+            }
             if crate::project::port_faults::is_port_fault(&f) {
                 resolved.push(f);
                 continue;
@@ -164,6 +176,10 @@ impl Runner {
                 ..f
             });
         }
+        let (ses_events, resolved): (Vec<Fault>, Vec<Fault>) = resolved
+            .into_iter()
+            .partition(crate::evidence::is_ses_events_fault);
+        self.core.evidence.ses.set_faults(&ses_events);
         self.core.functions.set(resolved);
         Ok(())
     }
