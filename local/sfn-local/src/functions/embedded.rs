@@ -331,7 +331,7 @@ mod tests {
     use serde_json::json;
     use std::sync::Arc;
 
-    use crate::store::journal::{JOURNAL_FILE, OUTBOX_FILE};
+    use crate::store::journal::{JOURNAL_FILE, OUTBOX_FILE, TABLES_FILE};
 
     fn embedded(dir: &std::path::Path) -> EmbeddedFunctions {
         let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/tables");
@@ -384,6 +384,83 @@ mod tests {
         assert!(!dir.path().join(JOURNAL_FILE).exists());
         assert_eq!(embedded(dir.path()).snapshot().await.unwrap(), tables);
         assert!(dir.path().join(OUTBOX_FILE).exists());
+    }
+
+    /// An SQS batch of one status change of a batch execution naming `orders`.
+    fn status_change_batch(orders: &[&str]) -> Value {
+        let records: Vec<Value> = orders
+            .iter()
+            .map(|o| json!({"eventID": format!("ev-{o}"), "dynamodb": {"Keys": {"orderId": {"S": o}}}}))
+            .collect();
+        let record = crate::store::ExecutionRecord {
+            execution_arn:
+                "arn:aws:states:us-east-1:123456789012:execution:process-unpaid-orders-dev:b-1"
+                    .into(),
+            state_machine_arn:
+                "arn:aws:states:us-east-1:123456789012:stateMachine:process-unpaid-orders-dev"
+                    .into(),
+            state_machine_name: "process-unpaid-orders-dev".into(),
+            name: "b-1".into(),
+            status: "RUNNING".into(),
+            input: Value::Array(records),
+            output: None,
+            error: None,
+            cause: None,
+            start_date: chrono::Utc::now(),
+            stop_date: None,
+            redrive_count: 0,
+            redrive_date: None,
+            history: vec![],
+            checkpoint: None,
+            parent_execution_arn: None,
+            owner: None,
+        };
+        let event = crate::evidence::status_change(&record, chrono::Utc::now());
+        json!({"Records": [{"messageId": "m-1", "receiptHandle": "r", "body": event.to_string(),
+            "attributes": {"ApproximateReceiveCount": "1"}, "eventSource": "aws:sqs"}]})
+    }
+
+    #[tokio::test]
+    async fn record_event_runs_on_the_orders_its_events_name_one_journal_line_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = embedded(dir.path());
+        a.flush().await.unwrap();
+        let snapshot = crate::store::journal::file_id(&dir.path().join(TABLES_FILE));
+        let answer = a
+            .invoke(
+                "record-event",
+                status_change_batch(&["492500005643", "492500005644"]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+        // Not the whole tables: tables.json untouched, one line per order in the journal.
+        assert_eq!(
+            crate::store::journal::file_id(&dir.path().join(TABLES_FILE)),
+            snapshot
+        );
+        let journal = std::fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
+        let lines: Vec<Value> = journal
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let orders: Vec<&str> = lines
+            .iter()
+            .map(|l| l["orderId"].as_str().unwrap())
+            .collect();
+        assert_eq!(orders, ["492500005643", "492500005644"]);
+        // Another runner on the directory reads them (the journal's catch-up).
+        let index = embedded(dir.path()).snapshot().await.unwrap().order_index;
+        assert_eq!(index.len(), 2);
+        // The same event again writes nothing (the index already holds that state).
+        a.invoke(
+            "record-event",
+            status_change_batch(&["492500005643", "492500005644"]),
+        )
+        .await
+        .unwrap();
+        let journal = std::fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
+        assert_eq!(journal.lines().count(), 2);
     }
 
     #[tokio::test]
