@@ -74,13 +74,24 @@ impl SqsQueue {
 
     /// ReceiveMessage: up to a batch, waiting up to `wait_secs` for one (long polling).
     pub async fn receive(&self, wait_secs: i32) -> Result<Vec<InFlight>, RunnerError> {
+        let wait_secs = wait_secs.clamp(0, 20);
+        // A long poll takes up to `wait_secs` by design: past the client's usual timeouts.
+        let patience = std::time::Duration::from_secs(wait_secs as u64 + 5);
+        let timeouts = aws_sdk_sqs::config::Builder::default().timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_timeout(patience)
+                .operation_attempt_timeout(patience)
+                .build(),
+        );
         let out = self
             .client
             .receive_message()
             .queue_url(&self.url)
             .max_number_of_messages(self.batch_size)
-            .wait_time_seconds(wait_secs.clamp(0, 20))
+            .wait_time_seconds(wait_secs)
             .message_system_attribute_names(MessageSystemAttributeName::All)
+            .customize()
+            .config_override(timeouts)
             .send()
             .await
             .map_err(|e| sqs_error("ReceiveMessage", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
