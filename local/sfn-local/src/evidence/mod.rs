@@ -232,12 +232,16 @@ impl Evidence {
     }
 
     /// Takes the next batch of due messages off the in-process queue (moving exhausted ones to
-    /// the dead-letter file); empty when none is due.
-    pub(crate) async fn receive_due(&self) -> Result<(Vec<InFlight>, usize), RunnerError> {
+    /// the dead-letter file); empty when none is due (with `gather`: or while the batching window
+    /// gathers them).
+    pub(crate) async fn receive_due(
+        &self,
+        gather: bool,
+    ) -> Result<(Vec<InFlight>, usize), RunnerError> {
         let Some(q) = self.in_process() else {
             return Ok((Vec::new(), 0));
         };
-        let received = q.receive(self.clock.now());
+        let received = q.receive(self.clock.now(), gather);
         let dead = received.dead.len();
         if dead > 0 {
             self.dead_letter(received.dead).await?;

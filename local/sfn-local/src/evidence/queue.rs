@@ -17,6 +17,9 @@ pub struct QueueSettings {
     pub max_receive_count: Option<u32>,
     /// Most messages per batch.
     pub batch_size: usize,
+    /// How long the event source mapping gathers visible messages before it invokes with fewer
+    /// than a full batch (`MaximumBatchingWindowInSeconds`).
+    pub batching_window: Duration,
 }
 
 /// One message in the queue, as SQS keeps it.
@@ -102,10 +105,20 @@ impl InProcessQueue {
     /// ReceiveMessage at `now`: the first visible messages (up to the batch size) become in
     /// flight, their receive count one more; a visible message already received
     /// `max_receive_count` times goes to the dead-letter queue instead, as SQS's redrive does.
-    pub fn receive(&self, now: DateTime<Utc>) -> Received {
+    /// With `gather`, as the event source mapping's batching window: nothing is taken while
+    /// fewer than a batch are visible and the first has been visible for less than the window.
+    pub fn receive(&self, now: DateTime<Utc>, gather: bool) -> Received {
         let mut messages = self.lock();
         messages.sort_by(|a, b| a.visible_at.cmp(&b.visible_at).then(a.seq.cmp(&b.seq)));
         let mut out = Received::default();
+        if gather {
+            let visible = messages.iter().take_while(|m| m.visible_at <= now).count();
+            let first = messages.first().map(|m| m.visible_at);
+            let waited = first.is_some_and(|t| now - t >= self.settings.batching_window);
+            if visible < self.settings.batch_size && !waited {
+                return out;
+            }
+        }
         let mut i = 0;
         while i < messages.len() && out.batch.len() < self.settings.batch_size {
             if messages[i].visible_at > now {
@@ -175,6 +188,7 @@ mod tests {
             visibility_timeout: Duration::seconds(120),
             max_receive_count: Some(5),
             batch_size: 2,
+            batching_window: Duration::seconds(5),
         })
     }
 
@@ -186,14 +200,25 @@ mod tests {
         q.publish("b".into(), t(0), t(0));
         q.publish("c".into(), t(0), t(0));
         let bodies = |r: &Received| r.batch.iter().map(|m| m.body.clone()).collect::<Vec<_>>();
-        let first = q.receive(t(0));
-        assert_eq!(bodies(&first), ["a", "b"]);
-        assert_eq!(bodies(&q.receive(t(0))), ["c"]);
-        assert!(q.receive(t(5)).batch.is_empty(), "in flight, or not due");
-        assert_eq!(bodies(&q.receive(t(10))), ["late"]);
+        let first = q.receive(t(0), true);
+        assert_eq!(bodies(&first), ["a", "b"], "a full batch goes at once");
+        assert!(
+            q.receive(t(0), true).batch.is_empty(),
+            "one: gathered for the window"
+        );
+        assert_eq!(
+            bodies(&q.receive(t(5), true)),
+            ["c"],
+            "the window has passed"
+        );
+        assert!(
+            q.receive(t(5), false).batch.is_empty(),
+            "in flight, or not due"
+        );
+        assert_eq!(bodies(&q.receive(t(10), false)), ["late"]);
         // Not deleted: visible again after the visibility timeout, counted.
         q.delete(&first.batch[0]);
-        let again = q.receive(t(121));
+        let again = q.receive(t(125), false);
         assert_eq!(bodies(&again), ["b", "c"]);
         assert_eq!(again.batch[0].receive_count, 2);
         assert_eq!(again.batch[0].first_received_at, Some(t(0)));
@@ -208,12 +233,12 @@ mod tests {
         q.publish("bad".into(), t(0), t(0));
         let mut now = t(0);
         for n in 1..=5 {
-            let r = q.receive(now);
+            let r = q.receive(now, false);
             assert_eq!(r.batch.len(), 1);
             assert_eq!(r.batch[0].receive_count, n);
             now += Duration::seconds(120);
         }
-        let r = q.receive(now);
+        let r = q.receive(now, false);
         assert!(r.batch.is_empty());
         assert_eq!(r.dead.len(), 1);
         assert_eq!(r.dead[0].receive_count, 5);

@@ -62,16 +62,18 @@ impl Core {
         }
     }
 
-    /// Delivers every message of the queue in process that is due on the runner's clock, batch by
+    /// Delivers the messages of the queue in process that are due on the runner's clock, batch by
     /// batch (one pass at a time: a Task dispatched after it sees every event that was due).
-    pub(super) async fn deliver_due(&self) -> Result<DeliveryReport, RunnerError> {
+    /// With `gather`, as the event source mapping: a batch goes when it is full or its first
+    /// message has waited the batching window; without, everything due goes now.
+    pub(super) async fn deliver_due(&self, gather: bool) -> Result<DeliveryReport, RunnerError> {
         let mut report = DeliveryReport::default();
         if self.evidence.recorder.is_none() || self.evidence.in_process().is_none() {
             return Ok(report);
         }
         let _one_pass = self.evidence.delivering.lock().await;
         loop {
-            let (batch, dead) = self.evidence.receive_due().await?;
+            let (batch, dead) = self.evidence.receive_due(gather).await?;
             report.dead_lettered += dead;
             if batch.is_empty() {
                 // Dead-lettered ones left room: look again until nothing is due.
@@ -84,10 +86,11 @@ impl Core {
         }
     }
 
-    /// Delivers what is due and logs what could not be (before a Task, at an execution's end:
-    /// never the execution's failure).
-    pub(super) async fn pump_evidence(&self) {
-        if let Err(e) = self.deliver_due().await {
+    /// Delivers what is due and logs what could not be (before a Task, after a run: never the
+    /// execution's failure). `gather`: respect the batching window (before a Task, in `serve`);
+    /// without, everything due goes (when a caller's execution has ended).
+    pub(super) async fn pump_evidence(&self, gather: bool) {
+        if let Err(e) = self.deliver_due(gather).await {
             tracing::warn!(error = %e, "evidence not delivered");
         }
     }
@@ -108,7 +111,8 @@ impl Runner {
     }
 
     /// Delivers every evidence message due now on the runner's clock to record-event (through
-    /// the functions back end: embedded, AWS adapters or a Lambda endpoint), in SQS batches;
+    /// the functions back end: embedded, AWS adapters or a Lambda endpoint), in SQS batches,
+    /// without waiting for the batching window;
     /// failed ones come back after the queue's visibility timeout, and after `maxReceiveCount`
     /// receives go to the dead-letter file. With `--evidence-queue-url`: receives from that
     /// queue until it is empty. The runner also does this before each Task and at each
@@ -125,7 +129,7 @@ impl Runner {
                 self.core.deliver_batch(batch, &mut report).await;
             }
         }
-        self.core.deliver_due().await
+        self.core.deliver_due(false).await
     }
 
     /// The messages in the queue in process (not yet recorded), in delivery order.
@@ -172,7 +176,7 @@ impl Runner {
                 if let Err(e) = core.evidence.adopt().await {
                     tracing::warn!(error = %e, "evidence handed over by another runner not read");
                 }
-                core.pump_evidence().await;
+                core.pump_evidence(true).await;
                 tokio::time::sleep(POLL_EVERY).await;
             }
         })

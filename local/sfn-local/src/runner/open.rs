@@ -282,6 +282,9 @@ async fn evidence_queue(
             .unwrap_or(chrono::Duration::seconds(30)),
         max_receive_count: queue.and_then(|q| q.max_receive_count),
         batch_size: queue.map_or(10, |q| q.batch_size),
+        batching_window: queue
+            .and_then(|q| chrono::Duration::from_std(q.batching_window).ok())
+            .unwrap_or_else(chrono::Duration::zero),
     };
     let backend = match &options.evidence_queue_url {
         None => Backend::InProcess(InProcessQueue::new(settings)),

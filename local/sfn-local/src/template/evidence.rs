@@ -60,6 +60,11 @@ impl Resolver<'_> {
             };
             let batch_size = number(props.get("BatchSize"), "BatchSize")?
                 .map_or(SQS_DEFAULT_BATCH_SIZE, |n| n as usize);
+            let window = number(
+                props.get("MaximumBatchingWindowInSeconds"),
+                "MaximumBatchingWindowInSeconds",
+            )?
+            .unwrap_or(0);
             let q = self.resource(&queue)?;
             let qprops = q.get("Properties").cloned().unwrap_or(Value::Null);
             let visibility = number(qprops.get("VisibilityTimeout"), "VisibilityTimeout")?
@@ -77,6 +82,7 @@ impl Resolver<'_> {
                 visibility_timeout: Duration::from_secs(visibility),
                 max_receive_count,
                 batch_size: batch_size.clamp(1, 10_000),
+                batching_window: Duration::from_secs(window.min(300)),
             }));
         }
         Ok(None)

@@ -159,6 +159,9 @@ pub struct EvidenceQueueResource {
     pub max_receive_count: Option<u32>,
     /// The event source's `BatchSize` (Lambda's default 10).
     pub batch_size: usize,
+    /// The event source's `MaximumBatchingWindowInSeconds` (default 0): how long the mapping
+    /// gathers messages before it invokes with fewer than a full batch.
+    pub batching_window: std::time::Duration,
 }
 
 /// What the runner uses from `template.yaml`.

@@ -154,6 +154,7 @@ fn reads_the_projects_evidence_queue_and_configuration_set() {
     assert_eq!(q.function_binary, "record-event");
     assert_eq!(q.visibility_timeout, std::time::Duration::from_secs(120));
     assert_eq!((q.max_receive_count, q.batch_size), (Some(5), 10));
+    assert_eq!(q.batching_window, std::time::Duration::from_secs(5));
     // SES's Ref of a configuration set is its name (what SendEmail names).
     assert_eq!(
         t.function_environment["SES_CONFIGURATION_SET"],
