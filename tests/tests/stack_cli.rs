@@ -1,8 +1,10 @@
 //! The live local stack (`local/stack.sh`) as an operator tries it, with the real AWS CLI: a
 //! failed order written to moto's DynamoDB goes through the stream, the Pipe, both workflows and
-//! SES; a MODIFY and a REMOVE of it are dropped by the filter; Ctrl-C stops everything; a burst
-//! of 100 survives the Pipe SIGKILLed mid-burst and restarted, with one email per order; with the
-//! Step Functions API down a batch goes to the DLQ, and a replay processes it once.
+//! SES; SES's events (from the proxy in front of moto's SES) and the status changes reach the
+//! email log and the order index through the SQS evidence queue and record-event, a bounce
+//! included; a MODIFY and a REMOVE of it are dropped by the filter; Ctrl-C stops everything; a
+//! burst of 100 survives the Pipe SIGKILLed mid-burst and restarted, with one email per order;
+//! with the Step Functions API down a batch goes to the DLQ, and a replay processes it once.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -13,7 +15,8 @@ use workflow_tests::{aws_cli, project_root, UNPAID_ORDER};
 
 const ORDER_MACHINE: &str =
     "arn:aws:states:us-east-1:123456789012:stateMachine:process-unpaid-order-dev";
-const MARKER_ORDER: &str = "492500005644";
+/// An order whose email is SES's bounce simulator (events/tables/README.md).
+const MARKER_ORDER: &str = "492500005648";
 
 fn aws(endpoint: &str, args: &[&str]) -> Value {
     let out = Command::new(aws_cli())
@@ -50,6 +53,71 @@ fn put_failed_order(moto: &str, item: &str) {
             item,
         ],
     );
+}
+
+/// Polls `check` until it gives a value, for at most `limit` (a condition, not a sleep).
+fn poll<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The email-log record of `order`'s email on moto: its status and the SES events kept on it.
+fn email_evidence(moto: &str, order: &str) -> Option<(String, Vec<String>)> {
+    let log = aws(
+        moto,
+        &["dynamodb", "scan", "--table-name", "payment3-email-log-dev"],
+    );
+    let record = log["Items"]
+        .as_array()?
+        .iter()
+        .find(|i| i["orderId"]["S"] == order && i["channel"]["S"] == "email")?
+        .clone();
+    let kinds = record["sesEvents"]["L"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|e| e["M"]["type"]["S"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some((record["status"]["S"].as_str()?.to_string(), kinds))
+}
+
+/// The order index on moto for `order`: (machine, status) of each execution, sorted.
+fn index_of(moto: &str, order: &str) -> Vec<(String, String)> {
+    let values = format!(r#"{{":o": {{"S": "{order}"}}}}"#);
+    let found = aws(
+        moto,
+        &[
+            "dynamodb",
+            "query",
+            "--table-name",
+            "payment3-unpaid-order-index-dev",
+            "--key-condition-expression",
+            "orderId = :o",
+            "--expression-attribute-values",
+            &values,
+        ],
+    );
+    let mut out: Vec<(String, String)> = found["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["machine"]["S"].as_str().unwrap_or_default().to_string(),
+                i["status"]["S"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 struct Stack {
@@ -262,6 +330,20 @@ fn a_failed_order_put_on_the_table_is_processed_through_the_live_stack() {
         1,
         "{batches}"
     );
+    // The evidence: SES's Send and Delivery on the email's record, both executions (the batch
+    // and the order's) in the index in their end state.
+    let limit = Duration::from_secs(60);
+    let (status, kinds) = poll(limit, "Send and Delivery on the email log", || {
+        email_evidence(&stack.moto, UNPAID_ORDER).filter(|(_, k)| k.iter().any(|e| e == "Delivery"))
+    });
+    assert_eq!(status, "sent");
+    assert_eq!(kinds, ["Send", "Delivery"]);
+    let indexed = poll(limit, "both executions in the order index", || {
+        let index = index_of(&stack.moto, UNPAID_ORDER);
+        (index.len() == 2 && index.iter().all(|(_, s)| s == "SUCCEEDED")).then_some(index)
+    });
+    assert_eq!(indexed[0].0, "process-unpaid-order-dev", "{indexed:?}");
+    assert_eq!(indexed[1].0, "process-unpaid-orders-dev", "{indexed:?}");
 
     // A MODIFY and a REMOVE of that order, then a new order: the filter drops the first two.
     let changed = item.replace("06:01:00Z", "06:02:00Z");
@@ -285,6 +367,11 @@ fn a_failed_order_put_on_the_table_is_processed_through_the_live_stack() {
         1,
         "MODIFY/REMOVE started nothing"
     );
+    // The marker's email is SES's bounce simulator: its Bounce is kept on the email log.
+    let (_, kinds) = poll(limit, "the Bounce on the email log", || {
+        email_evidence(&stack.moto, MARKER_ORDER).filter(|(_, k)| k.iter().any(|e| e == "Bounce"))
+    });
+    assert_eq!(kinds, ["Send", "Bounce"]);
     let quota = aws(&stack.moto, &["ses", "get-send-quota"]);
     assert!(quota["SentLast24Hours"].as_f64() <= Some(2.0), "{quota}");
 

@@ -131,6 +131,35 @@ async fn record_execution(
     Ok(Recorded::Execution { written, stale })
 }
 
+/// The orders one message body names, as [`record`] would write them: an SES event's order (from
+/// the claim in its tags), every order a status change's input names (DescribeExecution's when
+/// the event left it out). A malformed or foreign body names none. For a store that runs one
+/// invocation on those orders' records alone (the offline runner's embedded tables).
+pub async fn orders_named(
+    executions: &dyn ExecutionInputs,
+    body: &str,
+) -> Result<Vec<String>, FunctionError> {
+    Ok(match AwsEvent::parse(body) {
+        Ok(AwsEvent::Ses(event)) => vec![key_parts(&event.claim.email_id).0.to_string()],
+        Ok(AwsEvent::Execution(change)) => {
+            let input = match &change.input {
+                Some(input) => Some(input.clone()),
+                None => executions.input_of(&change.execution_arn).await?,
+            };
+            input
+                .map(|i| {
+                    change
+                        .index_entries(&i)
+                        .into_iter()
+                        .map(|e| e.order_id)
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+        Ok(AwsEvent::Ignored { .. }) | Err(_) => Vec::new(),
+    })
+}
+
 /// Records one message body.
 pub async fn record(ports: Ports<'_>, body: &str) -> Result<Recorded, RecordError> {
     match AwsEvent::parse(body).map_err(RecordError::Malformed)? {
@@ -178,4 +207,71 @@ pub async fn handle(ports: Ports<'_>, batch: SqsEvent) -> SqsBatchResponse {
         })
         .collect();
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unpaid_order::evidence::publish::{self, AcceptedEmail, ExecutionState, Origin};
+    use unpaid_order::evidence::ClaimTags;
+    use unpaid_order::MemoryStore;
+
+    fn now() -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339("2026-11-25T06:10:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    }
+
+    #[tokio::test]
+    async fn the_orders_a_body_names_are_the_ones_it_records() {
+        let store = MemoryStore::default();
+        let claim = ClaimTags {
+            email_id: "A#1#B#attempt-1#email".into(),
+            token: "t".into(),
+        };
+        let email = AcceptedEmail {
+            message_id: "m".into(),
+            from: "payments@example.com".into(),
+            to: vec!["success@simulator.amazonses.com".into()],
+            subject: "s".into(),
+            tags: claim.to_tags(),
+            configuration_set: Some("set".into()),
+            sent_at: now(),
+        };
+        let ses = publish::ses_event(SesEventKind::Send, &email, "e1", now(), &Origin::default());
+        assert_eq!(
+            orders_named(&store, &ses.to_string()).await.unwrap(),
+            ["A#1#B"]
+        );
+        let batch = serde_json::json!([
+            {"eventID": "r1", "dynamodb": {"Keys": {"orderId": {"S": "1"}}}},
+            {"eventID": "r2", "dynamodb": {"Keys": {"orderId": {"S": "2"}}}},
+        ])
+        .to_string();
+        let state = ExecutionState {
+            execution_arn: "arn:aws:states:us-east-1:123456789012:execution:b:x",
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:b",
+            name: "x",
+            status: "RUNNING",
+            start_date: now(),
+            stop_date: None,
+            input: &batch,
+            output: None,
+            error: None,
+            cause: None,
+            redrive_count: 0,
+            redrive_date: None,
+        };
+        let change = publish::execution_status_change(&state, "e2", now(), &Origin::default());
+        assert_eq!(
+            orders_named(&store, &change.to_string()).await.unwrap(),
+            ["1", "2"]
+        );
+        for foreign in [
+            "not json",
+            r#"{"id":"x","source":"aws.s3","detail-type":"d","detail":{}}"#,
+        ] {
+            assert!(orders_named(&store, foreign).await.unwrap().is_empty());
+        }
+    }
 }

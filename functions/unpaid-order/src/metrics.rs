@@ -43,6 +43,15 @@ impl Metric {
 
 static EMITTED: Mutex<Vec<(Metric, u64)>> = Mutex::new(Vec::new());
 
+/// Where the EMF lines go: stdout (a Lambda's log stream) unless [`write_to_stderr`] was called.
+static TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sends the EMF lines to stderr: for a process whose stdout is its answer (the offline runner
+/// prints JSON there, and a reader of `serve`'s first line leaves the rest of the pipe unread).
+pub fn write_to_stderr() {
+    TO_STDERR.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The EMF document of `count` of `metric` at `epoch_ms`, for `branch`.
 pub fn emf_line(metric: Metric, count: u64, branch: &str, epoch_ms: i64) -> String {
     serde_json::json!({
@@ -60,14 +69,17 @@ pub fn emf_line(metric: Metric, count: u64, branch: &str, epoch_ms: i64) -> Stri
     .to_string()
 }
 
-/// Counts `metric` once: an EMF line on stdout (the Lambda's log stream), and the in-process
+/// Counts `metric` once: an EMF line on stdout (the Lambda's log stream; stderr after
+/// [`write_to_stderr`]), and the in-process
 /// tally [`emitted`] reads (the offline runner's report and tests).
 pub fn count(metric: Metric) {
     let branch = std::env::var("BRANCH").unwrap_or_else(|_| "local".to_string());
-    println!(
-        "{}",
-        emf_line(metric, 1, &branch, chrono::Utc::now().timestamp_millis())
-    );
+    let line = emf_line(metric, 1, &branch, chrono::Utc::now().timestamp_millis());
+    if TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
     let mut emitted = EMITTED.lock().unwrap_or_else(|p| p.into_inner());
     match emitted.iter_mut().find(|(m, _)| *m == metric) {
         Some((_, n)) => *n += 1,

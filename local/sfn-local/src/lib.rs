@@ -9,6 +9,7 @@
 pub mod api;
 pub mod dlq;
 pub mod error;
+pub mod evidence;
 pub mod functions;
 pub mod input_template;
 pub mod pipe;
@@ -21,6 +22,7 @@ pub mod stream_record;
 pub mod template;
 
 pub use error::RunnerError;
+pub use evidence::{DeadLetter, DeliveryReport};
 pub use functions::{Fault, FaultTimes};
 // Where they were before `project/`: the handlers and the port faults name the project's ports.
 pub use project::{handlers, port_faults};

@@ -244,3 +244,48 @@ fn bad_arguments_and_files_fail_with_a_message_naming_them() {
     );
     assert_fails(d, &["frobnicate"], "frobnicate");
 }
+
+#[test]
+fn outbox_and_evidence_show_what_ses_reported_about_each_email() {
+    let dir = tempfile::tempdir().unwrap();
+    // A lost SendEmail answer: the execution waits for SES's events (the virtual clock moves 15 s
+    // on), the Send confirms it; the order's address is SES's bounce simulator.
+    let started = stdout_json(&sfn_local(
+        dir.path(),
+        &[
+            "--quiet",
+            "--fail",
+            "ses=lost-reply:1",
+            "start-execution",
+            "--state-machine-arn",
+            "process-unpaid-order",
+            "--input",
+            r#"{"orderId": "492500005648"}"#,
+            "--name",
+            "bounce-1",
+        ],
+    ));
+    assert_eq!(started["status"], "SUCCEEDED", "{started}");
+    let outbox = stdout_json(&sfn_local(dir.path(), &["outbox"]));
+    let emails = outbox["emails"].as_array().unwrap();
+    assert_eq!(emails.len(), 1, "{outbox}");
+    assert_eq!(emails[0]["emailLogStatus"], "sent");
+    assert_eq!(emails[0]["confirmedBy"], "ses:Send");
+    let kinds: Vec<&str> = emails[0]["sesEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["Send", "Bounce"]);
+    assert_eq!(emails[0]["duplicateOf"], Value::Null);
+    let evidence = stdout_json(&sfn_local(dir.path(), &["evidence"]));
+    assert_eq!(evidence["pending"], serde_json::json!([]), "{evidence}");
+    assert_eq!(evidence["deadLetters"], serde_json::json!([]), "{evidence}");
+    // A bad ses-events class is refused with its name.
+    assert_fails(
+        dir.path(),
+        &["--fail", "ses-events=sometimes:1", "outbox"],
+        "ses-events",
+    );
+}

@@ -6,8 +6,13 @@
 //! of one service (connections refused) can be staged while the others answer. Every answer
 //! carries `Connection: close`: each call (and each SDK retry) opens its own connection, so a
 //! connection-level fault hits exactly the call it is scripted for.
+//!
+//! moto publishes no SES events: [`FaultProxy::on_accepted_send`] hands each SendEmail moto
+//! really accepted (2xx, whatever the proxy then does to the answer) to a callback as an
+//! [`AcceptedEmail`], and [`ses_events_of`] gives the events SES would publish for it.
 
 mod protocol;
+mod ses_events;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -26,6 +31,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use protocol::{Call, Service};
+pub use ses_events::{accepted_email, ses_events_of, AcceptedEmail};
+
+/// What [`FaultProxy::on_accepted_send`] calls with each email moto accepted.
+pub type AcceptedSendHook = Arc<dyn Fn(AcceptedEmail) + Send + Sync>;
 
 /// What happens to one scripted call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -107,6 +116,8 @@ struct State {
     calls: Vec<Call>,
     /// Faults that fired: (call, fault).
     fired: Vec<(Call, Fault)>,
+    /// Called with each SendEmail moto accepted (SESv2 only).
+    on_accepted_send: Option<AcceptedSendHook>,
 }
 
 /// One service's proxy. Dropped: it stops listening.
@@ -201,6 +212,16 @@ impl FaultProxy {
     /// The faults that fired.
     pub fn fired(&self) -> Vec<(Call, Fault)> {
         self.lock().fired.clone()
+    }
+
+    /// Calls `hook` with every email moto accepts through this (SESv2) proxy: a SendEmail
+    /// forwarded and answered 2xx, read from the request (destination, `EmailTags`,
+    /// `ConfigurationSetName`) and moto's `MessageId`, accepted now. It is called even when a
+    /// scripted fault then loses or replaces the answer (the email went out: SES publishes its
+    /// events all the same), and never for a request that was not forwarded or that moto
+    /// refused. The hook runs on the proxy's task: it must not block (send the events on).
+    pub fn on_accepted_send(&self, hook: impl Fn(AcceptedEmail) + Send + Sync + 'static) {
+        self.lock().on_accepted_send = Some(Arc::new(hook));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -338,7 +359,7 @@ async fn handle(
     match fault {
         Some(f) if !f.applies() => Ok(protocol::refusal(shared.service, f)),
         Some(f) => {
-            let answer = forward(&shared, parts, body).await;
+            let answer = forward(&shared, &call, parts, body).await;
             match f {
                 Fault::LostReply => Err(CutConnection),
                 Fault::ServerErrorAfterApply => Ok(protocol::server_error(shared.service)),
@@ -348,15 +369,20 @@ async fn handle(
                 }
             }
         }
-        None => Ok(forward(&shared, parts, body).await),
+        None => Ok(forward(&shared, &call, parts, body).await),
     }
 }
 
+/// Forwards the request to moto and returns its answer; a SendEmail moto accepted goes to the
+/// `on_accepted_send` hook first.
 async fn forward(
     shared: &Shared,
+    call: &Call,
     parts: hyper::http::request::Parts,
     body: Bytes,
 ) -> Response<Full<Bytes>> {
+    let request =
+        (call.service == Service::SesV2 && call.operation == "SendEmail").then(|| body.clone());
     let path = parts
         .uri
         .path_and_query()
@@ -381,6 +407,17 @@ async fn forward(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
+    if let Some(request) = request.filter(|_| parts.status.is_success()) {
+        let hook = shared.lock().on_accepted_send.clone();
+        if let Some(hook) = hook {
+            match accepted_email(&request, &body, chrono::Utc::now()) {
+                Some(email) => hook(email),
+                None => {
+                    eprintln!("aws-fault-proxy: a SendEmail moto accepted could not be read back")
+                }
+            }
+        }
+    }
     parts.headers.insert(
         hyper::header::CONNECTION,
         hyper::header::HeaderValue::from_static("close"),

@@ -299,3 +299,19 @@ fn dates_become_epoch_seconds() {
     assert_eq!(v["startDate"], json!(1795587000.123));
     assert_eq!(v["name"], "x");
 }
+
+#[tokio::test]
+async fn set_faults_takes_the_ses_events_classes_and_refuses_an_unknown_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = api(dir.path()).await;
+    let set = json!({"faults": ["ses-events=lost:1", "ses-events=out-of-order:always"]});
+    assert_eq!(api.set_faults(&set).unwrap(), set);
+    let err = api
+        .set_faults(&json!({"faults": ["ses-events=sometimes:1"]}))
+        .unwrap_err();
+    assert!(err.message.contains("ses-events"), "{err:?}");
+    assert_eq!(
+        api.set_faults(&json!({"faults": []})).unwrap()["faults"],
+        json!([])
+    );
+}

@@ -70,6 +70,14 @@ pub struct Cli {
     /// No progress lines on stderr.
     #[arg(long, global = true)]
     quiet: bool,
+    /// The evidence queue on SQS (the SQS client at --aws-endpoint) instead of the one in
+    /// process: status changes are sent there, and `serve` polls it into record-event.
+    #[arg(long, global = true, value_name = "URL")]
+    evidence_queue_url: Option<String>,
+    /// One service's endpoint over --aws-endpoint: SERVICE=URL with SERVICE dynamodb, sns or
+    /// ses (repeatable), e.g. ses=http://127.0.0.1:4567 for a proxy in front of SES.
+    #[arg(long = "service-endpoint", global = true, value_name = "SERVICE=URL")]
+    service_endpoints: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -85,8 +93,12 @@ enum Command {
     RedriveExecution(executions::RedriveExecution),
     /// The EventBridge Pipe: filters the records, batches them and starts the batch workflow.
     Pipe(pipe::Pipe),
-    /// Prints the SNS messages and emails that would have been sent.
+    /// Prints the SNS messages and emails that would have been sent, each email with its
+    /// email-log record and SES's events (delivering what is due first).
     Outbox,
+    /// Delivers the evidence due now to record-event and prints what it did, the messages still
+    /// queued and the dead-letter queue (`evidence/dead-letters.jsonl`).
+    Evidence,
     /// The Pipe on a live DynamoDB stream: follows every shard of the failed-order table's stream
     /// at --endpoint-url and starts the batch machine through --sfn-endpoint-url, as template.yaml
     /// declares the Pipe (filter, batching, input template, retries, DLQ). Positions are kept per
@@ -181,6 +193,20 @@ fn options(cli: &Cli) -> Result<RunnerOptions, RunnerError> {
             .map_err(|e| RunnerError::argument("--lambda-functions", e.to_string()))?;
     }
     options.progress = !cli.quiet;
+    options.evidence_queue_url = cli.evidence_queue_url.clone();
+    for spec in &cli.service_endpoints {
+        let bad = |m: &str| RunnerError::argument(format!("--service-endpoint {spec}"), m);
+        let (service, url) = spec
+            .split_once('=')
+            .ok_or_else(|| bad("expected SERVICE=URL"))?;
+        let slot = match service {
+            "dynamodb" => &mut options.service_endpoints.dynamodb,
+            "sns" => &mut options.service_endpoints.sns,
+            "ses" => &mut options.service_endpoints.ses,
+            _ => return Err(bad("SERVICE is one of dynamodb, sns, ses")),
+        };
+        *slot = Some(url.to_string());
+    }
     Ok(options)
 }
 
@@ -230,8 +256,8 @@ pub async fn run(cli: Cli) -> Result<(), RunnerError> {
         _ => {}
     }
     let runner = Runner::open(options(&cli)?).await?;
-    match &cli.command {
-        Command::Serve(args) => serve::serve(runner, args).await,
+    let result = match &cli.command {
+        Command::Serve(args) => serve::serve(runner.clone(), args).await,
         Command::StartExecution(args) => executions::start_execution(&runner, args).await,
         Command::DescribeExecution(args) => executions::describe_execution(&runner, args),
         Command::GetExecutionHistory(args) => executions::get_execution_history(&runner, args),
@@ -239,7 +265,12 @@ pub async fn run(cli: Cli) -> Result<(), RunnerError> {
         Command::RedriveExecution(args) => executions::redrive_execution(&runner, args).await,
         Command::Pipe(args) => pipe::pipe(&runner, args).await,
         Command::Outbox => pipe::outbox(&runner).await,
+        Command::Evidence => pipe::evidence(&runner).await,
         // Handled above, before the runner opens the state directory.
         Command::DlqReplay(_) | Command::PipeStream(_) => Ok(()),
-    }
+    };
+    // What is still queued (SES's Delivery a few seconds after a Send) goes to the state
+    // directory for the next command, as SQS would keep it.
+    let handed = runner.hand_over_evidence().await.map(|_| ());
+    result.and(handed)
 }

@@ -1,5 +1,5 @@
-//! `pipe` (a records file through the template's Pipe, with its summary) and `outbox` (what SNS and
-//! SES would have sent), both on the embedded store.
+//! `pipe` (a records file through the template's Pipe, with its summary), `outbox` (what SNS and
+//! SES would have sent, with SES's events) and `evidence` (the evidence queue and its dead letters).
 
 use clap::Args;
 use serde_json::Value;
@@ -33,7 +33,8 @@ pub async fn pipe(runner: &Runner, args: &Pipe) -> Result<(), RunnerError> {
 }
 
 pub async fn outbox(runner: &Runner) -> Result<(), RunnerError> {
-    match runner.outbox().await? {
+    runner.deliver_due_evidence().await?;
+    match runner.outbox_view().await? {
         Some(outbox) => print_serialised(&outbox),
         None => Err(RunnerError::argument(
             "outbox",
@@ -148,4 +149,25 @@ fn print_pipe_summary(report: &PipeReport, runner: &Runner) {
         runner.state_dir().join(OUTBOX_FILE).display(),
         runner.state_dir().join("executions").display()
     );
+}
+
+pub async fn evidence(runner: &Runner) -> Result<(), RunnerError> {
+    let delivered = runner.deliver_due_evidence().await?;
+    let pending: Vec<Value> = runner
+        .pending_evidence()
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "messageId": m.message_id,
+                "visibleAt": sfn_local::cli_date(&m.visible_at),
+                "receiveCount": m.receive_count,
+                "event": serde_json::from_str::<Value>(&m.body).unwrap_or(Value::String(m.body.clone())),
+            })
+        })
+        .collect();
+    print_serialised(&serde_json::json!({
+        "delivered": delivered,
+        "pending": pending,
+        "deadLetters": runner.dead_letters()?,
+    }))
 }

@@ -1,5 +1,5 @@
-//! `serve`: the Step Functions API (AWS JSON 1.0) on a local port for the AWS CLI and SDKs, until
-//! Ctrl-C or SIGTERM.
+//! `serve`: the Step Functions API (AWS JSON 1.0) on a local port for the AWS CLI and SDKs, and the
+//! evidence queue delivered to record-event as events fall due, until Ctrl-C or SIGTERM.
 
 use std::sync::Arc;
 
@@ -53,6 +53,10 @@ pub async fn serve(runner: Runner, args: &Serve) -> Result<(), RunnerError> {
         account: args.account.clone(),
         region: args.region.clone(),
     };
+    // The evidence queue's event source mapping: record-event gets the events as they fall due.
+    let poller = runner.spawn_evidence_poller();
     let api = Arc::new(Api::new(runner, api_options));
-    sfn_local::api::serve(listener, api, shutdown_signal()).await
+    let served = sfn_local::api::serve(listener, api, shutdown_signal()).await;
+    poller.abort();
+    served
 }

@@ -21,6 +21,9 @@ pub fn order_key(item: &Item) -> Option<&str> {
     item.get(ORDER_KEY).and_then(unpaid_order::Attr::key_text)
 }
 
+/// The recorder's binary (record-event): its SQS batches name no orderId, their events do.
+pub const RECORDER_BINARY: &str = "record-event";
+
 /// The functions that touch no table (run without a transaction on the embedded store).
 pub const TABLELESS_FUNCTIONS: [&str; 1] = ["build-failed-header"];
 
@@ -29,6 +32,9 @@ pub const TABLELESS_FUNCTIONS: [&str; 1] = ["build-failed-header"];
 pub const FAILURE_TOPIC_VAR: &str = "FAILURE_TOPIC_ARN";
 /// The SES identity notify-failure sends from.
 pub const SENDER_EMAIL_VAR: &str = "SENDER_EMAIL";
+/// The configuration set the emails name: the embedded mailer's SES events carry it (and without
+/// one, SES publishes none).
+pub const SES_CONFIGURATION_SET_VAR: &str = "SES_CONFIGURATION_SET";
 
 /// `events/tables/`: what the embedded tables hold before first use.
 pub fn fixtures_dir(project_root: &Path) -> PathBuf {

@@ -157,6 +157,10 @@ impl Core {
 #[async_trait]
 impl TaskDispatcher for Core {
     async fn invoke(&self, req: TaskRequest) -> Result<Value, TaskFailure> {
+        // What became due (a Wait moved the clock on) is recorded before the Task reads it: the
+        // SES events a WaitForEmailEvidence waited for (15 s at least, past the 5 s batching
+        // window) are on the email log when NotifyFailure asks again.
+        self.pump_evidence(true).await;
         match req.resource.as_str() {
             LAMBDA_INVOKE => self.lambda_invoke(&req).await,
             START_EXECUTION | START_EXECUTION_SYNC | START_EXECUTION_SYNC2 => {

@@ -88,6 +88,7 @@ impl Core {
         if now.is_running() && now.owner == record.owner {
             self.end_record(&mut now, None, Vec::new());
             self.store.put_execution(&now)?;
+            self.status_changed(&now);
         }
         Ok(now)
     }
@@ -110,6 +111,7 @@ impl Core {
                     tracing::warn!(executionArn = %record.execution_arn, "execution cut off by a stopped sfn-local: marked FAILED, redrivable");
                     self.end_record(&mut record, None, Vec::new());
                     self.store.put_execution(&record)?;
+                    self.status_changed(&record);
                 }
             }
         }
@@ -148,6 +150,7 @@ impl Core {
         };
         self.end_record(&mut record, Some((error, cause)), events);
         self.store.put_execution(&record)?;
+        self.status_changed(&record);
         Ok(record)
     }
 }

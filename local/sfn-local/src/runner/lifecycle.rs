@@ -126,6 +126,7 @@ impl Core {
             return Err(RunnerError::ExecutionAlreadyExists(existing.execution_arn));
         }
         self.store.commit(prepared)?;
+        self.status_changed(&record);
         if self.progress {
             eprintln!(
                 "sfn-local: {}:{} started",
@@ -143,11 +144,21 @@ impl Core {
         name: Option<&str>,
         parent: Option<String>,
     ) -> Result<ExecutionRecord, RunnerError> {
-        match self.create(state_machine, input, name, parent).await? {
+        let ended = match self
+            .create(state_machine, input, name, parent.clone())
+            .await?
+        {
             Created::Existing(r) => self.wait_for(&r).await,
             // Inline, in the caller's task: a nested execution runs within its parent's step.
             Created::New(r) => self.run_inline(r, None).await,
+        };
+        if parent.is_none() {
+            // The caller's execution has ended: its end state is in the index (and every other
+            // event that is due recorded) before the caller looks. A nested one's events go
+            // with its parent's next Task, batched as the event source mapping batches them.
+            self.pump_evidence(false).await;
         }
+        ended
     }
 
     /// Notes a run of this runner (for StopExecution and live history); returns its id.
@@ -204,6 +215,7 @@ impl Core {
         let task_arn = arn.clone();
         let handle = tokio::spawn(async move {
             let result = core.execute(record, redrive, &recorder).await;
+            core.pump_evidence(false).await;
             core.unregister(&task_arn, id);
             if let Err(e) = &result {
                 tracing::error!(executionArn = %task_arn, error = %e, "execution could not be stored");
@@ -323,6 +335,7 @@ impl Core {
             return Ok(stored);
         }
         self.store.commit(prepared)?;
+        self.status_changed(&record);
         Ok(record)
     }
 
@@ -367,6 +380,7 @@ impl Core {
         record.cause = None;
         record.owner = Some(self.lease.id().to_string());
         self.store.put_execution(&record)?;
+        self.status_changed(&record);
         if self.progress {
             eprintln!(
                 "sfn-local: {}:{} redriven",
@@ -381,6 +395,8 @@ impl Core {
         execution_arn: &str,
     ) -> Result<ExecutionRecord, RunnerError> {
         let (record, checkpoint, offset) = self.prepare_redrive(execution_arn).await?;
-        self.run_inline(record, Some((checkpoint, offset))).await
+        let ended = self.run_inline(record, Some((checkpoint, offset))).await;
+        self.pump_evidence(false).await;
+        ended
     }
 }

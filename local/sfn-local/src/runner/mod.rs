@@ -7,6 +7,7 @@
 
 mod dispatch;
 mod ending;
+mod evidence;
 mod lifecycle;
 mod names;
 mod open;
@@ -64,6 +65,9 @@ pub struct RunnerOptions {
     /// lambda-local (`--lambda-functions`): what TestState (or a task) may invoke besides the
     /// project's five.
     pub lambda_functions: Vec<lambda_local::FunctionDef>,
+    /// The evidence queue on SQS (its URL; the SQS client at `aws_endpoint`) instead of the queue
+    /// in process: status changes are sent there, and `serve` polls it into record-event.
+    pub evidence_queue_url: Option<String>,
 }
 
 impl RunnerOptions {
@@ -82,6 +86,7 @@ impl RunnerOptions {
             sdk_config: None,
             service_endpoints: Default::default(),
             lambda_functions: Vec::new(),
+            evidence_queue_url: None,
         }
     }
 }
@@ -102,6 +107,8 @@ struct Core {
     embedded: Option<Arc<EmbeddedFunctions>>,
     /// `--lambda-functions`: Python handlers for functions the template does not have.
     python: Option<lambda_local::LambdaTasks<lambda_local::PythonFunctions>>,
+    /// The evidence queue: status changes and SES's events, delivered to record-event.
+    evidence: Arc<crate::evidence::Evidence>,
     clock: Arc<dyn Clock>,
     progress: bool,
     /// The executions this runner is running now (StopExecution, live history), by ARN.
@@ -151,6 +158,11 @@ impl Runner {
     pub fn set_faults(&self, faults: Vec<Fault>) -> Result<(), RunnerError> {
         let mut resolved = Vec::new();
         for f in faults {
+            if crate::evidence::is_ses_events_fault(&f) {
+                crate::evidence::ses::check_ses_events_fault(&f)?;
+                resolved.push(f);
+                continue;
+            }
             if crate::project::port_faults::is_port_fault(&f) {
                 resolved.push(f);
                 continue;
@@ -172,6 +184,10 @@ impl Runner {
                 ..f
             });
         }
+        let (ses_events, resolved): (Vec<Fault>, Vec<Fault>) = resolved
+            .into_iter()
+            .partition(crate::evidence::is_ses_events_fault);
+        self.core.evidence.ses.set_faults(&ses_events);
         self.core.functions.set(resolved);
         Ok(())
     }

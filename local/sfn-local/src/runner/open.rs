@@ -113,6 +113,10 @@ impl Runner {
             if crate::project::port_faults::is_port_fault(fault) {
                 continue;
             }
+            if crate::evidence::is_ses_events_fault(fault) {
+                crate::evidence::ses::check_ses_events_fault(fault)?;
+                continue;
+            }
             if template.function(&fault.function).is_none() {
                 return Err(RunnerError::argument(
                     format!("--fail {}", fault.function),
@@ -132,6 +136,7 @@ impl Runner {
         let faults = options
             .faults
             .iter()
+            .filter(|f| !crate::evidence::is_ses_events_fault(f))
             .map(|f| {
                 if crate::project::port_faults::is_port_fault(f) {
                     return f.clone();
@@ -160,6 +165,22 @@ impl Runner {
         };
         let policy = notify_failure::EvidencePolicy::from_lookup(|name| Some(env(name)))
             .map_err(|e| RunnerError::Backend(e.to_string()))?;
+        // DescribeExecution of the recorder: this runner's own executions.
+        let executions: Arc<dyn unpaid_order::ExecutionInputs> =
+            Arc::new(crate::evidence::StoreExecutionInputs::new(
+                store.clone(),
+                machines.iter().map(|m| m.name.clone()).collect(),
+            ));
+        let evidence = Arc::new(
+            evidence_queue(
+                &options,
+                &template,
+                &store,
+                policy.window,
+                env(crate::project::SES_CONFIGURATION_SET_VAR),
+            )
+            .await?,
+        );
         let mut embedded = None;
         let backend: Arc<dyn Functions> = if let Some(url) = &options.lambda_endpoint {
             let sdk = match &options.sdk_config {
@@ -195,22 +216,22 @@ impl Runner {
                     &options.service_endpoints,
                 )
                 .map_err(|e| RunnerError::Backend(e.to_string()))?;
-                // DescribeExecution of the recorder: this runner's own executions.
-                let executions: Arc<dyn unpaid_order::ExecutionInputs> =
-                    Arc::new(unpaid_order::MemoryStore::default());
                 per_binary.insert(
                     f.binary.clone(),
-                    Ports::from_aws(&ports, executions).with_policy(policy),
+                    Ports::from_aws(&ports, executions.clone()).with_policy(policy),
                 );
             }
             Arc::new(AwsFunctions::new(per_binary))
         } else {
-            let e = Arc::new(EmbeddedFunctions::new(
-                store.clone(),
-                crate::project::fixtures_dir(&options.project_root),
-                env(crate::project::FAILURE_TOPIC_VAR),
-                env(crate::project::SENDER_EMAIL_VAR),
-            ));
+            let e = Arc::new(
+                EmbeddedFunctions::new(
+                    store.clone(),
+                    crate::project::fixtures_dir(&options.project_root),
+                    env(crate::project::FAILURE_TOPIC_VAR),
+                    env(crate::project::SENDER_EMAIL_VAR),
+                )
+                .with_evidence(policy, executions.clone(), evidence.clone()),
+            );
             embedded = Some(e.clone());
             e
         };
@@ -235,6 +256,7 @@ impl Runner {
                 functions: Arc::new(Faulty::new(backend, faults).with_timeouts(timeouts)),
                 embedded,
                 python,
+                evidence,
                 clock: options.clock,
                 progress: options.progress,
                 running: Mutex::new(HashMap::new()),
@@ -245,6 +267,59 @@ impl Runner {
             }),
         };
         runner.core.recover().await?;
+        // What a runner that ended before it was delivered left in the directory.
+        runner.core.evidence.adopt().await?;
         Ok(runner)
     }
+}
+
+/// The evidence queue: in process with the template's queue settings, or the SQS queue at
+/// `evidence_queue_url`; SES's events name the functions' configuration set.
+async fn evidence_queue(
+    options: &RunnerOptions,
+    template: &Template,
+    store: &Store,
+    window: std::time::Duration,
+    configuration_set: String,
+) -> Result<crate::evidence::Evidence, RunnerError> {
+    use crate::evidence::{Backend, Evidence, InProcessQueue, QueueSettings, SesEvents, SqsQueue};
+    let queue = template.evidence_queue.as_ref();
+    let settings = QueueSettings {
+        visibility_timeout: queue
+            .and_then(|q| chrono::Duration::from_std(q.visibility_timeout).ok())
+            .unwrap_or(chrono::Duration::seconds(30)),
+        max_receive_count: queue.and_then(|q| q.max_receive_count),
+        batch_size: queue.map_or(10, |q| q.batch_size),
+        batching_window: queue
+            .and_then(|q| chrono::Duration::from_std(q.batching_window).ok())
+            .unwrap_or_else(chrono::Duration::zero),
+    };
+    let backend = match &options.evidence_queue_url {
+        None => Backend::InProcess(InProcessQueue::new(settings)),
+        Some(url) => {
+            let sdk = match &options.sdk_config {
+                Some(s) => s.clone(),
+                None => unpaid_order::aws::sdk_config(options.aws_endpoint.as_deref()).await,
+            };
+            let mut config = aws_sdk_sqs::config::Builder::from(&sdk);
+            if let Some(endpoint) = &options.aws_endpoint {
+                config = config.endpoint_url(endpoint);
+            }
+            Backend::Sqs(SqsQueue::new(
+                aws_sdk_sqs::Client::from_conf(config.build()),
+                url.clone(),
+                settings.batch_size,
+            ))
+        }
+    };
+    let ses = SesEvents::new(Some(configuration_set), window);
+    ses.set_faults(&options.faults);
+    Ok(Evidence::new(
+        backend,
+        ses,
+        store.clone(),
+        options.clock.clone(),
+        queue.map(|q| q.arn.clone()).unwrap_or_default(),
+        queue.map(|q| q.function_binary.clone()),
+    ))
 }

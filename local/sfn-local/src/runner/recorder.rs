@@ -27,6 +27,9 @@ impl HistorySink for Recorder {
                 .unwrap_or("");
             if t == "TaskStateEntered" {
                 eprintln!("sfn-local: {label} {state}");
+            } else if t == "WaitStateEntered" {
+                // A wait the definition takes (e.g. for SES's events), not a stuck execution.
+                eprintln!("sfn-local: {label} {state} (Wait)");
             } else if t == "TaskFailed" {
                 eprintln!(
                     "sfn-local: {label}   failed: {}",

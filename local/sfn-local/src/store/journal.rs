@@ -191,13 +191,23 @@ impl TablesJournal {
         Ok(())
     }
 
-    /// Appends one entry, not yet synced: the caller waits for `sync_journal(returned count)`
+    /// Appends an invocation's entries, not yet synced: the caller waits for `sync_journal(returned count)`
     /// before the handler's answer is used (a handler's write is durable before its answer).
-    pub(crate) fn append(&self, c: &mut Cached, entry: &JournalEntry) -> Result<u64, RunnerError> {
+    /// One line per order (several for one record-event invocation), written at once: a crash
+    /// may keep the first lines only; each is a whole order's items, and the invocation was not
+    /// answered, so it runs again (its writes are idempotent).
+    pub(crate) fn append_all(
+        &self,
+        c: &mut Cached,
+        entries: &[JournalEntry],
+    ) -> Result<u64, RunnerError> {
         use std::io::Write;
         let journal = self.journal_path();
-        let mut line = serde_json::to_vec(entry).map_err(|e| RunnerError::store(&journal, e))?;
-        line.push(b'\n');
+        let mut line = Vec::new();
+        for entry in entries {
+            serde_json::to_writer(&mut line, entry).map_err(|e| RunnerError::store(&journal, e))?;
+            line.push(b'\n');
+        }
         let mut f = OpenOptions::new()
             .create(true)
             .append(true)

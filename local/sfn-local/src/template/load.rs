@@ -86,6 +86,7 @@ impl Template {
         };
 
         let mut functions = Vec::new();
+        let mut evidence_queue = None;
         for (id, r) in &resources {
             if r.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
                 continue;
@@ -95,6 +96,9 @@ impl Template {
                 if let Some(t) = doc.pointer("/Globals/Function/Timeout") {
                     f.timeout = timeout_of(&scalar_text(t)).map_err(&bad)?;
                 }
+            }
+            if evidence_queue.is_none() {
+                evidence_queue = cx.evidence_queue(&f, r).map_err(&bad)?;
             }
             functions.push(f);
         }
@@ -164,6 +168,7 @@ impl Template {
             state_machines,
             pipe,
             function_environment,
+            evidence_queue,
         })
     }
 }

@@ -6,6 +6,7 @@
 //! JSON, `resolver` evaluates intrinsics, `functions` reads functions and definition substitutions,
 //! `pipe` the Pipe's settings.
 
+mod evidence;
 mod functions;
 mod load;
 mod pipe;
@@ -138,6 +139,31 @@ pub struct PipeResource {
     pub dead_letter_arn: Option<String>,
 }
 
+/// The SQS queue a function of the template reads through an `SQS` event source (the evidence
+/// queue record-event drains), as far as the offline queue models it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvidenceQueueResource {
+    /// The queue's logical id.
+    pub logical_id: String,
+    /// `QueueName`, resolved.
+    pub name: String,
+    /// The queue's ARN locally (the SQS event's `eventSourceARN`).
+    pub arn: String,
+    /// The binary of the function the event source mapping invokes (`record-event`).
+    pub function_binary: String,
+    /// `VisibilityTimeout` (SQS's default 30 s): how long a received message stays hidden before
+    /// it is delivered again.
+    pub visibility_timeout: std::time::Duration,
+    /// `RedrivePolicy.maxReceiveCount`: receives before a message goes to the dead-letter queue
+    /// (`None`: no redrive policy, delivered again for ever).
+    pub max_receive_count: Option<u32>,
+    /// The event source's `BatchSize` (Lambda's default 10).
+    pub batch_size: usize,
+    /// The event source's `MaximumBatchingWindowInSeconds` (default 0): how long the mapping
+    /// gathers messages before it invokes with fewer than a full batch.
+    pub batching_window: std::time::Duration,
+}
+
 /// What the runner uses from `template.yaml`.
 #[derive(Debug, Clone)]
 pub struct Template {
@@ -153,6 +179,8 @@ pub struct Template {
     pub pipe: Option<PipeResource>,
     /// `Globals.Function.Environment.Variables`, resolved (what every function sees).
     pub function_environment: BTreeMap<String, String>,
+    /// The evidence queue (a function's SQS event source), if the template has one.
+    pub evidence_queue: Option<EvidenceQueueResource>,
 }
 
 impl Template {

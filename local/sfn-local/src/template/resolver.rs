@@ -72,6 +72,8 @@ impl Resolver<'_> {
             "AWS::Serverless::Function" => self.function(name)?.name,
             "AWS::Serverless::StateMachine" => self.state_machine_name_arn(name)?.1,
             "AWS::DynamoDB::Table" => named("TableName")?,
+            // SES's Ref of a configuration set is its name.
+            "AWS::SES::ConfigurationSet" => named("Name")?,
             "AWS::SNS::Topic" => format!("arn:aws:sns:{REGION}:{ACCOUNT}:{}", named("TopicName")?),
             "AWS::SQS::Queue" => format!(
                 "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{}",

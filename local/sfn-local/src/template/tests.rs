@@ -140,3 +140,24 @@ fn refuses_unknown_parameters_and_substitutions() {
     let err = substitute("${B}", &subs).unwrap_err();
     assert!(err.contains("${B}"), "{err}");
 }
+
+#[test]
+fn reads_the_projects_evidence_queue_and_configuration_set() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
+    let t = Template::load(&path, &BTreeMap::new()).unwrap();
+    let q = t.evidence_queue.expect("the evidence queue");
+    assert_eq!(q.name, "payment3-unpaid-order-evidence-dev");
+    assert_eq!(
+        q.arn,
+        format!("arn:aws:sqs:{REGION}:{ACCOUNT}:payment3-unpaid-order-evidence-dev")
+    );
+    assert_eq!(q.function_binary, "record-event");
+    assert_eq!(q.visibility_timeout, std::time::Duration::from_secs(120));
+    assert_eq!((q.max_receive_count, q.batch_size), (Some(5), 10));
+    assert_eq!(q.batching_window, std::time::Duration::from_secs(5));
+    // SES's Ref of a configuration set is its name (what SendEmail names).
+    assert_eq!(
+        t.function_environment["SES_CONFIGURATION_SET"],
+        "payment3-unpaid-order-dev"
+    );
+}
