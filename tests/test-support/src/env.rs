@@ -155,6 +155,31 @@ impl MotoEnv {
             .collect()
     }
 
+    /// The `dedupeId` message attribute of each message moto says was published to this env's
+    /// topic, in order (`None` for a message without it).
+    pub async fn published_dedupe_ids(&self) -> Vec<Option<String>> {
+        let topic = self.get(Setting::FailureTopicArn);
+        let data = moto_data(&self.endpoint).await;
+        let topics = data["sns"]["Topic"].as_array().cloned().unwrap_or_default();
+        topics
+            .iter()
+            .filter(|t| t["arn"] == topic.as_str())
+            .flat_map(|t| {
+                t["sent_notifications"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .map(|n| {
+                let attribute = &n[3][unpaid_order::notice::DEDUPE_ATTRIBUTE];
+                attribute["StringValue"]
+                    .as_str()
+                    .or_else(|| attribute["Value"].as_str())
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+
     /// What moto says SES sent from this env's sender (`{id, source, destinations, subject, body}`;
     /// moto keeps the HTML part when there is one).
     pub async fn sent_emails(&self) -> Vec<Value> {

@@ -1,6 +1,6 @@
 //! The email log's evidence writes on DynamoDB: an SES event recorded once per EventBridge id
-//! (and, when it is the current claim's, the claim confirmed `sent` in the same write), and a
-//! claim whose send stayed unknown superseded by a new one. Every write is conditional.
+//! (and, when it decides the current claim, the claim confirmed `sent`), and a claim whose send
+//! stayed unknown superseded by a new one. Every write is conditional.
 
 use std::collections::HashMap;
 
@@ -93,67 +93,21 @@ pub(super) async fn supersede(
     }
 }
 
-/// Records `event` on its email-log record: first as the confirmation of the current claim
-/// (one write: status, message id and the event), else as an event kept on the record.
+/// Records `event` on its email-log record: kept on the record once per EventBridge id (one
+/// write: the common case, an email already `sent`), then, when it is the current claim's and
+/// the claim is still undecided, the claim confirmed `sent` (a second write, only for an email
+/// whose outcome was unknown). A redelivered event whose first delivery was kept but not yet
+/// confirmed (a crash between the two) is confirmed then.
 pub(super) async fn record_ses_event(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     event: &SesEvent,
 ) -> Result<SesOutcome, FunctionError> {
     let what = format!("DynamoDB UpdateItem {table}");
-    let key = s(&event.claim.email_id);
-    let events = event_list(event)?;
-    let ids = AttributeValue::Ss(vec![event.event_id.clone()]);
-    if event.kind.proves_acceptance() {
-        let confirm = client
-            .update_item()
-            .table_name(table)
-            .key("emailId", key.clone())
-            .condition_expression(
-                "#token = :token AND #status IN (:pending, :sending, :failed) AND NOT contains(#ids, :id)",
-            )
-            .update_expression(
-                "SET #status = :sent, messageId = :mid, sentAt = :at, confirmedBy = :by, \
-                 #events = list_append(if_not_exists(#events, :none), :events) ADD #ids :ids",
-            )
-            .expression_attribute_names("#token", "claimToken")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#ids", SES_EVENT_IDS)
-            .expression_attribute_names("#events", SES_EVENTS)
-            .expression_attribute_values(":token", s(&event.claim.token))
-            .expression_attribute_values(":pending", s(status::PENDING))
-            .expression_attribute_values(":sending", s(status::SENDING))
-            .expression_attribute_values(":failed", s(status::FAILED))
-            .expression_attribute_values(":sent", s(status::SENT))
-            .expression_attribute_values(":id", s(&event.event_id))
-            .expression_attribute_values(":mid", s(&event.message_id))
-            .expression_attribute_values(":at", s(&event.at))
-            .expression_attribute_values(":by", s(&format!("ses:{}", event.kind.as_str())))
-            .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
-            .expression_attribute_values(":events", events.clone())
-            .expression_attribute_values(":ids", ids.clone())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .customize()
-            .config_override(dynamodb_budget(client))
-            .send()
-            .await;
-        match confirm {
-            Ok(_) => return Ok(SesOutcome::Confirmed),
-            Err(err) => match failed_condition(&err) {
-                // A retry of our own confirmation whose first attempt landed sees its event id.
-                Some(Some(old)) if set_contains(&old, SES_EVENT_IDS, &event.event_id) => {
-                    return Ok(SesOutcome::AlreadyRecorded)
-                }
-                Some(None) => return Ok(SesOutcome::NotOurs),
-                Some(Some(_)) => {}
-                None => return Err(aws_error(&what, err)),
-            },
-        }
-    }
     let keep = client
         .update_item()
         .table_name(table)
-        .key("emailId", key)
+        .key("emailId", s(&event.claim.email_id))
         .condition_expression("attribute_exists(emailId) AND NOT contains(#ids, :id)")
         .update_expression(
             "SET #events = list_append(if_not_exists(#events, :none), :events) ADD #ids :ids",
@@ -162,25 +116,34 @@ pub(super) async fn record_ses_event(
         .expression_attribute_names("#events", SES_EVENTS)
         .expression_attribute_values(":id", s(&event.event_id))
         .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
-        .expression_attribute_values(":events", events)
-        .expression_attribute_values(":ids", ids)
+        .expression_attribute_values(":events", event_list(event)?)
+        .expression_attribute_values(":ids", AttributeValue::Ss(vec![event.event_id.clone()]))
         .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .customize()
         .config_override(dynamodb_budget(client))
         .send()
         .await;
-    let old = match keep {
-        Ok(out) => out.attributes.unwrap_or_default(),
-        Err(err) => {
-            return match failed_condition(&err) {
-                Some(Some(_)) => Ok(SesOutcome::AlreadyRecorded),
-                Some(None) => Ok(SesOutcome::NotOurs),
-                None => Err(aws_error(&what, err)),
-            }
-        }
+    let (old, kept_now) = match keep {
+        Ok(out) => (out.attributes.unwrap_or_default(), true),
+        Err(err) => match failed_condition(&err) {
+            // Kept before (a redelivery, or our own retried write whose reply was lost).
+            Some(Some(old)) => (old, false),
+            Some(None) => return Ok(SesOutcome::NotOurs),
+            None => return Err(aws_error(&what, err)),
+        },
     };
     let ours = text(&old, "claimToken") == Some(event.claim.token.as_str());
+    let undecided = matches!(
+        text(&old, "status"),
+        Some(status::PENDING | status::SENDING | status::FAILED)
+    );
+    if ours && undecided && event.kind.proves_acceptance() {
+        return confirm(client, table, event).await;
+    }
+    if !kept_now {
+        return Ok(SesOutcome::AlreadyRecorded);
+    }
     if !ours && set_contains(&old, SUPERSEDED_TOKENS, &event.claim.token) {
         let before = item_from_sdk(&old)?;
         let first_of_its_message = !recorded_ses_events(&before)
@@ -191,4 +154,39 @@ pub(super) async fn record_ses_event(
         });
     }
     Ok(SesOutcome::Recorded)
+}
+
+/// The current claim's `pending`/`sending`/`failed` -> `sent`, decided by `event`.
+async fn confirm(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    event: &SesEvent,
+) -> Result<SesOutcome, FunctionError> {
+    let result = client
+        .update_item()
+        .table_name(table)
+        .key("emailId", s(&event.claim.email_id))
+        .condition_expression("#token = :token AND #status IN (:pending, :sending, :failed)")
+        .update_expression("SET #status = :sent, messageId = :mid, sentAt = :at, confirmedBy = :by")
+        .expression_attribute_names("#token", "claimToken")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":token", s(&event.claim.token))
+        .expression_attribute_values(":pending", s(status::PENDING))
+        .expression_attribute_values(":sending", s(status::SENDING))
+        .expression_attribute_values(":failed", s(status::FAILED))
+        .expression_attribute_values(":sent", s(status::SENT))
+        .expression_attribute_values(":mid", s(&event.message_id))
+        .expression_attribute_values(":at", s(&event.at))
+        .expression_attribute_values(":by", s(&format!("ses:{}", event.kind.as_str())))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .customize()
+        .config_override(dynamodb_budget(client))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(SesOutcome::Confirmed),
+        // Decided meanwhile (another event, or our own retried write whose reply was lost).
+        Err(err) if failed_condition(&err).is_some() => Ok(SesOutcome::Recorded),
+        Err(err) => Err(aws_error(&format!("DynamoDB UpdateItem {table}"), err)),
+    }
 }
