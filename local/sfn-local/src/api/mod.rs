@@ -4,11 +4,14 @@
 //! This module routes each operation to its handler in `operations`; `request` parses the body into
 //! the operation's typed request (AWS's member types through `members`) and checks it first,
 //! `shapes` builds the response JSON (epoch dates, pages), `arns` translates the API's ARNs and the
-//! runner's, `error` is AWS's error document, `http` the server.
+//! runner's, `error` is AWS's error document, `http` the server. `dynamodb` (with `key_condition`)
+//! answers the DynamoDB JSON API read-only over the embedded tables.
 
 mod arns;
+mod dynamodb;
 mod error;
 mod http;
+mod key_condition;
 mod members;
 mod operations;
 mod request;
