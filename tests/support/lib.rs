@@ -16,6 +16,8 @@ use test_support::MotoEnv;
 use unpaid_order::memory::MemoryState;
 
 mod aws_cli;
+pub mod console;
+pub mod evidence;
 mod project_copy;
 pub use aws_cli::aws_cli;
 pub use project_copy::{add_fixtures, open_runner, project_copy};
