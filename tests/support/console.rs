@@ -7,8 +7,6 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use crate::project_root;
-
 /// `target/<profile>/sfn-console`, built on demand (as the sfn-local binary is).
 pub fn console_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
@@ -19,11 +17,8 @@ pub fn console_binary() -> PathBuf {
         .to_path_buf();
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build
-            .args(["build", "-p", "console", "--bin", "sfn-console"])
-            .current_dir(project_root());
+        let mut build = crate::cargo_build();
+        build.args(["-p", "console", "--bin", "sfn-console"]);
         if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
             build.arg("--release");
         }
@@ -125,13 +120,44 @@ impl ConsoleServer {
 
     /// GET `path`: (HTTP status, body).
     pub fn get(&self, path: &str) -> (u16, String) {
+        let (status, _, body) = self.request(&format!("GET {path} HTTP/1.1\r\n"), "");
+        (status, body)
+    }
+
+    /// POST the urlencoded `form` to `path` as the console's own page does (its Origin):
+    /// (HTTP status, the `Location` of a redirect, body).
+    pub fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, Option<String>, String) {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nOrigin: http://{}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            self.address,
+            body.len()
+        );
+        self.request(&head, &body)
+    }
+
+    /// The anti-CSRF token of a page with a form (every form of the console carries it).
+    pub fn token(page: &str) -> String {
+        page.split("name=\"token\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a form with the token")
+            .to_string()
+    }
+
+    fn request(&self, head: &str, body: &str) -> (u16, Option<String>, String) {
         let mut stream = std::net::TcpStream::connect(&self.address).expect("connect");
         stream
             .set_read_timeout(Some(std::time::Duration::from_secs(120)))
             .expect("read timeout");
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            "{head}Host: {}\r\nConnection: close\r\n\r\n{body}",
             self.address
         )
         .expect("send");
@@ -143,8 +169,56 @@ impl ConsoleServer {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        (status, body.to_string())
+        let location = head
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("location: ")
+                    .or_else(|| l.strip_prefix("Location: "))
+            })
+            .map(str::to_string);
+        (status, location, body.to_string())
     }
+}
+
+/// `application/x-www-form-urlencoded` of one value.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The value of `key` in a console URL's query (`/execution?arn=...&notice=...`), decoded.
+pub fn query_value(url: &str, key: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == key).then(|| decode(v))
+    })
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Drop for ConsoleServer {
