@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use unpaid_order::evidence::SesEventKind;
-use workflow_tests::console::{run_console, ConsoleServer};
+use workflow_tests::console::{query_value, run_console, ConsoleServer};
 use workflow_tests::evidence::{record_offline, ses_events, status_changes, stored_executions};
 use workflow_tests::{poll_until, project_root, ApiServer, ARN_PREFIX, UNPAID_ORDER};
 
@@ -341,4 +341,87 @@ async fn the_order_page_shows_the_timeline_with_a_bounce() {
     let at = |needle: &str| timeline.find(needle).unwrap_or_else(|| panic!("{needle}"));
     assert!(at("data-ses=\"Bounce\"") < at("data-ses=\"Send\""));
     assert!(at("data-ses=\"Send\"") < at("data-kind=\"stream-record\""));
+}
+
+/// Polls DescribeExecution until `arn` has `status`.
+fn wait_status(server: &ApiServer, arn: &str, status: &str) {
+    poll_until(LIMIT, &format!("{arn} {status}"), || {
+        let d = api(server, "DescribeExecution", json!({ "executionArn": arn }));
+        (d["status"] == status).then_some(())
+    });
+}
+
+#[test]
+fn the_console_starts_stops_and_redrives_within_the_stack() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ApiServer::start(
+        dir.path(),
+        &["--virtual-clock", "--fail", "load-order=Hang:always"],
+    );
+    let console = ConsoleServer::start(&server.endpoint, &[]);
+
+    // A new attempt for the order: only the per-order machine is offered.
+    let (status, page) = console.get(&format!("/order?id={UNPAID_ORDER}"));
+    assert_eq!(status, 200, "{page}");
+    let token = ConsoleServer::token(&page);
+    let form = page
+        .split("id=\"start-form\"")
+        .nth(1)
+        .expect("the start form");
+    let form = form.split("</form>").next().unwrap_or_default();
+    assert!(form.contains(&format!(">{ORDER_MACHINE}<")), "{form}");
+    assert!(
+        !form.contains(BATCH_MACHINE),
+        "the batch machine is not offered: {form}"
+    );
+    let order_machine = format!("{ARN_PREFIX}:stateMachine:{ORDER_MACHINE}");
+    let (status, location, body) = console.post(
+        "/start",
+        &[
+            ("token", &token),
+            ("order_id", UNPAID_ORDER),
+            ("machine", &order_machine),
+        ],
+    );
+    assert_eq!(status, 303, "{body}");
+    let attempt = location
+        .as_deref()
+        .and_then(|l| query_value(l, "arn"))
+        .expect("redirected to the new execution");
+    // A batch whose children hang too.
+    let records = std::fs::read_to_string(project_root().join("events/stream-batch.json"))
+        .expect("events/stream-batch.json");
+    let batch = api(
+        &server,
+        "StartExecution",
+        json!({"stateMachineArn": format!("{ARN_PREFIX}:stateMachine:{BATCH_MACHINE}"), "name": "hung", "input": records}),
+    )["executionArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    wait_status(&server, &attempt, "RUNNING");
+    wait_status(&server, &batch, "RUNNING");
+
+    // Stop both from their pages' forms; then, the outage over, redrive both.
+    for arn in [&attempt, &batch] {
+        let (status, _, body) = console.post("/stop", &[("token", &token), ("arn", arn)]);
+        assert_eq!(status, 303, "{body}");
+        wait_status(&server, arn, "ABORTED");
+    }
+    server.set_faults(&[]);
+    for arn in [&attempt, &batch] {
+        let (status, location, body) = console.post("/redrive", &[("token", &token), ("arn", arn)]);
+        assert_eq!(status, 303, "{body}");
+        assert!(location.is_some_and(|l| l.ends_with("notice=redriven")));
+    }
+    wait_status(&server, &attempt, "SUCCEEDED");
+    // Each execution's page (its definition, its history) and the machines' page.
+    for arn in [&attempt, &batch] {
+        let (status, page) = console.get(&format!("/execution?arn={}", arn.replace(':', "%3A")));
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("id=\"redrive-count\">1<"), "{page}");
+    }
+    let (status, page) = console.get("/");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(BATCH_MACHINE) && page.contains(ORDER_MACHINE));
 }

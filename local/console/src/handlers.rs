@@ -18,6 +18,7 @@ use crate::graph;
 use crate::marks::state_runs;
 use crate::pages::{self, execution_url, Frame, ListFilter};
 use crate::select::{self, FailedFilter};
+use crate::stack::{BATCH_MACHINE_PREFIX, ORDER_MACHINE_PREFIX};
 use crate::timeline::{self, EmailRecords, Evidence};
 use crate::web::{Guard, Reply};
 
@@ -369,13 +370,24 @@ async fn order(app: &App, id: &str, scan: bool) -> Result<Reply, ConsoleError> {
         .find(|v| per_order(&v.attempt))
         .map(|v| v.attempt.execution.machine_arn.clone())
         .unwrap_or_default();
+    // A new attempt for one order runs on the per-order machine (the operator's policy lets it
+    // start nothing else); without a known stack, any machine.
+    let stack = app.backend.stack().await?;
+    let startable: Vec<_> = machines
+        .iter()
+        .filter(|m| {
+            stack.branch.is_none()
+                || (m.name.starts_with(ORDER_MACHINE_PREFIX)
+                    && !m.name.starts_with(BATCH_MACHINE_PREFIX))
+        })
+        .collect();
     let start_form = html! {
         form.action #start-form method="post" action="/start" {
             input type="hidden" name="token" value=(app.guard.token);
             input type="hidden" name="order_id" value=(id);
             label { "Machine "
                 select name="machine" {
-                    @for m in &machines {
+                    @for m in &startable {
                         option value=(m.arn) selected[m.arn == default_machine] { (m.name) }
                     }
                 }
