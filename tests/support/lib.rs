@@ -299,6 +299,16 @@ impl ApiServer {
     /// Starts `sfn-local serve --port 0` on `state_dir` with extra arguments (`--fail ...`,
     /// `--virtual-clock`) and waits (bounded) for its address line.
     pub fn start(state_dir: &std::path::Path, args: &[&str]) -> ApiServer {
+        ApiServer::start_with_env(state_dir, args, &[])
+    }
+
+    /// [`ApiServer::start`] with environment variables added (the functions' table names and
+    /// endpoint for `--aws-endpoint`).
+    pub fn start_with_env(
+        state_dir: &std::path::Path,
+        args: &[&str],
+        env: &[(String, String)],
+    ) -> ApiServer {
         use std::io::BufRead;
         let mut child = std::process::Command::new(sfn_local_binary())
             .arg("--state-dir")
@@ -308,6 +318,7 @@ impl ApiServer {
             .arg("--quiet")
             .args(args)
             .args(["serve", "--port", "0"])
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()

@@ -425,3 +425,124 @@ fn the_console_starts_stops_and_redrives_within_the_stack() {
     assert_eq!(status, 200, "{page}");
     assert!(page.contains(BATCH_MACHINE) && page.contains(ORDER_MACHINE));
 }
+
+#[tokio::test]
+#[cfg_attr(
+    not(feature = "emulator"),
+    ignore = "needs moto: run by tests/run.sh, or --features emulator with .tools/moto"
+)]
+async fn the_console_reads_the_index_email_log_and_attempts_over_moto() {
+    use unpaid_order::Setting;
+    let env = test_support::MotoEnv::new().await;
+    env.seed_fixtures().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut vars = env.function_env();
+    vars.extend([
+        ("AWS_ACCESS_KEY_ID".to_string(), "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY".to_string(), "testing".to_string()),
+        ("AWS_REGION".to_string(), "us-east-1".to_string()),
+    ]);
+    let server = ApiServer::start_with_env(
+        dir.path(),
+        &[
+            "--virtual-clock",
+            "--aws-endpoint",
+            &env.endpoint,
+            "--fail",
+            "notify-failure=TransientError:always",
+        ],
+        &vars,
+    );
+    run_outage(&server);
+
+    // moto publishes no events: the status changes, and SES's Send and Bounce of the attempt
+    // by hand, go through record-event over the DynamoDB adapters.
+    let ports = unpaid_order::aws::AwsPorts::new(&env.sdk, &env.config).expect("adapters");
+    let describe = unpaid_order::MemoryStore::default();
+    let recorder = record_event::Ports {
+        email_log: &ports.email_log,
+        index: &ports.order_index,
+        executions: &describe,
+    };
+    let events: Vec<Value> = stored_executions(dir.path())
+        .iter()
+        .flat_map(status_changes)
+        .collect();
+    workflow_tests::evidence::record_with(recorder, &events).await;
+    let email_log = env.scan(Setting::EmailLogTable).await;
+    let record = email_log
+        .iter()
+        .find(|i| {
+            i.get("emailId").and_then(|a| a.as_s())
+                == Some(&format!("{UNPAID_ORDER}#by-hand-1#email"))
+        })
+        .expect("the email of the attempt by hand");
+    let bounce = ses_events(
+        record,
+        &[SesEventKind::Send, SesEventKind::Bounce],
+        &env.get(Setting::SesConfigurationSet),
+    );
+    workflow_tests::evidence::record_with(recorder, &bounce).await;
+
+    let (index, email, attempts) = (
+        env.get(Setting::OrderIndexTable),
+        env.get(Setting::EmailLogTable),
+        env.get(Setting::ProcessUnpaidOrderTable),
+    );
+    let tables = [
+        "--dynamodb-endpoint-url",
+        env.endpoint.as_str(),
+        "--index-table",
+        index.as_str(),
+        "--email-log-table",
+        email.as_str(),
+        "--attempt-table",
+        attempts.as_str(),
+    ];
+    let args: Vec<&str> = tables
+        .iter()
+        .copied()
+        .chain(["find-order", UNPAID_ORDER, "--json"])
+        .collect();
+    let found = run_console(&server.endpoint, &args, &[]);
+    assert_eq!(found.code, 0, "{found:?}");
+    assert_eq!(found.json["searched"]["method"], "index", "{}", found.json);
+    assert_eq!(found.json["searched"]["table"], index.as_str());
+    assert_eq!(names(&found.json).len(), 3, "{}", found.json);
+
+    let args: Vec<&str> = tables
+        .iter()
+        .copied()
+        .chain([
+            "redrive-failed",
+            "--error",
+            "TransientError",
+            "--dry-run",
+            "--json",
+        ])
+        .collect();
+    let dry = run_console(&server.endpoint, &args, &[]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    let would = dry.json["wouldRedrive"].as_array().expect("wouldRedrive");
+    assert!(
+        !would.is_empty() && would.iter().all(|e| e["errorFrom"] == "index"),
+        "{}",
+        dry.json
+    );
+
+    let console = ConsoleServer::start(&server.endpoint, &tables);
+    let (status, page) = console.get(&format!("/order?id={UNPAID_ORDER}"));
+    assert_eq!(status, 200, "{page}");
+    for needle in [
+        "data-kind=\"attempt-record\"",
+        "data-kind=\"sns\"",
+        "data-kind=\"email-claim\"",
+        "data-ses=\"Bounce\"",
+        "the customer did not get the email",
+    ] {
+        assert!(
+            page.contains(needle),
+            "no {needle} on the page over moto: {page}"
+        );
+    }
+}
