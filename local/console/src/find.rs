@@ -358,3 +358,48 @@ mod tests {
         assert!(parse_since("soon", now).is_err());
     }
 }
+
+#[cfg(test)]
+mod searched_tests {
+    use super::*;
+
+    #[test]
+    fn the_scan_says_how_many_it_searched_and_that_older_ones_were_not() {
+        let scan = Searched::Scan {
+            machines: vec![
+                MachineScan {
+                    machine: "process-unpaid-order-dev".into(),
+                    searched: 2_000,
+                    older_not_searched: true,
+                },
+                MachineScan {
+                    machine: "process-unpaid-orders-dev".into(),
+                    searched: 12,
+                    older_not_searched: false,
+                },
+            ],
+            reason: "no order index configured".into(),
+        };
+        assert_eq!(
+            scan.message(),
+            "Searched 2,012 executions (the newest 2,000 executions of process-unpaid-order-dev, \
+             all 12 executions of process-unpaid-orders-dev); older ones were not searched: an \
+             order whose executions are older is not found this way (no order index configured)."
+        );
+        assert!(scan.incomplete());
+        let index = Searched::Index {
+            table: "idx".into(),
+            found: 3,
+            described: 2,
+        };
+        assert!(index
+            .message()
+            .starts_with("Found 3 execution(s) in the order index idx"));
+        assert!(index.message().contains("2 described"));
+        assert!(!index.incomplete());
+        assert_eq!(
+            (count(0), count(999), count(1_234_567)),
+            ("0".into(), "999".into(), "1,234,567".into())
+        );
+    }
+}

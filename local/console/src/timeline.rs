@@ -398,3 +398,151 @@ pub fn render(entries: &[Entry], missing: &[String], never_heard: bool) -> Marku
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sfn::Execution;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 6, minute, 0).unwrap()
+    }
+
+    fn execution(name: &str, input: Value, start: u32, stop: u32, status: &str) -> Attempt {
+        Attempt {
+            machine: "process-unpaid-order-dev".into(),
+            execution: Execution {
+                arn: format!(
+                    "arn:aws:states:us-east-1:1:execution:process-unpaid-order-dev:{name}"
+                ),
+                machine_arn: "arn:aws:states:us-east-1:1:stateMachine:process-unpaid-order-dev"
+                    .into(),
+                name: name.into(),
+                status: status.into(),
+                start: at(start),
+                stop: Some(at(stop)),
+                input: Some(input.to_string()),
+                output: None,
+                error: None,
+                cause: None,
+                redrive_count: 0,
+                redrive_date: None,
+                redrive_status: None,
+                redrive_status_reason: None,
+            },
+            gone: false,
+        }
+    }
+
+    fn email_record(events: &[(&str, &str, u32)], confirmed_by: Option<&str>) -> Item {
+        let mut item = Item::from([
+            ("emailId".to_string(), Attr::s("1#a1#email")),
+            ("recipient".to_string(), Attr::s("jane.doe@example.com")),
+            ("status".to_string(), Attr::s("sent")),
+            ("claimToken".to_string(), Attr::s("t1")),
+            ("claimedAt".to_string(), Attr::s("2026-11-25T06:02:00Z")),
+            ("sentAt".to_string(), Attr::s("2026-11-25T06:03:00Z")),
+            ("messageId".to_string(), Attr::s("m1")),
+        ]);
+        if let Some(by) = confirmed_by {
+            item.insert("confirmedBy".into(), Attr::s(by));
+        }
+        let list = events
+            .iter()
+            .map(|(kind, token, minute)| {
+                Attr::M(
+                    [
+                        ("type".to_string(), Attr::s(*kind)),
+                        ("at".to_string(), Attr::s(at(*minute).to_rfc3339())),
+                        ("messageId".to_string(), Attr::s("m1")),
+                        ("claimToken".to_string(), Attr::s(*token)),
+                        ("summary".to_string(), Attr::s("")),
+                    ]
+                    .into(),
+                )
+            })
+            .collect();
+        item.insert("sesEvents".into(), Attr::L(list));
+        item
+    }
+
+    fn rendered(executions: &[Attempt], email: Item) -> (Vec<&'static str>, String, bool) {
+        let emails = HashMap::from([(
+            "a1".to_string(),
+            EmailRecords {
+                sns: None,
+                email: Some(email),
+            },
+        )]);
+        let histories = HashMap::new();
+        let entries = build(&Evidence {
+            order_id: "1",
+            executions,
+            entries: &[],
+            histories: &histories,
+            emails: &emails,
+            attempts: Some(&[]),
+        });
+        let kinds = entries.iter().map(|e| e.kind).collect();
+        let never = customer_never_heard(&emails);
+        (kinds, render(&entries, &[], never).into_string(), never)
+    }
+
+    #[test]
+    fn newest_first_with_the_bounce_and_the_masked_address() {
+        let batch = execution(
+            "batch-1",
+            json!([{"eventID": "e-1", "dynamodb": {"Keys": {"orderId": {"S": "1"}}}}]),
+            0,
+            9,
+            "FAILED",
+        );
+        let attempt = execution("a1", json!({"orderId": "1"}), 1, 4, "SUCCEEDED");
+        let (kinds, html, never) = rendered(
+            &[batch, attempt],
+            email_record(&[("Send", "t1", 5), ("Bounce", "t1", 6)], None),
+        );
+        assert_eq!(
+            kinds,
+            [
+                "execution-ended",
+                "ses-event",
+                "ses-event",
+                "execution-ended",
+                "email-sent",
+                "email-claim",
+                "execution-started",
+                "stream-record",
+            ]
+        );
+        assert!(never);
+        assert!(html.contains("id=\"never-heard\""));
+        assert!(html.contains("the customer did not get the email"));
+        assert!(html.contains("e-1"), "the stream record's eventID");
+        assert!(html.contains("j***@example.com") && !html.contains("jane.doe"));
+    }
+
+    #[test]
+    fn a_send_confirmed_by_ses_and_a_late_event_of_a_superseded_claim() {
+        let attempt = execution("a1", json!({"orderId": "1"}), 1, 4, "SUCCEEDED");
+        let mut record = email_record(
+            &[("Send", "t0", 7), ("Delivery", "t1", 8)],
+            Some("ses:Send"),
+        );
+        record.insert(SUPERSEDED_TOKENS.into(), Attr::Ss(vec!["t0".into()]));
+        let (_, html, never) = rendered(&[attempt], record);
+        assert!(!never, "a delivery is not a bounce");
+        assert!(html.contains("confirmed by SES's Send event"));
+        assert!(html.contains("of a superseded claim: the customer got this email twice"));
+        assert!(html.contains("1 earlier claim(s) superseded"));
+    }
+
+    #[test]
+    fn values_are_escaped() {
+        let attempt = execution("<b>x</b>", json!({"orderId": "1"}), 1, 4, "FAILED");
+        let (_, html, _) = rendered(&[attempt], email_record(&[], None));
+        assert!(html.contains("&lt;b&gt;x&lt;/b&gt;") && !html.contains("<b>x</b>"));
+    }
+}
