@@ -230,8 +230,8 @@ fn attempt_entries(items: &[Item], out: &mut Vec<Entry>) {
             kind: "attempt-record",
             tone: Tone::Info,
             what: html! {
-                "Attempt record logged for attempt " code { (text(item, "attemptId").unwrap_or("?")) }
-                " (process-unpaid-order table, created_at " code { (created) } ")"
+                "Attempt record of attempt " code { (text(item, "attemptId").unwrap_or("?")) }
+                " in the process-unpaid-order table (created_at " code { (created) } ": the header's timestamp)"
                 @if let Some(p) = &payment { (json_block("the payment header it logged", Some(p))) }
             },
         });
