@@ -164,6 +164,8 @@ impl Searched {
                                 count(m.searched),
                                 m.machine
                             )
+                        } else if m.searched == 0 {
+                            format!("{}, which has none", m.machine)
                         } else {
                             format!("all {} executions of {}", count(m.searched), m.machine)
                         }

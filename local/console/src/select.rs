@@ -80,26 +80,43 @@ pub struct Selection {
     pub described: usize,
     /// The index table read; `None`: no index configured.
     pub index: Option<String>,
+    /// The index configured does not exist (every error from DescribeExecution instead).
+    pub index_missing: Option<String>,
+    /// Candidates whose error stayed unknown (past the bound on descriptions): not selected.
+    pub undescribed: usize,
 }
 
 impl Selection {
     /// How the selection was made, in one sentence.
     pub fn message(&self) -> String {
-        let source = match &self.index {
-            Some(t) => format!(
+        let source = match (&self.index, &self.index_missing) {
+            (Some(t), _) => format!(
                 "errors from the order index {t} for {}, from DescribeExecution for {} it did not know",
                 count(self.from_index),
                 count(self.described)
             ),
-            None => format!(
+            (None, Some(t)) => format!(
+                "the order index {t} does not exist: errors from DescribeExecution for {}",
+                count(self.described)
+            ),
+            (None, None) => format!(
                 "no order index configured: errors from DescribeExecution for {}",
                 count(self.described)
             ),
         };
-        format!(
-            "{} FAILED execution(s) listed in the time range (ListExecutions, statusFilter FAILED); {source}.",
+        let mut m = format!(
+            "{} FAILED execution(s) listed in the time range (ListExecutions, statusFilter FAILED); {source}",
             count(self.listed)
-        )
+        );
+        if self.undescribed > 0 {
+            m.push_str(&format!(
+                "; {} not described (at most {} DescribeExecution calls a run), so not selected: narrow the time range",
+                count(self.undescribed),
+                count(MAX_DESCRIBED)
+            ));
+        }
+        m.push('.');
+        m
     }
 }
 
@@ -144,10 +161,19 @@ pub async fn select_failed(
         }
         let since = filter.since.map(iso);
         let until = filter.until.map(iso);
-        let known: HashMap<String, (Option<String>, u32)> = records
+        let indexed = match records
             .failed_of(&m.name, since.as_deref(), until.as_deref())
-            .await?
-            .unwrap_or_default()
+            .await
+        {
+            Ok(entries) => entries.unwrap_or_default(),
+            // A stack deployed before the index: every error from DescribeExecution, as without one.
+            Err(e) if e.table_missing() => {
+                selection.index_missing = selection.index.take();
+                Vec::new()
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let known: HashMap<String, (Option<String>, u32)> = indexed
             .into_iter()
             .map(|e| (e.execution_arn, (e.error, e.redrive_count)))
             .collect();
@@ -186,6 +212,11 @@ pub async fn select_failed(
             .map(|e| (e.arn.clone(), e))
             .collect();
         selection.described = described.len();
+        selection.undescribed = candidates
+            .iter()
+            .filter(|c| c.error_from.is_none())
+            .count()
+            .saturating_sub(described.len());
         for c in candidates.iter_mut().filter(|c| c.error_from.is_none()) {
             if let Some(e) = described.get(&c.arn) {
                 c.error = e.error.clone();
