@@ -38,6 +38,10 @@ step "cargo test --features emulator (unit, adapters over moto, workflows, relia
 # check below evaluates each role against exactly these calls.
 export AWS_CALL_LOG_DIR="$PWD/target/aws-calls"
 rm -rf "$AWS_CALL_LOG_DIR"
+# sfn-console records every AWS call it makes here (the console tests below and the browser test);
+# the console-policy check evaluates the operator's policy against exactly these calls.
+export CONSOLE_CALL_LOG_DIR="$PWD/target/console-calls"
+rm -rf "$CONSOLE_CALL_LOG_DIR"
 # `emulator` turns on the tests that need moto or the AWS CLI (plain `cargo test` ignores them,
 # saying why). Here none may be ignored: a test ignored in CI would be a test that never runs.
 cargo test --workspace --locked --features emulator 2>&1 | tee target/cargo-test.log
@@ -52,7 +56,7 @@ python3 tests/bench/cost-model.py --max-usd 160
 step "operator console in a real browser (Debian chromium + playwright-core): find, inspect, bulk-redrive, XSS and CSRF refused; screenshots docs/console-*.png"
 bash tests/browser/run.sh
 
-step "static checks: sam validate, cfn-lint, asl-validator, project ASL check, checkov, negative tests"
+step "static checks: sam validate, cfn-lint, asl-validator, project ASL check, IAM, console operator policy, checkov, negative tests"
 bash tests/static/check.sh
 
 step "ASL conformance ratchet (../shared/asl-conformance)"

@@ -1,12 +1,14 @@
 // The console in a real browser (Debian's /usr/bin/chromium driven by playwright-core): a batch
-// runs on `sfn-local serve` with an SES-side fault, the operator finds an order, sees the failed
-// step on the graph, opens the cause, ends the outage, bulk-redrives with a dry run first, and sees
-// every execution SUCCEEDED with one email each. Also: an order field holding <script> is shown as
-// text, and cross-site POSTs are refused. Writes the screenshots under docs/.
+// runs on `sfn-local serve` with an SES-side fault, the operator finds an order (one Query of the
+// order index; the scan says what it searched), sees the failed step on the graph, opens the
+// cause, ends the outage, bulk-redrives with a dry run first, and sees every execution SUCCEEDED
+// with one email each; an order whose email bounced shows the bounce on its timeline. Also: an
+// order field holding <script> is shown as text, and cross-site POSTs are refused. Writes the
+// screenshots under docs/.
 //
 // Usage: node tests/browser/console.test.mjs (tests/browser/run.sh builds and installs first).
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +23,7 @@ const work = mkdtempSync(join(tmpdir(), 'sfn-console-test-'));
 const children = [];
 const LIMIT_MS = 60_000;
 const ORDER = '492500005643';
+const BOUNCED = '492500005644';
 const XSS = '<script>window.__pwned = 1</script>';
 
 /// Starts a server that prints one JSON line once listening; resolves to that line's object.
@@ -49,6 +52,16 @@ async function sfn(endpoint, target, body) {
   return json;
 }
 
+/// AWS's events about what ran, through the real recorder on sfn-local's state directory (the
+/// status changes of every execution; with `ses`, SES's events of that order's emails).
+function recordEvidence(state, project, ses) {
+  const args = ['--state-dir', state, '--project-root', project, ...(ses ? ['--ses', ses] : [])];
+  const r = spawnSync(bin('record-evidence'), args, { encoding: 'utf8' });
+  assert.equal(r.status, 0, `record-evidence: ${r.stderr}`);
+  // Its last line (before it, the recorder's EMF metric lines, as Lambda's stdout carries them).
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
 async function pollUntil(what, fn) {
   const deadline = Date.now() + LIMIT_MS;
   for (;;) {
@@ -68,7 +81,8 @@ async function main() {
   const ordersFile = join(project, 'events/tables/orders.json');
   const orders = readFileSync(ordersFile, 'utf8').replace('"Jane Doe"', JSON.stringify(`Jane ${XSS} Doe`));
   assert.ok(orders.includes('__pwned'), 'the fixture carries the <script> name');
-  writeFileSync(ordersFile, orders);
+  // The other order's customer is SES's mailbox simulator address that bounces.
+  writeFileSync(ordersFile, orders.replace('somchai@example.com', 'bounce@simulator.amazonses.com'));
 
   const state = join(work, 'state');
   const api = await start(bin('sfn-local'), [
@@ -84,6 +98,7 @@ async function main() {
   })).executionArn;
   await pollUntil('the batch ends', async () =>
     (await sfn(api.endpoint, 'AWSStepFunctions.DescribeExecution', { executionArn: batch })).status !== 'RUNNING');
+  assert.ok(recordEvidence(state, project).statusChanges > 0, 'the order index is filled');
 
   const consoleServer = await start(bin('sfn-console'), [
     '--endpoint-url', api.endpoint, 'serve', '--port', '0', '--sfn-local-state-dir', state, '--rate', '20',
@@ -114,6 +129,13 @@ async function main() {
     await page.getByLabel('Order id').fill(ORDER);
     await page.getByRole('button', { name: 'Find order' }).click();
     await page.locator('#order-id').filter({ hasText: ORDER }).waitFor();
+    assert.match(await page.locator('#searched[data-method="index"]').innerText(),
+      /^Found 2 execution\(s\) in the order index payment3-unpaid-order-index-dev/);
+    // The scan finds the same two, and says how many executions it searched.
+    await page.locator('#scan-link').click();
+    assert.match(await page.locator('#searched[data-method="scan"]').innerText(), /^Searched \d+ executions \(/);
+    assert.equal(await page.locator('#attempts tbody tr').count(), 2);
+    await page.goBack();
     // The batch itself ends FAILED too (its sample batch holds a malformed record, which pages):
   // the order's own failed attempt is the per-order execution.
   const failedRow = page.locator('#attempts tr[data-status="FAILED"]').filter({ hasNotText: 'outage-batch' });
@@ -148,6 +170,7 @@ async function main() {
     await page.locator('#dry-run').click();
     await page.locator('#dry-run-result').waitFor();
     const wouldRedrive = await page.locator('#would-redrive tbody tr').allInnerTexts();
+    assert.match(await page.locator('#selected-how').innerText(), /errors from the order index payment3-unpaid-order-index-dev for \d+, from DescribeExecution for 0/);
     assert.ok(wouldRedrive.length >= 2, `the dry run lists the failed orders: ${wouldRedrive}`);
     assert.ok(wouldRedrive.every((r) => r.includes('TransientError')), 'only the error asked for');
     const redrivenYet = await sfn(api.endpoint, 'AWSStepFunctions.ListExecutions', {
@@ -171,7 +194,9 @@ async function main() {
       .every((e) => e.redriveCount === 0));
 
     // The order: SUCCEEDED, one email, and its <script> name shown as text, never run.
-    for (const id of [ORDER, '492500005644']) {
+    const recorded = recordEvidence(state, project, BOUNCED);
+    assert.equal(recorded.sesEvents, 2, 'SES\'s Send and Bounce of the bounced email');
+    for (const id of [ORDER, BOUNCED]) {
       await page.goto(`${url}/order?id=${id}`);
       assert.equal(await page.locator('#attempts tr[data-status="FAILED"]').filter({ hasNotText: 'outage-batch' }).count(), 0, `${id}: no failed attempt left`);
       assert.equal(await page.locator('#attempts tr[data-status="SUCCEEDED"]').count(), 1, `${id}: its execution`);
@@ -185,6 +210,23 @@ async function main() {
     assert.equal(await page.evaluate(() => document.scripts.length), 0, 'no script element on the page');
     assert.equal(await page.evaluate(() => window.__pwned), undefined, 'the order field never ran');
     await shot(page, 'order');
+
+    // The timeline of the order whose email bounced: newest first, the bounce on top of the send.
+    await page.goto(`${url}/order?id=${BOUNCED}`);
+    const timeline = page.locator('#timeline');
+    const bounce = timeline.locator('li[data-kind="ses-event"]').filter({ has: page.locator('[data-ses="Bounce"]') });
+    assert.equal(await bounce.count(), 1, 'one Bounce');
+    assert.match(await bounce.innerText(), /the customer did not get the email/);
+    assert.ok(await page.locator('#never-heard').isVisible(), 'the notice above the timeline');
+    const kinds = await timeline.locator('li').evaluateAll((items) => items.map((li) => li.dataset.kind));
+    for (const kind of ['stream-record', 'execution-started', 'redrive', 'execution-ended', 'payment-header',
+      'attempt-record', 'sns', 'email-claim', 'email-sent', 'ses-event']) {
+      assert.ok(kinds.includes(kind), `the timeline shows ${kind}: ${kinds}`);
+    }
+    assert.ok(kinds.indexOf('ses-event') < kinds.indexOf('email-sent'), `newest first: ${kinds}`);
+    assert.match(await timeline.innerText(), /b\*\*\*@simulator\.amazonses\.com/);
+    assert.ok(!(await page.content()).includes('bounce@simulator'), 'never the whole address');
+    await shot(page, 'order-timeline');
     await page.locator('#attempts tr[data-status="SUCCEEDED"] a').first().click();
     await page.locator('svg.graph g.state.succeeded[data-state="NotifyFailure"]').waitFor();
     assert.equal(await page.locator('#redrive-count').innerText(), '1');

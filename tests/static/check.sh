@@ -5,7 +5,9 @@
 #   bash tests/static/check.sh --root DIR CHECK  one or more checks on a copy (used by negative.sh)
 #
 # Checks: sam-validate, cfn-lint, asl-validator, project (tests/static/check_project.py), checkov,
-# iam (tests/static/check_iam.py: each role against the AWS calls its function makes, and KMS).
+# iam (tests/static/check_iam.py: each role against the AWS calls its function makes, and KMS),
+# console-policy (tests/static/check_console_policy.py: the operator's policy for sfn-console,
+# docs/console-operator-policy.json, against the AWS calls the console makes).
 # Tools come from .tools/ (tests/tools/install-static.sh); nothing here reaches the network.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -58,6 +60,15 @@ check_iam() {
     "$tools/moto/bin/python" "$repo/tests/static/check_iam.py" "$cfn" "$log"
 }
 
+# The console's call log: what the console tests recorded (tests/run.sh sets CONSOLE_CALL_LOG_DIR),
+# else the committed one (tests/static/console-call-log/, one line per call kind of such a run).
+check_console_policy() {
+    local cfn log=${CONSOLE_CALL_LOG_DIR:-$repo/tests/static/console-call-log}
+    cfn=$(translated)
+    "$tools/moto/bin/python" "$repo/tests/static/check_console_policy.py" "$cfn" \
+        "$root/docs/console-operator-policy.json" "$log"
+}
+
 # checkov on the translated template (the SAM file hides the generated roles and their inline
 # policies). Skipped checks, each for a reason that holds for this stack:
 checkov_skips=(
@@ -86,7 +97,7 @@ check_checkov() {
 
 checks=("$@")
 if [[ ${#checks[@]} -eq 0 ]]; then
-    checks=(sam-validate cfn-lint asl-validator project iam checkov)
+    checks=(sam-validate cfn-lint asl-validator project iam console-policy checkov)
     run_negative=1
 fi
 

@@ -1,4 +1,5 @@
-"""Makes a copy of template.yaml and statemachine/ with exactly one defect, for negative.sh.
+"""Makes a copy of template.yaml, statemachine/ and the console operator's policy
+(docs/console-operator-policy.json) with exactly one defect, for negative.sh.
 
 Usage: defects.py list                      -> "NAME CHECK [CHECK...]" per defect
        defects.py expect NAME               -> the regex a line of the check's output must match
@@ -20,6 +21,7 @@ from pathlib import Path
 BATCH = "statemachine/process-unpaid-orders.asl.json"
 ORDER = "statemachine/process-unpaid-order.asl.json"
 TEMPLATE = "template.yaml"
+CONSOLE_POLICY = "docs/console-operator-policy.json"
 
 
 def edit_json(dest: Path, rel: str, change) -> None:
@@ -220,6 +222,29 @@ def record_event_describes_no_batch_executions(dest: Path) -> None:
         TEMPLATE,
         '                - !Sub "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:process-unpaid-orders-${Branch}:*"\n',
         "",
+def console_policy_without_redrive(dest: Path) -> None:
+    replace_text(dest, CONSOLE_POLICY, '        "states:RedriveExecution",\n', "")
+
+
+def console_policy_unused_scan(dest: Path) -> None:
+    replace_text(
+        dest,
+        CONSOLE_POLICY,
+        '"Action": "dynamodb:GetItem",',
+        '"Action": ["dynamodb:GetItem", "dynamodb:Scan"],',
+    )
+
+
+def console_policy_without_kms(dest: Path) -> None:
+    replace_text(dest, CONSOLE_POLICY, '        "kms:Decrypt",\n', "")
+
+
+def console_policy_start_on_any_machine(dest: Path) -> None:
+    replace_text(
+        dest,
+        CONSOLE_POLICY,
+        '"Resource": "arn:aws:states:REGION:ACCOUNT_ID:stateMachine:process-unpaid-order-BRANCH"',
+        '"Resource": "*"',
     )
 
 
@@ -246,6 +271,10 @@ DEFECTS = {
     "record-event-no-kms-for-the-evidence-queue": (record_event_no_kms_for_evidence_queue, ["iam"]),
     "notify-failure-not-allowed-on-the-configuration-set": (notify_failure_without_configuration_set, ["iam"]),
     "record-event-cannot-describe-batch-executions": (record_event_describes_no_batch_executions, ["iam"]),
+    "console-policy-without-redrive": (console_policy_without_redrive, ["console-policy"]),
+    "console-policy-unused-scan-grant": (console_policy_unused_scan, ["console-policy"]),
+    "console-policy-without-kms-decrypt": (console_policy_without_kms, ["console-policy"]),
+    "console-policy-start-on-any-machine": (console_policy_start_on_any_machine, ["console-policy"]),
 }
 
 # name -> the line the check must print: it names the function (or role), the action and the resource.
@@ -260,6 +289,10 @@ EXPECT = {
     "record-event-no-kms-for-the-evidence-queue": rf"^check_iam: record-event: kms:Decrypt on {KEY} is needed \(for sqs:ReceiveMessage on EvidenceQueue",
     "notify-failure-not-allowed-on-the-configuration-set": r"^check_iam: notify-failure: ses:SendEmail on arn:aws:ses:us-east-1:123456789012:configuration-set/payment3-unpaid-order-dev is called by the code but not allowed",
     "record-event-cannot-describe-batch-executions": r"^check_iam: record-event: states:DescribeExecution on arn:aws:states:us-east-1:123456789012:execution:process-unpaid-orders-dev:\S+ is called by the code but not allowed",
+    "console-policy-without-redrive": r"^check_console_policy: console: states:RedriveExecution on arn:aws:states:us-east-1:123456789012:execution:process-unpaid-order-dev:.* is called by the console but not allowed",
+    "console-policy-unused-scan-grant": r"^check_console_policy: console: the operator policy grants dynamodb:Scan on arn:aws:dynamodb:us-east-1:123456789012:table/payment3-email-log-dev, which no recorded call",
+    "console-policy-without-kms-decrypt": rf"^check_console_policy: console: kms:Decrypt on {KEY} is needed \(for dynamodb:Query on OrderIndexTable",
+    "console-policy-start-on-any-machine": r"^check_console_policy: console: the operator policy grants states:StartExecution on \*",
 }
 
 
@@ -267,6 +300,8 @@ def copy(root: Path, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(root / TEMPLATE, dest / TEMPLATE)
     shutil.copytree(root / "statemachine", dest / "statemachine", dirs_exist_ok=True)
+    (dest / CONSOLE_POLICY).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / CONSOLE_POLICY, dest / CONSOLE_POLICY)
 
 
 def main(argv: list) -> int:

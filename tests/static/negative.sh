@@ -16,7 +16,7 @@ fail() { failed=$((failed + 1)); echo "negative: FAIL $*"; }
 # Control: the unbroken copy passes every check, so a failure below is the defect's doing.
 "$py" "$repo/tests/static/defects.py" make none "$repo" "$work/control" || exit 2
 if out=$(bash "$repo/tests/static/check.sh" --root "$work/control" \
-    sam-validate cfn-lint asl-validator project iam checkov 2>&1); then
+    sam-validate cfn-lint asl-validator project iam console-policy checkov 2>&1); then
     pass "control copy passes every check"
 else
     echo "$out" | tail -20

@@ -16,6 +16,8 @@ use test_support::MotoEnv;
 use unpaid_order::memory::MemoryState;
 
 mod aws_cli;
+pub mod console;
+pub mod evidence;
 mod project_copy;
 pub use aws_cli::aws_cli;
 pub use project_copy::{add_fixtures, open_runner, project_copy};
@@ -251,12 +253,38 @@ pub fn sfn_local_binary() -> PathBuf {
     profile_dir.join("sfn-local")
 }
 
-fn build_sfn_local(profile_dir: &std::path::Path) {
+/// `cargo` for a build from inside a test, without the variables cargo set for the test
+/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, ...): ring's build script reruns when
+/// `CARGO_MANIFEST_DIR` changes, so with them the build would rebuild ring, rustls and the whole
+/// SDK above them, and the next plain build all of it again.
+pub fn cargo_build() -> std::process::Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = std::process::Command::new(cargo);
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let set_for_the_test = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ]
+        .iter()
+        .any(|p| name.starts_with(p))
+            || matches!(
+                name,
+                "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR" | "OUT_DIR"
+            );
+        if set_for_the_test {
+            build.env_remove(name);
+        }
+    }
+    build.arg("build").current_dir(project_root());
     build
-        .args(["build", "-p", "sfn-local", "--bin", "sfn-local"])
-        .current_dir(project_root());
+}
+
+fn build_sfn_local(profile_dir: &std::path::Path) {
+    let mut build = cargo_build();
+    build.args(["-p", "sfn-local", "--bin", "sfn-local"]);
     if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
         build.arg("--release");
     }
@@ -281,6 +309,26 @@ impl ApiServer {
         args: &[&str],
         serve_args: &[&str],
     ) -> ApiServer {
+        Self::start_full(state_dir, args, serve_args, &[])
+    }
+
+    /// [`ApiServer::start`] with environment variables added (the functions' table names and
+    /// endpoint for `--aws-endpoint`).
+    pub fn start_with_env(
+        state_dir: &std::path::Path,
+        args: &[&str],
+        env: &[(String, String)],
+    ) -> ApiServer {
+        Self::start_full(state_dir, args, &[], env)
+    }
+
+    /// `sfn-local [args] serve --port 0 [serve_args]` with `env` added.
+    pub fn start_full(
+        state_dir: &std::path::Path,
+        args: &[&str],
+        serve_args: &[&str],
+        env: &[(String, String)],
+    ) -> ApiServer {
         use std::io::BufRead;
         let mut child = std::process::Command::new(sfn_local_binary())
             .arg("--state-dir")
@@ -291,6 +339,7 @@ impl ApiServer {
             .args(args)
             .args(["serve", "--port", "0"])
             .args(serve_args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()

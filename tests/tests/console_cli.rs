@@ -1,54 +1,24 @@
-//! `sfn-console find-order` and `redrive-failed` against `sfn-local serve`, through aws-sdk-sfn as
-//! against AWS: a batch fails on an SES outage; the runbook finds the order (by the input's
-//! orderId, whatever the execution's name), dry-runs the bulk redrive (nothing redriven), ends the
-//! outage, redrives, and every matching execution succeeds.
+//! `sfn-console find-order` and `redrive-failed` against `sfn-local serve`, through aws-sdk-sfn
+//! (and aws-sdk-dynamodb for the order index) as against AWS: a batch fails on an SES outage; the
+//! runbook finds the order (by the input's orderId, whatever the execution's name), dry-runs the
+//! bulk redrive (nothing redriven), ends the outage, redrives, and every matching execution
+//! succeeds.
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use workflow_tests::console::run_console;
+use workflow_tests::evidence::{record_offline, status_changes, stored_executions};
 use workflow_tests::{poll_until, project_root, ApiServer, ARN_PREFIX, UNPAID_ORDER};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const ORDER_MACHINE: &str = "process-unpaid-order-dev";
 const BATCH_MACHINE: &str = "process-unpaid-orders-dev";
 
-/// `target/<profile>/sfn-console`, built on demand (as the sfn-local binary is).
-fn console_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile>/deps")
-        .to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .args(["build", "-p", "console", "--bin", "sfn-console"])
-        .current_dir(project_root());
-    if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
-        build.arg("--release");
-    }
-    assert!(build.status().expect("cargo build").success());
-    profile_dir.join("sfn-console")
-}
-
 /// Runs `sfn-console --endpoint-url ... ARGS`: (exit code, stdout JSON or Null).
 fn console(server: &ApiServer, args: &[&str]) -> (i32, Value) {
-    let out = Command::new(console_binary())
-        .args(["--endpoint-url", &server.endpoint])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("run sfn-console");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v = serde_json::from_str(&text).unwrap_or(Value::Null);
-    (out.status.code().unwrap_or(-1), v)
+    let run = run_console(&server.endpoint, args, &[]);
+    (run.code, run.json)
 }
 
 fn api(server: &ApiServer, op: &str, body: Value) -> Value {
@@ -72,8 +42,8 @@ fn list(server: &ApiServer, filter: Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-#[test]
-fn the_runbook_verbs_find_an_order_and_redrive_what_failed() {
+#[tokio::test]
+async fn the_runbook_verbs_find_an_order_and_redrive_what_failed() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = ApiServer::start(
         dir.path(),
@@ -116,6 +86,13 @@ fn the_runbook_verbs_find_an_order_and_redrive_what_failed() {
             .any(|e| e["name"] == "by-hand-1" && e["status"] != "RUNNING")
             .then_some(())
     });
+
+    // The order index, filled by the recorder from the status changes of what ran.
+    let events: Vec<Value> = stored_executions(dir.path())
+        .iter()
+        .flat_map(status_changes)
+        .collect();
+    record_offline(&project_root(), dir.path(), &events).await;
 
     // find-order: the batch, its child and the hand-started one; never another order's.
     let (code, found) = console(&server, &["find-order", UNPAID_ORDER, "--json"]);

@@ -3,8 +3,9 @@
 
 use maud::{html, Markup};
 
-use crate::find::{RedriveResult, Selection, MAX_BULK};
+use crate::find::{RedriveResult, MAX_BULK};
 use crate::pages::{execution_url, status, time};
+use crate::select::Selection;
 use crate::sfn::Machine;
 
 /// The filter as the form gave it.
@@ -49,6 +50,7 @@ pub fn filter(machines: &[Machine], f: &BulkForm) -> Markup {
 pub fn dry_run(selection: &Selection, token: &str, rate: u32) -> Markup {
     html! {
         h2 #dry-run-result { "Dry run: " (selection.executions.len()) " execution(s) would be redriven" }
+        p #selected-how { (selection.message()) }
         @if selection.truncated {
             p.notice { "More executions match than the limit: only these are listed (and would be redriven)." }
         }
@@ -59,7 +61,13 @@ pub fn dry_run(selection: &Selection, token: &str, rate: u32) -> Markup {
                     tr {
                         td { a href=(execution_url(&e.arn)) { (e.name) } }
                         td { (status(&e.status)) }
-                        td { (e.error.as_deref().unwrap_or("")) }
+                        td data-error-from=(e.error_from.unwrap_or("")) {
+                            @match (&e.error, e.error_from) {
+                                (Some(err), _) => (err),
+                                (None, Some(_)) => "",
+                                (None, None) => span.unknown { "(not in the index)" },
+                            }
+                        }
                         td { (time(&e.start)) }
                         td { (e.redrive_count) }
                     }

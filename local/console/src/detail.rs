@@ -1,5 +1,5 @@
 //! The execution page (graph, states, events, batch ↔ child ↔ stream record links) and the order
-//! page (every attempt, the payment header written, what was sent), as maud markup.
+//! page (every attempt, how they were found, the timeline, what was sent), as maud markup.
 
 use std::collections::BTreeMap;
 
@@ -8,10 +8,10 @@ use serde_json::Value;
 use unpaid_order::memory::Outbox;
 use unpaid_order::notice::mask_email;
 
-use crate::find::Attempt;
+use crate::find::{Attempt, Searched};
 use crate::graph::Definition;
 use crate::marks::StateRun;
-use crate::pages::{execution_url, json_block, opt_time, order_url, status, time};
+use crate::pages::{execution_url, json_block, opt_time, order_url, query, status, time};
 use crate::sfn::Event;
 
 /// One stream record of a batch execution and the per-order child it started.
@@ -249,22 +249,34 @@ pub struct AttemptView {
     pub header: Option<(Value, Option<String>)>,
 }
 
-/// The order page: every attempt, the headers written, what was sent, and a form to start one more.
+/// The order page: every attempt and how they were found, the timeline, what was sent, and a
+/// form to start one more.
 pub fn order(
     id: &str,
     attempts: &[AttemptView],
+    searched: &Searched,
+    timeline: Markup,
     outbox: Option<&Outbox>,
     start_form: Markup,
 ) -> Markup {
+    let scanning = matches!(searched, Searched::Scan { .. });
     html! {
         p { "Every execution whose input names order " strong #order-id { (id) } " (its " code { "orderId" } ", or a stream record of a batch)." }
+        p.notice #searched data-method=(if scanning { "scan" } else { "index" }) data-incomplete=(searched.incomplete()) {
+            (searched.message())
+            @if !scanning {
+                " " a #scan-link href={ "/order" (query(&[("id", id), ("scan", "1")])) } { "Search by scanning the newest executions instead" }
+            } @else if attempts.is_empty() && !searched.incomplete() {
+                " No execution names this order."
+            }
+        }
         table.list #attempts {
             thead { tr { th { "Execution" } th { "Machine" } th { "Status" } th { "Started" } th { "Stopped" } th { "Redrives" } th { "Error" } th { "Payment header written" } } }
             tbody {
                 @for a in attempts {
                     @let e = &a.attempt.execution;
                     tr data-status=(e.status) {
-                        td { a href=(execution_url(&e.arn)) { (e.name) } }
+                        td { a href=(execution_url(&e.arn)) { (e.name) } @if a.attempt.gone { " (no longer in Step Functions)" } }
                         td { (a.attempt.machine) }
                         td { (status(&e.status)) }
                         td { (time(&e.start)) }
@@ -281,7 +293,8 @@ pub fn order(
                 }
             }
         }
-        @if attempts.is_empty() { p.notice { "No execution of this order was found (the newest 2,000 executions of each machine are searched)." } }
+        h2 { "Timeline" }
+        (timeline)
         h2 { "Start a new attempt" }
         (start_form)
         h2 { "What was sent" }

@@ -1,6 +1,7 @@
-//! Finding executions: every execution of an order (matched on the execution **input's**
-//! `orderId`, or a stream record of a batch holding it — never on the name), and the FAILED
-//! executions a bulk redrive selects. Both are bounded scans of ListExecutions + DescribeExecution.
+//! Finding an order's executions without an index: a bounded scan of ListExecutions +
+//! DescribeExecution, matched on the execution **input's** `orderId` (or a stream record of a
+//! batch holding it — never on the name), which says how much it searched; and the helpers the
+//! index search and the bulk redrive share (descriptions, names, times, rate-limited redrives).
 
 use std::sync::Arc;
 
@@ -74,21 +75,156 @@ pub async fn describe_all(sfn: &Sfn, items: &[ExecutionItem]) -> Result<Vec<Exec
 pub struct Attempt {
     /// The machine's name.
     pub machine: String,
-    /// The execution, described.
+    /// The execution, described (or, when Step Functions no longer has it, as the index last saw it).
     #[serde(flatten)]
     pub execution: Execution,
+    /// In the order index, but Step Functions no longer has it (DescribeExecution: does not exist).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub gone: bool,
 }
 
-/// Every execution of `order_id` on `machines` (newest first), at most [`MAX_DESCRIBED`]
-/// executions looked at per machine.
+/// How one machine was scanned.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MachineScan {
+    /// The machine's name.
+    pub machine: String,
+    /// Executions listed and described (the newest ones).
+    pub searched: usize,
+    /// The machine has older executions than those: they were not searched.
+    pub older_not_searched: bool,
+}
+
+/// How an order's executions were found: what the page and the CLI say under the list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "method", rename_all = "camelCase")]
+pub enum Searched {
+    /// One Query of the order index.
+    #[serde(rename_all = "camelCase")]
+    Index {
+        /// The index table.
+        table: String,
+        /// Executions it holds for the order.
+        found: usize,
+        /// Of those, described through Step Functions.
+        described: usize,
+    },
+    /// A scan of each machine's newest executions (no index configured, or asked for).
+    #[serde(rename_all = "camelCase")]
+    Scan {
+        /// Per machine: how many were searched, and whether older ones were left.
+        machines: Vec<MachineScan>,
+        /// Why it scanned (no index table, or the operator asked).
+        reason: String,
+    },
+}
+
+/// `1,234`: counts as the pages show them.
+pub fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl Searched {
+    /// One sentence: what was searched and what was not (never a silent "no executions").
+    pub fn message(&self) -> String {
+        match self {
+            Searched::Index {
+                table,
+                found,
+                described,
+            } => {
+                let mut m = format!(
+                    "Found {} execution(s) in the order index {table} (one Query, whatever the history's size)",
+                    count(*found)
+                );
+                if described < found {
+                    m.push_str(&format!(
+                        "; {} described through Step Functions, the others shown as the index last saw them",
+                        count(*described)
+                    ));
+                }
+                m.push_str(". The index holds the executions whose status changes were recorded since it was deployed, for 90 days after they stopped.");
+                m
+            }
+            Searched::Scan { machines, reason } => {
+                let parts: Vec<String> = machines
+                    .iter()
+                    .map(|m| {
+                        if m.older_not_searched {
+                            format!(
+                                "the newest {} executions of {}",
+                                count(m.searched),
+                                m.machine
+                            )
+                        } else if m.searched == 0 {
+                            format!("{}, which has none", m.machine)
+                        } else {
+                            format!("all {} executions of {}", count(m.searched), m.machine)
+                        }
+                    })
+                    .collect();
+                let total: usize = machines.iter().map(|m| m.searched).sum();
+                let older = machines.iter().any(|m| m.older_not_searched);
+                format!(
+                    "Searched {} executions ({}){} ({reason}).",
+                    count(total),
+                    if parts.is_empty() {
+                        "no machine".to_string()
+                    } else {
+                        parts.join(", ")
+                    },
+                    if older {
+                        "; older ones were not searched: an order whose executions are older is not found this way"
+                    } else {
+                        "; that is every execution Step Functions still keeps"
+                    }
+                )
+            }
+        }
+    }
+
+    /// Whether executions of the order may exist that were not searched.
+    pub fn incomplete(&self) -> bool {
+        matches!(self, Searched::Scan { machines, .. } if machines.iter().any(|m| m.older_not_searched))
+    }
+}
+
+/// An order's executions (newest first) and how they were found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Found {
+    /// The executions, newest first.
+    pub executions: Vec<Attempt>,
+    /// What was searched.
+    pub searched: Searched,
+}
+
+/// Every execution of `order_id` on `machines` (newest first), scanning the newest `limit`
+/// (≤ [`MAX_DESCRIBED`]) executions of each machine, and how many were searched.
 pub async fn find_order(
     sfn: &Sfn,
     machines: &[Machine],
     order_id: &str,
-) -> Result<Vec<Attempt>, SfnError> {
+    limit: usize,
+    reason: &str,
+) -> Result<Found, SfnError> {
+    let limit = limit.clamp(1, MAX_DESCRIBED);
     let mut out = Vec::new();
+    let mut scans = Vec::new();
     for m in machines {
-        let items = sfn.executions(&m.arn, None, None, MAX_DESCRIBED).await?;
+        let (items, more) = sfn.executions_bounded(&m.arn, None, None, limit).await?;
+        scans.push(MachineScan {
+            machine: m.name.clone(),
+            searched: items.len(),
+            older_not_searched: more,
+        });
         for e in describe_all(sfn, &items).await? {
             if e.input_json()
                 .is_some_and(|i| order_ids(&i).iter().any(|id| id == order_id))
@@ -96,83 +232,18 @@ pub async fn find_order(
                 out.push(Attempt {
                     machine: m.name.clone(),
                     execution: e,
+                    gone: false,
                 });
             }
         }
     }
     out.sort_by_key(|a| std::cmp::Reverse(a.execution.start));
-    Ok(out)
-}
-
-/// What a bulk redrive selects: FAILED executions of the machines, started in [since, until),
-/// whose error is `error` (when given).
-#[derive(Debug, Clone, Default)]
-pub struct FailedFilter {
-    /// Machine names or ARNs; empty: every machine.
-    pub machines: Vec<String>,
-    /// The errorType to match; `None`: any.
-    pub error: Option<String>,
-    /// Started at or after.
-    pub since: Option<DateTime<Utc>>,
-    /// Started before.
-    pub until: Option<DateTime<Utc>>,
-    /// At most this many (≤ [`MAX_BULK`]).
-    pub limit: usize,
-}
-
-/// The executions a bulk redrive would redrive, newest first; `truncated` when more matched.
-#[derive(Debug, Clone)]
-pub struct Selection {
-    /// The executions, newest first.
-    pub executions: Vec<Execution>,
-    /// More matched than the limit.
-    pub truncated: bool,
-}
-
-/// The FAILED executions a bulk redrive with `filter` would redrive (the dry run and its confirmation both use it).
-pub async fn select_failed(sfn: &Sfn, filter: &FailedFilter) -> Result<Selection, SfnError> {
-    let limit = filter.limit.clamp(1, MAX_BULK);
-    let machines: Vec<Machine> = sfn
-        .machines()
-        .await?
-        .into_iter()
-        .filter(|m| {
-            filter.machines.is_empty()
-                || filter.machines.iter().any(|f| *f == m.name || *f == m.arn)
-        })
-        .collect();
-    let mut executions = Vec::new();
-    let mut truncated = false;
-    for m in &machines {
-        let items: Vec<ExecutionItem> = sfn
-            .executions(&m.arn, Some("FAILED"), None, MAX_DESCRIBED)
-            .await?
-            .into_iter()
-            .filter(|e| filter.since.is_none_or(|s| e.start >= s))
-            .filter(|e| filter.until.is_none_or(|u| e.start < u))
-            .collect();
-        for e in describe_all(sfn, &items).await? {
-            // Re-checked on the description: it may have been redriven since it was listed.
-            if e.status != "FAILED" {
-                continue;
-            }
-            if filter
-                .error
-                .as_deref()
-                .is_some_and(|want| e.error.as_deref() != Some(want))
-            {
-                continue;
-            }
-            if executions.len() == limit {
-                truncated = true;
-                break;
-            }
-            executions.push(e);
-        }
-    }
-    Ok(Selection {
-        executions,
-        truncated,
+    Ok(Found {
+        executions: out,
+        searched: Searched::Scan {
+            machines: scans,
+            reason: reason.to_string(),
+        },
     })
 }
 
@@ -287,5 +358,50 @@ mod tests {
         );
         assert!(parse_since("2w", now).is_err());
         assert!(parse_since("soon", now).is_err());
+    }
+}
+
+#[cfg(test)]
+mod searched_tests {
+    use super::*;
+
+    #[test]
+    fn the_scan_says_how_many_it_searched_and_that_older_ones_were_not() {
+        let scan = Searched::Scan {
+            machines: vec![
+                MachineScan {
+                    machine: "process-unpaid-order-dev".into(),
+                    searched: 2_000,
+                    older_not_searched: true,
+                },
+                MachineScan {
+                    machine: "process-unpaid-orders-dev".into(),
+                    searched: 12,
+                    older_not_searched: false,
+                },
+            ],
+            reason: "no order index configured".into(),
+        };
+        assert_eq!(
+            scan.message(),
+            "Searched 2,012 executions (the newest 2,000 executions of process-unpaid-order-dev, \
+             all 12 executions of process-unpaid-orders-dev); older ones were not searched: an \
+             order whose executions are older is not found this way (no order index configured)."
+        );
+        assert!(scan.incomplete());
+        let index = Searched::Index {
+            table: "idx".into(),
+            found: 3,
+            described: 2,
+        };
+        assert!(index
+            .message()
+            .starts_with("Found 3 execution(s) in the order index idx"));
+        assert!(index.message().contains("2 described"));
+        assert!(!index.incomplete());
+        assert_eq!(
+            (count(0), count(999), count(1_234_567)),
+            ("0".into(), "999".into(), "1,234,567".into())
+        );
     }
 }

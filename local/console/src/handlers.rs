@@ -1,5 +1,6 @@
-//! The console's routes: each GET reads through the Step Functions API and renders a page; each
-//! POST (already past the Origin and token guards) acts and redirects, or shows its results.
+//! The console's routes: each GET reads through the Step Functions API (and DynamoDB: the order
+//! index, email log and attempt table) and renders a page; each POST (already past the Origin and
+//! token guards) acts and redirects, or shows its results.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -9,13 +10,16 @@ use hyper::StatusCode;
 use maud::{html, Markup};
 use unpaid_order::memory::Outbox;
 
+use crate::backend::{Backend, ConsoleError};
 use crate::bulk::{self, BulkForm};
 use crate::detail::{self, AttemptView, Links};
-use crate::find::{self, FailedFilter, MAX_BULK};
+use crate::find::{self, MAX_BULK};
 use crate::graph;
 use crate::marks::state_runs;
 use crate::pages::{self, execution_url, Frame, ListFilter};
-use crate::sfn::{Sfn, SfnError};
+use crate::select::{self, FailedFilter};
+use crate::stack::{BATCH_MACHINE_PREFIX, ORDER_MACHINE_PREFIX};
+use crate::timeline::{self, EmailRecords, Evidence};
 use crate::web::{Guard, Reply};
 
 /// Most attempts of one order whose history is read for the payment header.
@@ -23,14 +27,14 @@ const MAX_ATTEMPT_HISTORIES: usize = 20;
 /// Most executions listed on the executions page.
 const MAX_ROWS: usize = 1000;
 
-/// The console: its API client, its guards, and what it shows of itself.
+/// The console: its clients, its guards, and what it shows of itself.
 pub struct App {
-    /// The Step Functions API (sfn-local or AWS).
-    pub sfn: Sfn,
+    /// The Step Functions API and DynamoDB (sfn-local or AWS), and the stack.
+    pub backend: Backend,
     /// Host, Origin and token checks.
     pub guard: Guard,
-    /// E.g. "sfn-local at http://127.0.0.1:8083" or "AWS eu-west-1" (never a credential).
-    pub backend: String,
+    /// E.g. "endpoint http://127.0.0.1:8083" or "AWS eu-west-1" (never a credential).
+    pub label: String,
     /// sfn-local's state directory, when offline: its outbox says what was sent.
     pub sfn_local_state: Option<PathBuf>,
     /// Bulk redrives: RedriveExecution calls a second.
@@ -49,7 +53,7 @@ fn one<'a>(form: &'a Form, key: &str) -> &'a str {
 impl App {
     fn frame(&self) -> Frame<'_> {
         Frame {
-            backend: &self.backend,
+            backend: &self.label,
         }
     }
 
@@ -61,15 +65,19 @@ impl App {
         Reply::Page(status, message_page(self, title, message))
     }
 
-    fn api_error(&self, e: &SfnError) -> Reply {
-        let status = match e.code.as_deref() {
+    fn api_error(&self, e: &ConsoleError) -> Reply {
+        let (code, title) = match e {
+            ConsoleError::Sfn(e) => (e.code.as_deref(), "The Step Functions API refused"),
+            ConsoleError::Dynamo(_) => (None, "DynamoDB refused"),
+        };
+        let status = match code {
             Some("ExecutionDoesNotExist" | "StateMachineDoesNotExist") => StatusCode::NOT_FOUND,
             Some(c) if c.starts_with("Invalid") || c == "ValidationException" => {
                 StatusCode::BAD_REQUEST
             }
             _ => StatusCode::BAD_GATEWAY,
         };
-        self.error(status, "The Step Functions API refused", &e.to_string())
+        self.error(status, title, &e.to_string())
     }
 
     /// The outbox as `sfn-local outbox` prints it: tables.json and its journal, read under the
@@ -108,7 +116,7 @@ pub async fn get(app: &App, path: &str, q: &Form) -> Reply {
         "/" => machines(app).await,
         "/executions" => executions(app, q).await,
         "/execution" => execution(app, one(q, "arn"), one(q, "notice")).await,
-        "/order" => order(app, one(q, "id")).await,
+        "/order" => order(app, one(q, "id"), one(q, "scan") == "1").await,
         "/redrive-failed" => bulk_filter(app, q).await,
         _ => return app.error(StatusCode::NOT_FOUND, "Not found", "There is no such page."),
     };
@@ -121,7 +129,7 @@ pub async fn post(app: &App, path: &str, form: &Form) -> Reply {
         "/start" => start(app, form).await,
         "/redrive" => {
             let arn = one(form, "arn");
-            match app.sfn.redrive(arn).await {
+            match app.backend.sfn.redrive(arn).await {
                 Ok(()) => {
                     tracing::info!(execution = %arn, "redriven from the console");
                     Ok(Reply::Redirect(format!(
@@ -129,12 +137,12 @@ pub async fn post(app: &App, path: &str, form: &Form) -> Reply {
                         execution_url(arn)
                     )))
                 }
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             }
         }
         "/stop" => {
             let arn = one(form, "arn");
-            match app.sfn.stop(arn, "stopped from sfn-console").await {
+            match app.backend.sfn.stop(arn, "stopped from sfn-console").await {
                 Ok(()) => {
                     tracing::info!(execution = %arn, "stopped from the console");
                     Ok(Reply::Redirect(format!(
@@ -142,7 +150,7 @@ pub async fn post(app: &App, path: &str, form: &Form) -> Reply {
                         execution_url(arn)
                     )))
                 }
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             }
         }
         "/redrive-failed" => Ok(bulk_redrive(app, form).await),
@@ -157,10 +165,11 @@ pub async fn post(app: &App, path: &str, form: &Form) -> Reply {
     r.unwrap_or_else(|e| app.api_error(&e))
 }
 
-async fn machines(app: &App) -> Result<Reply, SfnError> {
+async fn machines(app: &App) -> Result<Reply, ConsoleError> {
     let mut rows = Vec::new();
-    for m in app.sfn.machines().await? {
+    for m in app.backend.machines().await? {
         let failed = app
+            .backend
             .sfn
             .executions(&m.arn, Some("FAILED"), None, MAX_ROWS)
             .await?
@@ -170,7 +179,7 @@ async fn machines(app: &App) -> Result<Reply, SfnError> {
     Ok(app.page("State machines", pages::machines(&rows)))
 }
 
-async fn executions(app: &App, q: &Form) -> Result<Reply, SfnError> {
+async fn executions(app: &App, q: &Form) -> Result<Reply, ConsoleError> {
     let f = ListFilter {
         machine: one(q, "machine").to_string(),
         status: one(q, "status").to_string(),
@@ -200,6 +209,7 @@ async fn executions(app: &App, q: &Form) -> Result<Reply, SfnError> {
     };
     let status = (!f.status.is_empty()).then_some(f.status.as_str());
     let listed = app
+        .backend
         .sfn
         .executions(&f.machine, status, redriven, MAX_ROWS)
         .await?;
@@ -216,15 +226,13 @@ async fn executions(app: &App, q: &Form) -> Result<Reply, SfnError> {
     ))
 }
 
-async fn execution(app: &App, arn: &str, notice: &str) -> Result<Reply, SfnError> {
+async fn execution(app: &App, arn: &str, notice: &str) -> Result<Reply, ConsoleError> {
     if arn.is_empty() {
         return Ok(Reply::Redirect("/".into()));
     }
-    let (described, definition, history) = tokio::join!(
-        app.sfn.describe(arn),
-        app.sfn.definition_for(arn),
-        app.sfn.history(arn)
-    );
+    let sfn = &app.backend.sfn;
+    let (described, definition, history) =
+        tokio::join!(sfn.describe(arn), sfn.definition_for(arn), sfn.history(arn));
     let (e, history) = (described?, history?);
     let definition = graph::parse(&definition?).unwrap_or_default();
     let runs = state_runs(&history);
@@ -243,7 +251,7 @@ async fn execution(app: &App, arn: &str, notice: &str) -> Result<Reply, SfnError
     };
     if let Some(batch) = &links.started_by {
         // The batch's own history says which stream record started this execution.
-        if let Ok(batch_history) = app.sfn.history(batch).await {
+        if let Ok(batch_history) = sfn.history(batch).await {
             links.record = detail::batch_records(&batch_history).into_iter().find(|r| {
                 r.child_arn.as_deref() == Some(e.arn.as_str())
                     || r.execution_name.as_deref() == Some(e.name.as_str())
@@ -280,49 +288,106 @@ async fn execution(app: &App, arn: &str, notice: &str) -> Result<Reply, SfnError
     Ok(app.page(&e.name, body))
 }
 
-async fn order(app: &App, id: &str) -> Result<Reply, SfnError> {
+async fn order(app: &App, id: &str, scan: bool) -> Result<Reply, ConsoleError> {
     if id.is_empty() {
         return Ok(Reply::Redirect("/".into()));
     }
-    let machines = app.sfn.machines().await?;
-    let attempts = find::find_order(&app.sfn, &machines, id).await?;
-    let mut views = Vec::new();
-    for (i, a) in attempts.into_iter().enumerate() {
-        let per_order = a
-            .execution
+    let sfn = &app.backend.sfn;
+    let machines = app.backend.machines().await?;
+    let (found, entries) = crate::index::find_order(&app.backend, id, scan).await?;
+    let records = app.backend.records().await?;
+    let per_order = |a: &find::Attempt| {
+        a.execution
             .input_json()
-            .is_some_and(|v| v.get("orderId").is_some());
-        let output = a.execution.output_json();
-        let header = if !per_order {
-            None
-        } else if let Some(h) = detail::written_header(output.as_ref(), &[]) {
-            Some(h)
-        } else if i < MAX_ATTEMPT_HISTORIES {
-            let events = app.sfn.history(&a.execution.arn).await?;
-            detail::written_header(None, &events)
-        } else {
-            None
-        };
-        views.push(AttemptView { attempt: a, header });
+            .is_some_and(|v| v.get("orderId").is_some())
+    };
+    // Histories of the per-order executions (the header written, the redrives), bounded.
+    let mut histories = HashMap::new();
+    for a in found
+        .executions
+        .iter()
+        .filter(|a| per_order(a) && !a.gone)
+        .take(MAX_ATTEMPT_HISTORIES)
+    {
+        histories.insert(
+            a.execution.arn.clone(),
+            sfn.history(&a.execution.arn).await?,
+        );
     }
+    let mut views = Vec::new();
+    for a in &found.executions {
+        let header = if !per_order(a) {
+            None
+        } else {
+            let events = histories
+                .get(&a.execution.arn)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            detail::written_header(a.execution.output_json().as_ref(), events)
+        };
+        views.push(AttemptView {
+            attempt: a.clone(),
+            header,
+        });
+    }
+    // The email log's records of each attempt (the attempt id is the per-order execution's name).
+    let mut emails: HashMap<String, EmailRecords> = HashMap::new();
+    if records.tables.email_log.is_some() {
+        for a in found.executions.iter().filter(|a| per_order(a) || a.gone) {
+            let name = &a.execution.name;
+            if emails.contains_key(name) {
+                continue;
+            }
+            let sns = records.email_record(&format!("{id}#{name}#sns")).await?;
+            let email = records.email_record(&format!("{id}#{name}#email")).await?;
+            emails.insert(name.clone(), EmailRecords { sns, email });
+        }
+    }
+    let attempt_records = records.attempt_records(id).await?;
+    let entries_built = timeline::build(&Evidence {
+        order_id: id,
+        executions: &found.executions,
+        entries: &entries,
+        histories: &histories,
+        emails: &emails,
+        attempts: attempt_records.as_deref(),
+    });
+    let mut missing = Vec::new();
+    if records.tables.email_log.is_none() {
+        missing.push("No email log configured (--branch or --email-log-table): the SNS message, the email and SES's events about it are not shown.".to_string());
+    }
+    if attempt_records.is_none() {
+        missing.push("No attempt table configured (--branch or --attempt-table): the attempt records are not shown.".to_string());
+    }
+    let timeline = timeline::render(
+        &entries_built,
+        &missing,
+        timeline::customer_never_heard(&emails),
+    );
     // The machine a new attempt runs on: the one this order's per-order attempts ran on.
     let default_machine = views
         .iter()
-        .find(|v| {
-            v.attempt
-                .execution
-                .input_json()
-                .is_some_and(|i| i.get("orderId").is_some())
-        })
+        .find(|v| per_order(&v.attempt))
         .map(|v| v.attempt.execution.machine_arn.clone())
         .unwrap_or_default();
+    // A new attempt for one order runs on the per-order machine (the operator's policy lets it
+    // start nothing else); without a known stack, any machine.
+    let stack = app.backend.stack().await?;
+    let startable: Vec<_> = machines
+        .iter()
+        .filter(|m| {
+            stack.branch.is_none()
+                || (m.name.starts_with(ORDER_MACHINE_PREFIX)
+                    && !m.name.starts_with(BATCH_MACHINE_PREFIX))
+        })
+        .collect();
     let start_form = html! {
         form.action #start-form method="post" action="/start" {
             input type="hidden" name="token" value=(app.guard.token);
             input type="hidden" name="order_id" value=(id);
             label { "Machine "
                 select name="machine" {
-                    @for m in &machines {
+                    @for m in &startable {
                         option value=(m.arn) selected[m.arn == default_machine] { (m.name) }
                     }
                 }
@@ -340,11 +405,18 @@ async fn order(app: &App, id: &str) -> Result<Reply, SfnError> {
     };
     Ok(app.page(
         &format!("Order {id}"),
-        detail::order(id, &views, outbox.as_ref(), start_form),
+        detail::order(
+            id,
+            &views,
+            &found.searched,
+            timeline,
+            outbox.as_ref(),
+            start_form,
+        ),
     ))
 }
 
-async fn start(app: &App, form: &Form) -> Result<Reply, SfnError> {
+async fn start(app: &App, form: &Form) -> Result<Reply, ConsoleError> {
     let (machine, order_id) = (one(form, "machine"), one(form, "order_id"));
     if order_id.is_empty() || machine.is_empty() {
         return Ok(app.error(
@@ -355,7 +427,7 @@ async fn start(app: &App, form: &Form) -> Result<Reply, SfnError> {
     }
     let name = find::attempt_name(order_id, Utc::now());
     let input = serde_json::json!({ "orderId": order_id }).to_string();
-    let arn = app.sfn.start(machine, &name, &input).await?;
+    let arn = app.backend.sfn.start(machine, &name, &input).await?;
     tracing::info!(execution = %name, "started from the console");
     Ok(Reply::Redirect(format!(
         "{}&notice=started",
@@ -363,7 +435,7 @@ async fn start(app: &App, form: &Form) -> Result<Reply, SfnError> {
     )))
 }
 
-async fn bulk_filter(app: &App, q: &Form) -> Result<Reply, SfnError> {
+async fn bulk_filter(app: &App, q: &Form) -> Result<Reply, ConsoleError> {
     let f = BulkForm {
         machine: one(q, "machine").to_string(),
         error: one(q, "error").to_string(),
@@ -371,7 +443,7 @@ async fn bulk_filter(app: &App, q: &Form) -> Result<Reply, SfnError> {
         until: one(q, "until").to_string(),
         limit: one(q, "limit").parse().unwrap_or(100).clamp(1, MAX_BULK),
     };
-    let machines = app.sfn.machines().await?;
+    let machines = app.backend.machines().await?;
     let mut body = vec![bulk::filter(&machines, &f)];
     if one(q, "dry_run") == "1" {
         let now = Utc::now();
@@ -397,7 +469,7 @@ async fn bulk_filter(app: &App, q: &Form) -> Result<Reply, SfnError> {
             until,
             limit: f.limit,
         };
-        let selection = find::select_failed(&app.sfn, &filter).await?;
+        let selection = select::select_failed(&app.backend, &filter).await?;
         body.push(bulk::dry_run(&selection, &app.guard.token, app.rate));
     }
     Ok(app.page(
@@ -422,6 +494,6 @@ async fn bulk_redrive(app: &App, form: &Form) -> Reply {
             &format!("A bulk redrive takes at most {MAX_BULK} executions."),
         );
     }
-    let results = find::redrive_each(&app.sfn, &arns, app.rate).await;
+    let results = find::redrive_each(&app.backend.sfn, &arns, app.rate).await;
     app.page("Bulk redrive: results", bulk::results(&results))
 }

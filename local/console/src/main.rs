@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
-use console::find::{self, FailedFilter, MAX_BULK};
+use console::backend::{Backend, ConsoleError, Endpoints};
+use console::find::{self, MAX_BULK};
 use console::handlers::App;
-use console::sfn::Sfn;
+use console::select::{self, FailedFilter};
+use console::stack::StackOptions;
 use console::web::{self, Guard};
 
 /// `println!` for a verb's answer, without its panic when the reader has gone
@@ -37,6 +39,34 @@ struct Cli {
     /// The AWS profile (else AWS_PROFILE / default).
     #[arg(long, global = true)]
     profile: Option<String>,
+    /// The stack's Branch parameter: its two machines, and its order index, email log and
+    /// attempt table as template.yaml names them. Default: the Branch of the one
+    /// process-unpaid-order-<Branch> machine listed.
+    #[arg(long, global = true, env = "BRANCH")]
+    branch: Option<String>,
+    /// The order index table (default payment3-unpaid-order-index-<Branch>). Without one,
+    /// find-order scans the newest executions and says how many it searched.
+    #[arg(long, global = true, env = "ORDER_INDEX_TABLE", value_name = "TABLE")]
+    index_table: Option<String>,
+    /// The email log table (default payment3-email-log-<Branch>).
+    #[arg(long, global = true, env = "EMAIL_LOG_TABLE", value_name = "TABLE")]
+    email_log_table: Option<String>,
+    /// The attempt table (default payment3-process-unpaid-order-<Branch>).
+    #[arg(
+        long,
+        global = true,
+        env = "PROCESS_UNPAID_ORDER_TABLE",
+        value_name = "TABLE"
+    )]
+    attempt_table: Option<String>,
+    /// DynamoDB's endpoint (e.g. moto's); default: --endpoint-url when that is a loopback
+    /// sfn-local serve (which answers DynamoDB too), else AWS's.
+    #[arg(long, global = true, env = "DYNAMODB_ENDPOINT", value_name = "URL")]
+    dynamodb_endpoint_url: Option<String>,
+    /// Without an order index, find-order describes at most this many of each machine's newest
+    /// executions (one DescribeExecution each; AWS refills 15 a second), and says so.
+    #[arg(long, global = true, default_value_t = find::MAX_DESCRIBED, value_name = "N")]
+    scan_limit: usize,
     #[command(subcommand)]
     command: Command,
 }
@@ -68,6 +98,9 @@ enum Command {
         /// One JSON document instead of a table.
         #[arg(long)]
         json: bool,
+        /// Scan the newest executions of each machine instead of querying the order index.
+        #[arg(long)]
+        scan: bool,
     },
     /// Redrives every FAILED execution that matches (machine, error type, start time), one
     /// result per execution.
@@ -103,7 +136,7 @@ enum CliError {
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
-    Api(#[from] console::sfn::SfnError),
+    Api(#[from] ConsoleError),
     #[error("{0} redrive(s) failed")]
     Partial(usize),
 }
@@ -132,13 +165,40 @@ fn when(text: &Option<String>, now: DateTime<Utc>) -> Result<Option<DateTime<Utc
         .transpose()
 }
 
+impl From<console::sfn::SfnError> for CliError {
+    fn from(e: console::sfn::SfnError) -> Self {
+        CliError::Api(e.into())
+    }
+}
+
 async fn run(cli: Cli) -> Result<(), CliError> {
-    let sfn = Sfn::from_env(
+    let sdk = console::sfn::sdk_config(
         cli.endpoint_url.as_deref(),
         cli.region.as_deref(),
         cli.profile.as_deref(),
     )
     .await;
+    let endpoints = Endpoints {
+        sfn: cli.endpoint_url.clone(),
+        dynamodb: cli.dynamodb_endpoint_url.clone(),
+    };
+    if cli.scan_limit == 0 || cli.scan_limit > find::MAX_DESCRIBED {
+        return Err(CliError::Usage(format!(
+            "--scan-limit is 1 to {}",
+            find::MAX_DESCRIBED
+        )));
+    }
+    let mut backend = Backend::new(
+        &sdk,
+        &endpoints,
+        StackOptions {
+            branch: cli.branch.clone(),
+            index_table: cli.index_table.clone(),
+            email_log_table: cli.email_log_table.clone(),
+            attempt_table: cli.attempt_table.clone(),
+        },
+    );
+    backend.scan_limit = cli.scan_limit;
     match cli.command {
         Command::Serve {
             host,
@@ -154,14 +214,14 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let address = listener
                 .local_addr()
                 .map_err(|e| CliError::Usage(e.to_string()))?;
-            let backend = match &cli.endpoint_url {
+            let label = match &cli.endpoint_url {
                 Some(e) => format!("endpoint {e}"),
-                None => format!("AWS {}", sfn.region()),
+                None => format!("AWS {}", backend.sfn.region()),
             };
             let app = Arc::new(App {
-                sfn,
-                guard: Guard::new(address, uuid::Uuid::new_v4().simple().to_string()),
                 backend,
+                guard: Guard::new(address, uuid::Uuid::new_v4().simple().to_string()),
+                label,
                 sfn_local_state: sfn_local_state_dir,
                 rate: rate.clamp(1, 50),
             });
@@ -170,13 +230,23 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!("sfn-console: open {url} (Ctrl-C to stop)");
             web::serve(listener, app, shutdown()).await;
         }
-        Command::FindOrder { order_id, json } => {
-            let machines = sfn.machines().await?;
-            let attempts = find::find_order(&sfn, &machines, &order_id).await?;
+        Command::FindOrder {
+            order_id,
+            json,
+            scan,
+        } => {
+            let (found, _) = console::index::find_order(&backend, &order_id, scan).await?;
+            let message = found.searched.message();
             if json {
-                print_json(&serde_json::json!({ "orderId": order_id, "executions": attempts }));
+                let mut searched = serde_json::json!(found.searched);
+                searched["message"] = serde_json::json!(message);
+                print_json(&serde_json::json!({
+                    "orderId": order_id,
+                    "executions": found.executions,
+                    "searched": searched,
+                }));
             } else {
-                for a in &attempts {
+                for a in &found.executions {
                     let e = &a.execution;
                     say!(
                         "{:<10} {:<26} redrives {:<2} {:<28} {} {}",
@@ -188,7 +258,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                         e.error.as_deref().unwrap_or("")
                     );
                 }
-                eprintln!("{} execution(s) of order {order_id}", attempts.len());
+                eprintln!(
+                    "{} execution(s) of order {order_id}. {message}",
+                    found.executions.len()
+                );
             }
         }
         Command::RedriveFailed {
@@ -212,7 +285,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 until: when(&until, now)?,
                 limit,
             };
-            let selection = find::select_failed(&sfn, &filter).await?;
+            let selection = select::select_failed(&backend, &filter).await?;
             if selection.truncated {
                 eprintln!(
                     "sfn-console: more than {limit} executions match; only the newest {limit} are taken (raise --limit or narrow the filter)"
@@ -220,9 +293,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
             if dry_run {
                 if json {
-                    print_json(
-                        &serde_json::json!({"dryRun": true, "wouldRedrive": selection.executions}),
-                    );
+                    print_json(&serde_json::json!({
+                        "dryRun": true,
+                        "wouldRedrive": selection.executions,
+                        "selectedHow": selection.message(),
+                    }));
                 } else {
                     for e in &selection.executions {
                         say!(
@@ -232,14 +307,15 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                         );
                     }
                     eprintln!(
-                        "dry run: {} execution(s) would be redriven",
-                        selection.executions.len()
+                        "dry run: {} execution(s) would be redriven. {}",
+                        selection.executions.len(),
+                        selection.message()
                     );
                 }
                 return Ok(());
             }
             let arns: Vec<String> = selection.executions.iter().map(|e| e.arn.clone()).collect();
-            let results = find::redrive_each(&sfn, &arns, rate).await;
+            let results = find::redrive_each(&backend.sfn, &arns, rate).await;
             let failed = results.iter().filter(|r| !r.ok).count();
             if json {
                 print_json(&serde_json::json!({ "results": results }));

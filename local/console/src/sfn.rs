@@ -212,6 +212,51 @@ fn event(e: &HistoryEvent) -> Event {
     out
 }
 
+/// Whether `url` is a loopback endpoint (`sfn-local serve`, moto).
+pub fn is_loopback(url: &str) -> bool {
+    ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
+        .iter()
+        .any(|p| url.starts_with(p))
+}
+
+/// The console's SDK configuration, shared by its Step Functions and DynamoDB clients: the
+/// default chain (environment, profile, SSO, IMDS...), the endpoint (`sfn-local serve`) when
+/// given; region from `region` or the chain.
+pub async fn sdk_config(
+    endpoint: Option<&str>,
+    region: Option<&str>,
+    profile: Option<&str>,
+) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_string()));
+    }
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(e) = endpoint {
+        loader = loader.endpoint_url(e);
+        // sfn-local checks no signature: on a loopback endpoint with no credentials in the
+        // environment, sign with placeholders instead of probing profiles and IMDS.
+        if is_loopback(e) && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            loader = loader.credentials_provider(aws_sdk_sfn::config::Credentials::new(
+                "sfn-local",
+                "sfn-local",
+                None,
+                None,
+                "sfn-console-loopback",
+            ));
+        }
+        if region.is_none()
+            && std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        {
+            loader = loader.region(aws_config::Region::new("us-east-1"));
+        }
+    }
+    loader.load().await
+}
+
 /// The Step Functions client the console uses.
 #[derive(Clone)]
 pub struct Sfn {
@@ -231,37 +276,8 @@ impl Sfn {
         region: Option<&str>,
         profile: Option<&str>,
     ) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(r) = region {
-            loader = loader.region(aws_config::Region::new(r.to_string()));
-        }
-        if let Some(p) = profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(e) = endpoint {
-            loader = loader.endpoint_url(e);
-            // sfn-local checks no signature: on a loopback endpoint with no credentials in the
-            // environment, sign with placeholders instead of probing profiles and IMDS.
-            let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
-                .iter()
-                .any(|p| e.starts_with(p));
-            if loopback && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-                loader = loader.credentials_provider(aws_sdk_sfn::config::Credentials::new(
-                    "sfn-local",
-                    "sfn-local",
-                    None,
-                    None,
-                    "sfn-console-loopback",
-                ));
-            }
-            if region.is_none()
-                && std::env::var_os("AWS_REGION").is_none()
-                && std::env::var_os("AWS_DEFAULT_REGION").is_none()
-            {
-                loader = loader.region(aws_config::Region::new("us-east-1"));
-            }
-        }
-        Sfn::new(Client::new(&loader.load().await))
+        let sdk = sdk_config(endpoint, region, profile).await;
+        Sfn::new(Client::new(&sdk))
     }
 
     /// The region the client signs for ("" when none is set).
@@ -305,10 +321,27 @@ impl Sfn {
         redriven: Option<bool>,
         limit: usize,
     ) -> Result<Vec<ExecutionItem>, SfnError> {
+        Ok(self
+            .executions_bounded(machine_arn, status, redriven, limit)
+            .await?
+            .0)
+    }
+
+    /// [`Sfn::executions`], and whether the machine has more (older) executions than those.
+    pub async fn executions_bounded(
+        &self,
+        machine_arn: &str,
+        status: Option<&str>,
+        redriven: Option<bool>,
+        limit: usize,
+    ) -> Result<(Vec<ExecutionItem>, bool), SfnError> {
         let limit = limit.min(MAX_LISTED);
         let mut out = Vec::new();
         let mut token = None;
         loop {
+            // Asks for one more than the limit on the last page: its presence says older
+            // executions exist, without a second call.
+            let want = (limit + 1).saturating_sub(out.len()).clamp(1, 1000);
             let page = self
                 .client
                 .list_executions()
@@ -321,7 +354,7 @@ impl Sfn {
                         ExecutionRedriveFilter::NotRedriven
                     }
                 }))
-                .max_results(limit.clamp(1, 1000) as i32)
+                .max_results(want as i32)
                 .set_next_token(token)
                 .send()
                 .await
@@ -336,9 +369,12 @@ impl Sfn {
                 redrive_count: e.redrive_count().unwrap_or(0),
             }));
             token = page.next_token().map(str::to_string);
-            if token.is_none() || out.len() >= limit {
+            if out.len() > limit {
                 out.truncate(limit);
-                return Ok(out);
+                return Ok((out, true));
+            }
+            if token.is_none() {
+                return Ok((out, false));
             }
         }
     }

@@ -4,7 +4,7 @@ use aws_config::SdkConfig;
 use serde_json::Value;
 use unpaid_order::{Config, Item, Setting};
 
-use crate::moto::{create_table, moto_data, moto_endpoint, sdk_config};
+use crate::moto::{create_order_index_table, create_table, moto_data, moto_endpoint, sdk_config};
 use crate::{unique, workspace_root};
 
 /// A fresh set of the five tables (the four of the functions and the order index), a topic, a
@@ -36,7 +36,7 @@ impl MotoEnv {
         create_table(&dynamodb, &checks, "orderId", Some("created_at")).await;
         create_table(&dynamodb, &attempts, "orderId", Some("created_at")).await;
         create_table(&dynamodb, &emails, "emailId", None).await;
-        create_table(&dynamodb, &index, "orderId", Some("executionArn")).await;
+        create_order_index_table(&dynamodb, &index).await;
         let sns = aws_sdk_sns::Client::new(&sdk);
         let topic = sns
             .create_topic()

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -133,6 +134,59 @@ pub async fn create_table(
                     .build()
                     .expect("key schema"),
             );
+    }
+    request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create table {name}: {e:?}"));
+}
+
+/// Creates the order index as template.yaml declares it: hash `orderId`, range `executionArn`,
+/// and the sparse global secondary index of FAILED executions (`failedMachine`, `startDate`).
+pub async fn create_order_index_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    use unpaid_order::evidence::items::{
+        FAILED_INDEX, FAILED_INDEX_HASH_KEY, FAILED_INDEX_RANGE_KEY, INDEX_HASH_KEY,
+        INDEX_RANGE_KEY,
+    };
+    let key = |attr: &str, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(attr)
+            .key_type(key_type)
+            .build()
+            .expect("key schema")
+    };
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(INDEX_HASH_KEY, KeyType::Hash))
+        .key_schema(key(INDEX_RANGE_KEY, KeyType::Range))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(FAILED_INDEX)
+                .key_schema(key(FAILED_INDEX_HASH_KEY, KeyType::Hash))
+                .key_schema(key(FAILED_INDEX_RANGE_KEY, KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("index"),
+        );
+    for attr in [
+        INDEX_HASH_KEY,
+        INDEX_RANGE_KEY,
+        FAILED_INDEX_HASH_KEY,
+        FAILED_INDEX_RANGE_KEY,
+    ] {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attr)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition"),
+        );
     }
     request
         .send()

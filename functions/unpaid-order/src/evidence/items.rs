@@ -11,6 +11,15 @@ pub const INDEX_HASH_KEY: &str = "orderId";
 pub const INDEX_RANGE_KEY: &str = "executionArn";
 /// The order index's TTL attribute (epoch seconds).
 pub const INDEX_TTL_ATTRIBUTE: &str = "expiresAt";
+/// The order index's sparse global secondary index of the executions whose newest known state is
+/// FAILED, by machine and start: a bulk redrive reads their errors in one Query per machine
+/// instead of one DescribeExecution per candidate.
+pub const FAILED_INDEX: &str = "failed-executions";
+/// [`FAILED_INDEX`]'s hash key: the machine's name, set only while the execution is FAILED (a
+/// later state rewrites the item without it, which takes it out of the index).
+pub const FAILED_INDEX_HASH_KEY: &str = "failedMachine";
+/// [`FAILED_INDEX`]'s range key: the start (RFC 3339, UTC, milliseconds: sorts as it reads).
+pub const FAILED_INDEX_RANGE_KEY: &str = "startDate";
 /// The email-log attribute listing the SES events of the record (a list of maps).
 pub const SES_EVENTS: &str = "sesEvents";
 /// The email-log attribute holding the EventBridge ids already recorded (a string set).
@@ -61,6 +70,12 @@ impl IndexEntry {
         opt("stopDate", &self.stop_date);
         opt("error", &self.error);
         opt("startedBy", &self.started_by);
+        if self.status == "FAILED" {
+            item.insert(
+                FAILED_INDEX_HASH_KEY.to_string(),
+                s(machine_name(&self.state_machine_arn)),
+            );
+        }
         if !self.stream_event_ids.is_empty() {
             item.insert(
                 "streamEventIds".to_string(),
@@ -190,6 +205,19 @@ mod tests {
         };
         let item = entry.to_item();
         assert_eq!(item["machine"], Attr::S("process-unpaid-order-dev".into()));
-        assert_eq!(IndexEntry::from_item(&item), Some(entry));
+        assert_eq!(
+            item[FAILED_INDEX_HASH_KEY],
+            Attr::S("process-unpaid-order-dev".into()),
+            "a FAILED execution is in the failed-executions index"
+        );
+        assert_eq!(IndexEntry::from_item(&item), Some(entry.clone()));
+        let redriven = IndexEntry {
+            status: "RUNNING".into(),
+            ..entry
+        };
+        assert!(
+            !redriven.to_item().contains_key(FAILED_INDEX_HASH_KEY),
+            "any other state takes it out"
+        );
     }
 }

@@ -89,6 +89,8 @@ impl Api {
             let op = op.to_string();
             tracing::debug!(operation = %op, "API request");
             self.call(&op, &body).await
+        } else if let Some(op) = target.strip_prefix("DynamoDB_20120810.") {
+            self.dynamodb(op, &body).await
         } else if target == "SfnLocal.SetFaults" {
             self.set_faults(&body)
         } else {

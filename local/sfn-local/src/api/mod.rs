@@ -5,11 +5,14 @@
 //! ValidateStateMachineDefinition and UpdateStateMachine in `validate`); `request` parses the body
 //! into the operation's typed request (AWS's member types through `members`) and checks it first,
 //! `shapes` builds the response JSON (epoch dates, pages), `arns` translates the API's ARNs and the
-//! runner's, `error` is AWS's error document, `http` the server.
+//! runner's, `error` is AWS's error document, `http` the server. `dynamodb` (with `key_condition`)
+//! answers the DynamoDB JSON API read-only over the embedded tables.
 
 mod arns;
+mod dynamodb;
 mod error;
 mod http;
+mod key_condition;
 mod members;
 mod operations;
 mod request;

@@ -6,6 +6,7 @@
 
 pub mod handlers;
 pub mod port_faults;
+pub mod tables;
 
 use std::path::{Path, PathBuf};
 
