@@ -222,6 +222,9 @@ def record_event_describes_no_batch_executions(dest: Path) -> None:
         TEMPLATE,
         '                - !Sub "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:process-unpaid-orders-${Branch}:*"\n',
         "",
+    )
+
+
 def console_policy_without_redrive(dest: Path) -> None:
     replace_text(dest, CONSOLE_POLICY, '        "states:RedriveExecution",\n', "")
 
