@@ -221,6 +221,7 @@ impl Stack {
             Service::DynamoDb => &self.dynamodb,
             Service::Sns => &self.sns,
             Service::SesV2 => &self.ses,
+            Service::StepFunctions => panic!("the matrix has no Step Functions proxy"),
         }
     }
 
@@ -392,10 +393,17 @@ async fn run_cell(index: usize, cell: Cell) -> Outcome {
         waited |= waited_for_evidence(&last);
         // No cause carries a full address.
         for text in [&first.cause, &last.cause].into_iter().flatten() {
-            assert!(!text.contains("jane.doe@"), "{at}: cause shows the address: {text}");
+            assert!(
+                !text.contains("jane.doe@"),
+                "{at}: cause shows the address: {text}"
+            );
         }
     }
-    assert_eq!(last.status, "SUCCEEDED", "{at}: {:?} {:?}", last.error, last.cause);
+    assert_eq!(
+        last.status, "SUCCEEDED",
+        "{at}: {:?} {:?}",
+        last.error, last.cause
+    );
 
     // The invariants, read from moto itself (not through the proxy).
     let orders = stack.env.scan(Setting::OrderTable).await;
@@ -431,7 +439,10 @@ async fn run_cell(index: usize, cell: Cell) -> Outcome {
         .iter()
         .filter_map(|i| i.get("status").and_then(Attr::as_s))
         .collect();
-    assert!(statuses.iter().all(|s| *s == "sent") && !statuses.is_empty(), "{at}: email log {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == "sent") && !statuses.is_empty(),
+        "{at}: email log {statuses:?}"
+    );
     let resent = log.iter().any(|i| {
         i.get("channel").and_then(Attr::as_s) == Some("email") && i.contains_key("supersededTokens")
     });
@@ -568,7 +579,13 @@ fn table(results: &[Outcome]) -> String {
     let first: Vec<(String, String, &str)> = results
         .iter()
         .filter(|o| o.cell.events == SesEvents::Delivered)
-        .map(|o| (o.cell.fault.row(), o.cell.fault.column().to_string(), o.text.as_str()))
+        .map(|o| {
+            (
+                o.cell.fault.row(),
+                o.cell.fault.column().to_string(),
+                o.text.as_str(),
+            )
+        })
         .collect();
     grid(&mut out, "call", &first);
     out.push_str(
@@ -654,7 +671,11 @@ async fn every_call_under_every_fault_keeps_the_money_invariants() {
     }
     let out = project_root().join("target").join("money-matrix.md");
     std::fs::write(&out, table(&results)).expect("write the table");
-    eprintln!("money matrix: {} cells, table in {}", results.len(), out.display());
+    eprintln!(
+        "money matrix: {} cells, table in {}",
+        results.len(),
+        out.display()
+    );
 }
 
 /// Paid means only `isPaid: true`; anything unclear fails closed, in the code and in the

@@ -428,17 +428,21 @@ async fn forward(
 
 fn record(shared: &Shared, call: &Call) {
     let Some(path) = &shared.log else { return };
-    let line = serde_json::json!({
-        "function": call.function,
-        "service": shared.service.name(),
-        "action": format!("{}:{}", shared.service.iam_prefix(), call.operation),
-        "resource": call.resource,
-    });
-    if let Ok(mut f) = std::fs::OpenOptions::new()
+    let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-    {
+    else {
+        return;
+    };
+    // One line per resource IAM authorises the call on.
+    for resource in std::iter::once(&call.resource).chain(&call.also_on) {
+        let line = serde_json::json!({
+            "function": call.function,
+            "service": shared.service.name(),
+            "action": format!("{}:{}", shared.service.iam_prefix(), call.operation),
+            "resource": resource,
+        });
         let _ = writeln!(f, "{line}");
     }
 }

@@ -38,6 +38,7 @@ fn args() -> Result<Args, String> {
                     "ses" => Service::SesV2,
                     "dynamodb" => Service::DynamoDb,
                     "sns" => Service::Sns,
+                    "states" => Service::StepFunctions,
                     other => return Err(format!("--service {other}: one of ses, dynamodb, sns")),
                 })
             }

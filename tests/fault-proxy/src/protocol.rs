@@ -1,4 +1,4 @@
-//! The three wire protocols the functions use, as far as the proxy needs them: which operation
+//! The four wire protocols the functions use, as far as the proxy needs them: which operation
 //! and resource a request is, which function sent it, and each service's error answers.
 
 use bytes::Bytes;
@@ -17,6 +17,8 @@ pub enum Service {
     Sns,
     /// restJson1: `POST /v2/email/outbound-emails` is SendEmail.
     SesV2,
+    /// awsJson1.0: `X-Amz-Target: AWSStepFunctions.<Operation>` (record-event's DescribeExecution).
+    StepFunctions,
 }
 
 impl Service {
@@ -26,6 +28,7 @@ impl Service {
             Service::DynamoDb => "dynamodb",
             Service::Sns => "sns",
             Service::SesV2 => "ses",
+            Service::StepFunctions => "states",
         }
     }
 
@@ -35,6 +38,7 @@ impl Service {
             Service::DynamoDb => "dynamodb",
             Service::Sns => "sns",
             Service::SesV2 => "ses",
+            Service::StepFunctions => "states",
         }
     }
 }
@@ -48,8 +52,11 @@ pub struct Call {
     pub service: Service,
     /// e.g. `PutItem`, `Publish`, `SendEmail`.
     pub operation: String,
-    /// Table name, topic ARN, or SES identity (the From address).
+    /// Table name, topic ARN, SES identity (the From address), or execution ARN.
     pub resource: String,
+    /// More resources IAM authorises the call on: `configuration-set/<name>` for a SendEmail
+    /// that names one.
+    pub also_on: Vec<String>,
 }
 
 impl Call {
@@ -60,6 +67,7 @@ impl Call {
             service,
             operation: "(connection)".into(),
             resource: String::new(),
+            also_on: Vec::new(),
         }
     }
 }
@@ -137,12 +145,31 @@ pub(crate) fn identify(service: Service, parts: &Parts, body: &Bytes) -> Call {
                 .unwrap_or_default()
                 .to_string(),
         ),
+        Service::StepFunctions => (
+            parts
+                .headers
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|t| t.split('.').nth(1))
+                .unwrap_or("Unknown")
+                .to_string(),
+            json["executionArn"]
+                .as_str()
+                .or_else(|| json["stateMachineArn"].as_str())
+                .unwrap_or_default()
+                .to_string(),
+        ),
+    };
+    let also_on = match json["ConfigurationSetName"].as_str() {
+        Some(set) if service == Service::SesV2 => vec![format!("configuration-set/{set}")],
+        _ => Vec::new(),
     };
     Call {
         function: app_name(parts),
         service,
         operation,
         resource,
+        also_on,
     }
 }
 
@@ -170,6 +197,10 @@ fn error(service: Service, status: u16, code: &str, message: &str) -> Response<F
             "application/json",
             serde_json::json!({ "message": message }).to_string(),
         ),
+        Service::StepFunctions => (
+            "application/x-amz-json-1.0",
+            serde_json::json!({ "__type": code, "message": message }).to_string(),
+        ),
     };
     let mut builder = Response::builder()
         .status(status)
@@ -190,6 +221,7 @@ pub(crate) fn server_error(service: Service) -> Response<Full<Bytes>> {
         Service::DynamoDb => "InternalServerError",
         Service::Sns => "InternalError",
         Service::SesV2 => "InternalServiceErrorException",
+        Service::StepFunctions => "InternalFailure",
     };
     error(
         service,
@@ -206,9 +238,12 @@ pub(crate) fn refusal(service: Service, fault: Fault) -> Response<Full<Bytes>> {
         (Fault::Throttled, Service::DynamoDb) => (400, "ProvisionedThroughputExceededException"),
         (Fault::Throttled, Service::Sns) => (400, "Throttled"),
         (Fault::Throttled, Service::SesV2) => (429, "TooManyRequestsException"),
+        (Fault::Throttled, Service::StepFunctions) => (400, "ThrottlingException"),
         (Fault::Validation, Service::Sns) => (400, "InvalidParameter"),
         (Fault::Validation, Service::SesV2) => (400, "BadRequestException"),
-        (Fault::Validation, Service::DynamoDb) => (400, "ValidationException"),
+        (Fault::Validation, Service::DynamoDb | Service::StepFunctions) => {
+            (400, "ValidationException")
+        }
         (Fault::AccessDenied, Service::Sns) => (403, "AuthorizationError"),
         (Fault::AccessDenied, _) => (400, "AccessDeniedException"),
         _ => (500, "InternalFailure"),
