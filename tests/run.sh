@@ -50,8 +50,8 @@ if grep -E '^test result: .* [1-9][0-9]* ignored' target/cargo-test.log; then
     exit 1
 fi
 
-step "cost model: transitions per order counted in sfn-local's histories, target <= 160 USD per 1M failed orders"
-python3 tests/bench/cost-model.py --max-usd 160
+step "cost model: transitions, Lambda requests and evidence (events, SQS, writes) per order counted offline; docs/cost.md must match; target <= 160 USD per 1M failed orders"
+python3 tests/bench/cost-model.py --max-usd 160 --check docs/cost.md
 
 step "operator console in a real browser (Debian chromium + playwright-core): find, inspect, bulk-redrive, XSS and CSRF refused; screenshots docs/console-*.png"
 bash tests/browser/run.sh

@@ -451,7 +451,7 @@ mod live {
         // Stopped with those 3 buffered and nothing handed over yet (no position): the restart
         // reads them again from the first one, not from a new LATEST that would skip them.
         let mut p = ShardPipe::new(&parts, &shard).unwrap();
-        for i in 3..25 {
+        for i in 3..45 {
             stream.put(&format!("live-{i:02}"), "x@example.com").await;
         }
         stream.put("live-00", "y@example.com").await; // MODIFY
@@ -464,8 +464,8 @@ mod live {
             .await
             .unwrap(); // REMOVE
         let s = p.step().await.unwrap();
-        assert_eq!(s.records_read, 27);
-        // BatchSize 20 goes at once; the other 5 wait for the 5 s window.
+        assert_eq!(s.records_read, 47);
+        // BatchSize 40 goes at once; the other 5 wait for the 5 s window.
         assert_eq!(s.batches_started, 1, "{s:?}");
         assert_eq!(p.step().await.unwrap().batches_started, 0);
         clock.advance(Duration::from_secs(4));
@@ -489,13 +489,13 @@ mod live {
                     .collect()
             })
             .collect();
-        let want: Vec<String> = (0..25).map(|i| format!("live-{i:02}")).collect();
+        let want: Vec<String> = (0..45).map(|i| format!("live-{i:02}")).collect();
         assert_eq!(
             orders[0],
-            want[..20],
+            want[..40],
             "stream order, the filter's drops out"
         );
-        assert_eq!(orders[1], want[20..]);
+        assert_eq!(orders[1], want[40..]);
         for (_, input) in &got {
             for r in input {
                 assert_eq!(r["eventName"], "INSERT");

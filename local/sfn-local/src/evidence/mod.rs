@@ -11,6 +11,7 @@
 
 pub mod outbox;
 pub mod queue;
+pub mod rules;
 pub mod ses;
 mod sqs;
 pub mod status;
@@ -162,6 +163,9 @@ pub struct Evidence {
     /// Serialises deliveries: a Task dispatched after a delivery pass sees every event that was
     /// due, even one another execution's pass had in flight.
     pub(crate) delivering: tokio::sync::Mutex<()>,
+    /// The event patterns of the template's rules into the queue: a status change none of them
+    /// matches never reaches the queue on AWS, so it is not published here either.
+    rules: Vec<Value>,
 }
 
 impl Evidence {
@@ -182,7 +186,14 @@ impl Evidence {
             event_source_arn,
             recorder,
             delivering: tokio::sync::Mutex::new(()),
+            rules: Vec::new(),
         }
+    }
+
+    /// The rules' event patterns that status changes must match (none: every one is published).
+    pub fn with_rules(mut self, rules: Vec<Value>) -> Self {
+        self.rules = rules;
+        self
     }
 
     /// The queue in process, if that is the backend.
@@ -216,9 +227,14 @@ impl Evidence {
     }
 
     /// Publishes the status change `record` has just recorded.
+    /// (Only when one of the template's rules would deliver it: the batch machine's RUNNING, say,
+    /// is left out by the rule's status filter.)
     pub fn publish_status(&self, record: &ExecutionRecord) {
         let now = self.clock.now();
-        self.publish(&status_change(record, now), now);
+        let event = status_change(record, now);
+        if self.rules.is_empty() || self.rules.iter().any(|p| rules::matches(p, &event)) {
+            self.publish(&event, now);
+        }
     }
 
     /// Publishes SES's events for emails the embedded mailer has just sent (accepted now).

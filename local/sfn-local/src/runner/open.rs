@@ -321,5 +321,6 @@ async fn evidence_queue(
         options.clock.clone(),
         queue.map(|q| q.arn.clone()).unwrap_or_default(),
         queue.map(|q| q.function_binary.clone()),
-    ))
+    )
+    .with_rules(queue.map(|q| q.rules.clone()).unwrap_or_default()))
 }

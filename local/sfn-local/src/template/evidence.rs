@@ -26,6 +26,33 @@ fn queue_logical_id(queue: &Value) -> Option<String> {
 }
 
 impl Resolver<'_> {
+    /// The resolved `EventPattern` of every `AWS::Events::Rule` with a target on `queue`.
+    fn rules_into(&self, queue: &str) -> Result<Vec<Value>, String> {
+        let mut out = Vec::new();
+        for (id, r) in self.resources {
+            if r.get("Type").and_then(Value::as_str) != Some("AWS::Events::Rule") {
+                continue;
+            }
+            let targets = r
+                .pointer("/Properties/Targets")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let on_queue = targets
+                .iter()
+                .filter_map(|t| t.get("Arn"))
+                .any(|arn| queue_logical_id(arn).as_deref() == Some(queue));
+            if !on_queue {
+                continue;
+            }
+            let pattern = r
+                .pointer("/Properties/EventPattern")
+                .ok_or_else(|| format!("{id}: a rule into {queue} without an EventPattern"))?;
+            out.push(self.eval(pattern)?);
+        }
+        Ok(out)
+    }
+
     /// The first `SQS` event source of `function` (logical id `id`, resource `r`), if it has one
     /// on a queue of this template.
     pub(super) fn evidence_queue(
@@ -83,6 +110,7 @@ impl Resolver<'_> {
                 max_receive_count,
                 batch_size: batch_size.clamp(1, 10_000),
                 batching_window: Duration::from_secs(window.min(300)),
+                rules: self.rules_into(&queue)?,
             }));
         }
         Ok(None)

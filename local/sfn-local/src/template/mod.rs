@@ -162,6 +162,9 @@ pub struct EvidenceQueueResource {
     /// The event source's `MaximumBatchingWindowInSeconds` (default 0): how long the mapping
     /// gathers messages before it invokes with fewer than a full batch.
     pub batching_window: std::time::Duration,
+    /// The `EventPattern` of each EventBridge rule that delivers to the queue, resolved: what
+    /// of AWS's events reaches it.
+    pub rules: Vec<serde_json::Value>,
 }
 
 /// What the runner uses from `template.yaml`.
