@@ -84,6 +84,32 @@ fn pipe_prints_a_summary_per_order_and_the_outbox() {
     }
     assert!(out.contains("CheckStatusNotFound"), "{out}");
     assert!(out.contains("malformed"), "{out}");
+    // What the README's quick start says of this very run.
+    let readme = std::fs::read_to_string(project_root().join("README.md")).expect("README.md");
+    let filtered = out.matches("filtered by the Pipe").count();
+    let batch = out
+        .lines()
+        .find(|l| l.starts_with("batch 1:"))
+        .expect("the batch's line");
+    for (claim, holds) in [
+        ("The Pipe's filter drops three records", filtered == 3),
+        ("the batch SUCCEEDS", batch.contains("SUCCEEDED")),
+        (
+            "fails `CheckStatusNotFound` on its own execution",
+            batch.contains("1 failed"),
+        ),
+        (
+            "the paid order is skipped with no",
+            out.contains("already paid: skipped, no email"),
+        ),
+    ] {
+        let said = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(said.contains(claim), "README.md no longer says {claim:?}");
+        assert!(
+            holds,
+            "README.md says {claim:?}, but the run printed:\n{out}"
+        );
+    }
     assert!(
         out.contains(&dir.path().join("outbox.json").display().to_string()),
         "{out}"

@@ -76,10 +76,22 @@ mod tests {
         let ses = json!({"detail": {"mail": {"tags": {"ses:configuration-set": ["set-a", "x"]}}}});
         let tagged = json!({"detail": {"mail": {"tags": {"ses:configuration-set": ["set-a"]}}}});
         assert!(matches(&tagged, &ses));
-        assert!(matches(&json!({"detail": {"status": [{"anything-but": "RUNNING"}]}}), &done));
-        assert!(!matches(&json!({"detail": {"status": [{"anything-but": ["RUNNING"]}]}}), &event));
-        assert!(matches(&json!({"detail": {"stateMachineArn": [{"prefix": "arn:"}]}}), &event));
-        assert!(matches(&json!({"detail": {"error": [{"exists": false}]}}), &event));
+        assert!(matches(
+            &json!({"detail": {"status": [{"anything-but": "RUNNING"}]}}),
+            &done
+        ));
+        assert!(!matches(
+            &json!({"detail": {"status": [{"anything-but": ["RUNNING"]}]}}),
+            &event
+        ));
+        assert!(matches(
+            &json!({"detail": {"stateMachineArn": [{"prefix": "arn:"}]}}),
+            &event
+        ));
+        assert!(matches(
+            &json!({"detail": {"error": [{"exists": false}]}}),
+            &event
+        ));
         assert!(!matches(&json!({"detail": {"missing": ["x"]}}), &event));
     }
 }
