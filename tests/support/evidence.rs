@@ -101,9 +101,18 @@ pub fn ses_events(record: &Item, kinds: &[SesEventKind], configuration_set: &str
         email_id,
         token: text(record, "claimToken").expect("a claim").to_string(),
     };
-    let sent_at = text(record, "sentAt")
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc))
+    // After every event already on the record (sfn-local publishes its mailer's own, on the
+    // runner's clock), so these are the newest.
+    let parse = |t: &str| {
+        DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let sent_at = unpaid_order::evidence::items::recorded_ses_events(record)
+        .iter()
+        .filter_map(|e| parse(&e.at))
+        .chain(text(record, "sentAt").and_then(parse))
+        .max()
         .unwrap_or_else(Utc::now);
     let email = AcceptedEmail {
         message_id: text(record, "messageId").unwrap_or("m-unknown").to_string(),

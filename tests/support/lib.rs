@@ -216,16 +216,17 @@ pub fn tasks_entered(history: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// The errors of the TaskFailed events, in history order.
+/// The errors of the TaskFailed and TaskTimedOut events, in history order.
 pub fn task_failures(history: &[Value]) -> Vec<String> {
     history
         .iter()
-        .filter(|e| e["type"] == "TaskFailed")
-        .filter_map(|e| {
-            e["taskFailedEventDetails"]["error"]
-                .as_str()
-                .map(str::to_string)
+        .filter_map(|e| match e["type"].as_str() {
+            // A task's timeout is TaskTimedOut in the history, as on AWS.
+            Some("TaskFailed") => e["taskFailedEventDetails"]["error"].as_str(),
+            Some("TaskTimedOut") => e["taskTimedOutEventDetails"]["error"].as_str(),
+            _ => None,
         })
+        .map(str::to_string)
         .collect()
 }
 
