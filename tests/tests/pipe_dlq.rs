@@ -513,8 +513,8 @@ mod live {
 
         // Killed after StartExecution of the second batch, before its commit: the restart
         // hands the same range over under the same name, and Step Functions refuses it.
-        let second_first = &all[20].2;
-        let second_last = &all[24].2;
+        let second_first = &all[40].2;
+        let second_last = &all[44].2;
         let (name, _) = &got[1];
         assert_eq!(
             name,
