@@ -437,12 +437,16 @@ fn record(shared: &Shared, call: &Call) {
     };
     // One line per resource IAM authorises the call on.
     for resource in std::iter::once(&call.resource).chain(&call.also_on) {
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "function": call.function,
             "service": shared.service.name(),
             "action": format!("{}:{}", shared.service.iam_prefix(), call.operation),
             "resource": resource,
-        });
-        let _ = writeln!(f, "{line}");
+        })
+        .to_string();
+        line.push('\n');
+        // One write(2) per line: concurrent calls append whole lines (O_APPEND), where
+        // `writeln!` would write a JSON value piece by piece and let lines interleave.
+        let _ = f.write_all(line.as_bytes());
     }
 }
