@@ -20,7 +20,13 @@ pub fn stored_executions(state_dir: &Path) -> Vec<ExecutionRecord> {
     let store = Store::open(state_dir).expect("the state directory");
     let mut out = Vec::new();
     for machine in store.machines().expect("machines") {
-        out.extend(store.list_executions(&machine).expect("executions"));
+        for summary in store.list_executions(&machine).expect("executions") {
+            out.extend(
+                store
+                    .get_execution(&machine, &summary.name)
+                    .expect("an execution's file"),
+            );
+        }
     }
     out.sort_by_key(|r| r.start_date);
     out

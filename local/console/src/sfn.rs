@@ -219,6 +219,10 @@ pub fn is_loopback(url: &str) -> bool {
         .any(|p| url.starts_with(p))
 }
 
+/// Attempts per call (the SDK's default is 3): enough to ride out a throttled burst. A retry
+/// that succeeds gives its retry-quota tokens back, so eight calls in flight never drain it.
+pub const MAX_ATTEMPTS: u32 = 10;
+
 /// The console's SDK configuration, shared by its Step Functions and DynamoDB clients: the
 /// default chain (environment, profile, SSO, IMDS...), the endpoint (`sfn-local serve`) when
 /// given; region from `region` or the chain.
@@ -227,7 +231,13 @@ pub async fn sdk_config(
     region: Option<&str>,
     profile: Option<&str>,
 ) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    // ThrottlingException is retried with the SDK's exponential backoff (1 s doubling, jittered,
+    // capped at 20 s), up to MAX_ATTEMPTS: a search past DescribeExecution's burst of 300 then
+    // proceeds at the 15 a second AWS refills, instead of failing. (Adaptive mode also paces
+    // itself, but measured here it settles far below the refill rate: 24 describes took 40 s.)
+    let retry = aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS);
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(retry);
     if let Some(r) = region {
         loader = loader.region(aws_config::Region::new(r.to_string()));
     }

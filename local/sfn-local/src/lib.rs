@@ -28,7 +28,7 @@ pub use functions::{Fault, FaultTimes};
 pub use project::{handlers, port_faults};
 pub use runner::{
     parse_execution_arn, validate_execution_name, FilteredRecord, PipeBatch, PipeReport, Runner,
-    RunnerOptions,
+    RunnerOptions, SeedPlan, SeedReport,
 };
-pub use store::{cli_date, ExecutionRecord, Store};
+pub use store::{cli_date, ExecutionRecord, ExecutionSummary, Store};
 pub use template::Template;

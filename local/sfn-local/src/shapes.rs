@@ -4,16 +4,16 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use crate::store::ExecutionRecord;
+use crate::store::{ExecutionRecord, ExecutionSummary};
 
 /// AWS CLI's date format (`2026-11-25T06:10:00.123000+00:00`).
 pub fn cli_date(d: &DateTime<Utc>) -> String {
     d.to_rfc3339_opts(SecondsFormat::Micros, false)
 }
 
-impl ExecutionRecord {
+impl ExecutionSummary {
     /// The fields describe-execution and list-executions share, in the AWS CLI's order.
-    fn summary(&self) -> serde_json::Map<String, Value> {
+    fn fields(&self) -> serde_json::Map<String, Value> {
         let mut m = fields(json!({
             "executionArn": self.execution_arn,
             "stateMachineArn": self.state_machine_arn,
@@ -25,6 +25,22 @@ impl ExecutionRecord {
             m.insert("stopDate".into(), json!(cli_date(d)));
         }
         m
+    }
+
+    /// One item of `aws stepfunctions list-executions`.
+    pub fn list_item(&self) -> Value {
+        let mut m = self.fields();
+        m.insert("redriveCount".into(), json!(self.redrive_count));
+        if let Some(d) = &self.redrive_date {
+            m.insert("redriveDate".into(), json!(cli_date(d)));
+        }
+        Value::Object(m)
+    }
+}
+
+impl ExecutionRecord {
+    fn summary(&self) -> serde_json::Map<String, Value> {
+        ExecutionSummary::from(self).fields()
     }
 
     /// `aws stepfunctions describe-execution` output.
@@ -62,12 +78,7 @@ impl ExecutionRecord {
 
     /// One item of `aws stepfunctions list-executions`.
     pub fn list_item(&self) -> Value {
-        let mut m = self.summary();
-        m.insert("redriveCount".into(), json!(self.redrive_count));
-        if let Some(d) = &self.redrive_date {
-            m.insert("redriveDate".into(), json!(cli_date(d)));
-        }
-        Value::Object(m)
+        ExecutionSummary::from(self).list_item()
     }
 
     /// What `states:startExecution.sync:2` returns (DescribeExecution in PascalCase, with Input and

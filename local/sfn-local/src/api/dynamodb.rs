@@ -149,6 +149,13 @@ impl Api {
         })
     }
 
+    async fn order_state(&self, order_id: &str) -> Result<MemoryState, ApiError> {
+        match self.runner.order_tables(order_id).await? {
+            Some(s) => Ok(s),
+            None => self.state().await,
+        }
+    }
+
     /// Runs one DynamoDB operation on its JSON body.
     pub(super) async fn dynamodb(&self, operation: &str, body: &Value) -> Result<Value, ApiError> {
         if !body.is_object() {
@@ -243,7 +250,13 @@ impl Api {
             }
         }
 
-        let state = self.state().await?;
+        // A query on an order's key reads that order's items alone (the tables' order index);
+        // any other (a secondary index) reads the tables.
+        let state = if index.is_none() && table.keys.hash == crate::project::ORDER_KEY {
+            self.order_state(&condition.hash).await?
+        } else {
+            self.state().await?
+        };
         let mut found: Vec<&Item> = table
             .items(&state)
             .iter()
@@ -324,7 +337,12 @@ impl Api {
         refuse_unsupported(body, &["ProjectionExpression", "AttributesToGet"])?;
         let table = self.table(&required::<String>(body, "TableName")?)?;
         let key: Item = required(body, "Key")?;
-        let state = self.state().await?;
+        let state = match key.get(table.keys.hash).and_then(Attr::as_s) {
+            Some(id) if table.keys.hash == crate::project::ORDER_KEY => {
+                self.order_state(id).await?
+            }
+            _ => self.state().await?,
+        };
         Ok(match Self::lookup(table, &state, &key)? {
             Some(item) => json!({ "Item": item }),
             None => json!({}),

@@ -70,6 +70,10 @@ impl Api {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        // AWS throttles at the front door: a throttled call is refused whatever its body.
+        if let (Some(q), Some(op)) = (&self.quotas, target.strip_prefix("AWSStepFunctions.")) {
+            q.take(op)?;
+        }
         let bytes = Limited::new(request.into_body(), MAX_REQUEST_BYTES)
             .collect()
             .await
@@ -93,6 +97,8 @@ impl Api {
             self.dynamodb(op, &body).await
         } else if target == "SfnLocal.SetFaults" {
             self.set_faults(&body)
+        } else if target == "SfnLocal.Quotas" {
+            Ok(self.quota_report())
         } else {
             Err(ApiError::new(
                 "UnknownOperationException",

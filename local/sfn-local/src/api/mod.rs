@@ -15,6 +15,7 @@ mod http;
 mod key_condition;
 mod members;
 mod operations;
+pub mod quotas;
 mod request;
 mod shapes;
 mod test_state;
@@ -63,12 +64,36 @@ impl Default for ApiOptions {
 pub struct Api {
     runner: Runner,
     options: ApiOptions,
+    /// `--aws-quotas`: AWS's API throttling (None: unthrottled).
+    quotas: Option<quotas::Quotas>,
 }
 
 impl Api {
     /// The API over `runner`, showing its ARNs in `options`' account and region.
     pub fn new(runner: Runner, options: ApiOptions) -> Self {
-        Api { runner, options }
+        Api {
+            runner,
+            options,
+            quotas: None,
+        }
+    }
+
+    /// The API throttled as AWS throttles it (`serve --aws-quotas`).
+    pub fn with_quotas(mut self, quotas: quotas::Quotas) -> Self {
+        self.quotas = Some(quotas);
+        self
+    }
+
+    /// sfn-local's own operation: the quotas in force and how many calls each throttled.
+    fn quota_report(&self) -> Value {
+        match &self.quotas {
+            None => json!({"awsQuotas": false}),
+            Some(q) => json!({
+                "awsQuotas": true,
+                "throttled": q.throttled(),
+                "quotas": q.quotas().iter().map(|(a, q)| (a.clone(), json!({"bucket": q.size, "refillPerSecond": q.refill}))).collect::<serde_json::Map<_, _>>(),
+            }),
+        }
     }
 
     /// The runner behind the API.

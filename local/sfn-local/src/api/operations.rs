@@ -149,20 +149,27 @@ impl Api {
 
     pub(super) fn list_executions(&self, r: ListExecutions) -> Result<Value, ApiError> {
         let machine = self.state_machine(r.state_machine_arn.as_str())?;
-        let start = r.page.start()?;
-        let redriven = r.redriven();
-        let items = self
-            .runner
-            .list_executions(&machine, r.status_filter.as_deref())?
+        let after = r.page.position()?;
+        let (page, next) = self.runner.list_executions_page(
+            &machine,
+            r.status_filter.as_deref(),
+            r.redriven(),
+            after.as_ref(),
+            r.page.size(),
+        )?;
+        let items: Vec<Value> = page
             .iter()
-            .filter(|e| redriven.is_none_or(|want| (e.redrive_count > 0) == want))
             .map(|e| {
                 let mut v = e.list_item();
                 epoch_dates(&mut v);
                 v
             })
             .collect();
-        Ok(page_of("executions", items, start, r.page.size()))
+        let mut out = json!({ "executions": items });
+        if let Some(p) = next {
+            out["nextToken"] = json!(super::request::Page::token_at(&p));
+        }
+        Ok(out)
     }
 
     pub(super) fn get_execution_history(&self, r: GetExecutionHistory) -> Result<Value, ApiError> {

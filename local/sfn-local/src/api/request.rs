@@ -22,6 +22,7 @@ pub(super) const DEFAULT_PAGE: usize = 100;
 pub(super) const MAX_PAGE: usize = 1000;
 
 use crate::runner::EXECUTION_STATUSES;
+use crate::store::Position;
 const REDRIVE_FILTERS: [&str; 2] = ["REDRIVEN", "NOT_REDRIVEN"];
 const INCLUDED_DATA: [&str; 2] = ["ALL_DATA", "METADATA_ONLY"];
 const STATE_MACHINE_TYPES: [&str; 2] = ["STANDARD", "EXPRESS"];
@@ -68,6 +69,29 @@ impl Page {
             None | Some(0) => DEFAULT_PAGE,
             Some(n) => usize::try_from(n).unwrap_or(DEFAULT_PAGE),
         }
+    }
+
+    /// ListExecutions' token: where the last page stopped in the newest-first order (a start
+    /// time and a name, which cannot hold `:`), so a page costs itself, not the offset before it.
+    pub(super) fn token_at(p: &Position) -> String {
+        let nanos = p.0 .0.timestamp_nanos_opt().unwrap_or(i64::MAX);
+        format!("sfn-local:at:{nanos}:{}", p.1 .0)
+    }
+
+    /// Where a ListExecutions page starts: the first, or just after a [`Page::token_at`] token.
+    pub(super) fn position(&self) -> Result<Option<Position>, ApiError> {
+        let Some(t) = &self.next_token else {
+            return Ok(None);
+        };
+        let invalid = || ApiError::new("InvalidToken", format!("Invalid Token: '{t}'"));
+        let rest = t.strip_prefix("sfn-local:at:").ok_or_else(invalid)?;
+        let (nanos, name) = rest.split_once(':').ok_or_else(invalid)?;
+        let nanos: i64 = nanos.parse().map_err(|_| invalid())?;
+        let at = chrono::DateTime::from_timestamp_nanos(nanos);
+        Ok(Some((
+            std::cmp::Reverse(at),
+            std::cmp::Reverse(name.to_string()),
+        )))
     }
 
     /// Where the page starts: 0, or the offset in a token this API issued. A service-side check

@@ -3,7 +3,7 @@
 
 use clap::Args;
 use serde_json::{json, Value};
-use sfn_local::{cli_date, ExecutionRecord, Runner, RunnerError};
+use sfn_local::{cli_date, ExecutionRecord, Runner, RunnerError, SeedPlan};
 
 use super::{print, read_json_argument};
 
@@ -109,4 +109,43 @@ pub async fn redrive_execution(
     });
     print(&with_outcome(out, r));
     Ok(())
+}
+
+/// `seed-executions`: finished executions over past days, with their order index (test data for
+/// scale: the console's find and ListExecutions paging at 100,000 executions).
+#[derive(Args)]
+pub struct SeedExecutions {
+    /// The machine the executions ran (name or ARN).
+    #[arg(long, default_value = "process-unpaid-order")]
+    state_machine_arn: String,
+    /// How many executions.
+    #[arg(long, default_value_t = 1_000)]
+    count: usize,
+    /// Spread over this many days before now (Step Functions keeps closed executions 90 days).
+    #[arg(long, default_value_t = 90)]
+    days: u32,
+    /// Every Nth execution FAILED (0: none).
+    #[arg(long, default_value_t = 10)]
+    failed_every: usize,
+    /// The errors the failed ones end with, in turn (repeatable).
+    #[arg(long = "error", default_values_t = ["TransientError".to_string(), "OrderNotFound".to_string()])]
+    errors: Vec<String>,
+    /// Order ids are PREFIX<n>, n = 0 for the oldest.
+    #[arg(long, default_value = "seeded-")]
+    order_prefix: String,
+}
+
+pub async fn seed_executions(runner: &Runner, args: &SeedExecutions) -> Result<(), RunnerError> {
+    let report = runner
+        .seed_executions(&SeedPlan {
+            state_machine: args.state_machine_arn.clone(),
+            count: args.count,
+            days: args.days,
+            failed_every: args.failed_every,
+            errors: args.errors.clone(),
+            prefix: args.order_prefix.clone(),
+            now: chrono::Utc::now(),
+        })
+        .await?;
+    super::print_serialised(&report)
 }

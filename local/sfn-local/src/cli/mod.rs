@@ -109,6 +109,9 @@ enum Command {
     /// (24 h); with --start starts each batch under a name derived from the message (a second
     /// replay of one message is refused by Step Functions). Prints one JSON object per message.
     DlqReplay(stream::DlqReplay),
+    /// Writes finished executions spread over past days, with the order index the recorder would
+    /// have built (test data for scale; runs nothing, sends nothing).
+    SeedExecutions(executions::SeedExecutions),
     /// Serves the Step Functions API (AWS JSON 1.0) for the AWS CLI and SDKs (`--endpoint-url`);
     /// prints `{"endpoint": ..., "address": ...}` on stdout once listening.
     Serve(serve::Serve),
@@ -266,6 +269,7 @@ pub async fn run(cli: Cli) -> Result<(), RunnerError> {
         Command::Pipe(args) => pipe::pipe(&runner, args).await,
         Command::Outbox => pipe::outbox(&runner).await,
         Command::Evidence => pipe::evidence(&runner).await,
+        Command::SeedExecutions(args) => executions::seed_executions(&runner, args).await,
         // Handled above, before the runner opens the state directory.
         Command::DlqReplay(_) | Command::PipeStream(_) => Ok(()),
     };

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use serde_json::json;
-use sfn_local::api::{check_host, Api, ApiOptions};
+use sfn_local::api::{check_host, quotas, Api, ApiOptions};
 use sfn_local::{Runner, RunnerError};
 
 use super::shutdown_signal;
@@ -26,11 +26,35 @@ pub struct Serve {
     /// The region in the ARNs the API shows and accepts.
     #[arg(long, default_value = sfn_local::template::REGION)]
     region: String,
+    /// Throttle the Step Functions API as AWS does: its documented token bucket per action for
+    /// --region (ThrottlingException past it). docs/performance.md cites the values.
+    #[arg(long)]
+    aws_quotas: bool,
+    /// With --aws-quotas: another quota for one action, ACTION=SIZE/REFILL (repeatable), e.g.
+    /// DescribeExecution=5/1 to see throttling without thousands of calls.
+    #[arg(
+        long = "quota",
+        value_name = "ACTION=SIZE/REFILL",
+        requires = "aws_quotas"
+    )]
+    quota: Vec<String>,
 }
 
 pub async fn serve(runner: Runner, args: &Serve) -> Result<(), RunnerError> {
     let (host, port) = (args.host.as_str(), args.port);
     check_host(host, args.allow_remote)?;
+    let throttling = match args.aws_quotas {
+        false => None,
+        true => {
+            let mut documented = quotas::documented(&args.region);
+            for spec in &args.quota {
+                let (action, q) = quotas::parse_override(spec)
+                    .map_err(|m| RunnerError::argument("--quota", m))?;
+                documented.insert(action, q);
+            }
+            Some(quotas::Quotas::new(documented))
+        }
+    };
     let listener = tokio::net::TcpListener::bind((host, port))
         .await
         .map_err(|e| {
@@ -55,7 +79,11 @@ pub async fn serve(runner: Runner, args: &Serve) -> Result<(), RunnerError> {
     };
     // The evidence queue's event source mapping: record-event gets the events as they fall due.
     let poller = runner.spawn_evidence_poller();
-    let api = Arc::new(Api::new(runner, api_options));
+    let mut api = Api::new(runner, api_options);
+    if let Some(q) = throttling {
+        api = api.with_quotas(q);
+    }
+    let api = Arc::new(api);
     let served = sfn_local::api::serve(listener, api, shutdown_signal()).await;
     poller.abort();
     served

@@ -110,6 +110,20 @@ impl EmbeddedFunctions {
         self.tables.snapshot().await
     }
 
+    /// One order's items in every table (the outbox left empty).
+    pub async fn order_slice(&self, order_id: &str) -> Result<MemoryState, RunnerError> {
+        self.tables.order_slice(order_id).await
+    }
+
+    /// Appends `items` to the table at `position` (`project::tables`) in one write.
+    pub async fn bulk_insert(
+        &self,
+        position: usize,
+        items: Vec<unpaid_order::Item>,
+    ) -> Result<(), RunnerError> {
+        self.tables.bulk_insert(position, items).await
+    }
+
     fn ports(&self, memory: &MemoryStore) -> Ports {
         let mut ports = Ports::from_memory(memory).with_policy(self.policy);
         ports.executions = self.executions.clone();

@@ -50,6 +50,9 @@ impl TableSchema {
     }
 }
 
+/// Where the order index is in [`crate::project::tables`].
+pub const ORDER_INDEX_POSITION: usize = 4;
+
 /// The five tables, in the order of [`crate::project::tables`].
 pub const TABLE_SCHEMAS: [TableSchema; crate::project::TABLES] = [
     TableSchema {
@@ -101,7 +104,7 @@ pub const TABLE_SCHEMAS: [TableSchema; crate::project::TABLES] = [
                 range: Some(FAILED_INDEX_RANGE_KEY),
             },
         }],
-        position: 4,
+        position: ORDER_INDEX_POSITION,
     },
 ];
 

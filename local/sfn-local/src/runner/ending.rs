@@ -98,7 +98,13 @@ impl Core {
     pub(super) async fn recover(&self) -> Result<(), RunnerError> {
         let _lock = self.store.lock().await?;
         for machine in self.store.machines()? {
-            for mut record in self.store.list_executions(&machine)? {
+            let running = self
+                .store
+                .list_executions_page(&machine, None, usize::MAX, |s| s.status == "RUNNING")?;
+            for summary in running.0 {
+                let Some(mut record) = self.store.get_execution(&machine, &summary.name)? else {
+                    continue;
+                };
                 if !record.is_running() {
                     continue;
                 }

@@ -13,6 +13,7 @@ mod names;
 mod open;
 mod pipe;
 mod recorder;
+mod seed;
 mod test_state;
 
 pub use names::{parse_execution_arn, validate_execution_name};
@@ -20,6 +21,7 @@ pub use pipe::{FilteredRecord, PipeBatch, PipeReport, RECORDS_NEED_AN_OPERATOR};
 
 use lifecycle::Created;
 use recorder::Recorder;
+pub use seed::{SeedPlan, SeedReport};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -32,7 +34,7 @@ use unpaid_order::memory::{MemoryState, Outbox};
 
 use crate::error::RunnerError;
 use crate::functions::{EmbeddedFunctions, Fault, Faulty};
-use crate::store::{ExecutionRecord, OwnerLease, Store};
+use crate::store::{ExecutionRecord, ExecutionSummary, OwnerLease, Position, Store};
 use crate::template::Template;
 
 /// How the runner is set up.
@@ -290,7 +292,22 @@ impl Runner {
         &self,
         state_machine: &str,
         status: Option<&str>,
-    ) -> Result<Vec<ExecutionRecord>, RunnerError> {
+    ) -> Result<Vec<ExecutionSummary>, RunnerError> {
+        Ok(self
+            .list_executions_page(state_machine, status, None, None, usize::MAX)?
+            .0)
+    }
+
+    /// One page of ListExecutions (newest first) after `after`, of those with `status` and, with
+    /// `redriven`, those redriven (true) or not (false); and where the next page starts.
+    pub fn list_executions_page(
+        &self,
+        state_machine: &str,
+        status: Option<&str>,
+        redriven: Option<bool>,
+        after: Option<&Position>,
+        size: usize,
+    ) -> Result<(Vec<ExecutionSummary>, Option<Position>), RunnerError> {
         if let Some(s) = status {
             if !EXECUTION_STATUSES.contains(&s) {
                 return Err(RunnerError::argument(
@@ -300,13 +317,12 @@ impl Runner {
             }
         }
         let machine = self.core.machine(state_machine)?;
-        Ok(self
-            .core
+        self.core
             .store
-            .list_executions(&machine.name)?
-            .into_iter()
-            .filter(|r| status.is_none_or(|s| r.status == s))
-            .collect())
+            .list_executions_page(&machine.name, after, size, |r| {
+                status.is_none_or(|s| r.status == s)
+                    && redriven.is_none_or(|want| (r.redrive_count > 0) == want)
+            })
     }
 
     /// RedriveExecution, waiting for the end: re-runs from the state that failed.
@@ -322,6 +338,15 @@ impl Runner {
     pub async fn tables(&self) -> Result<Option<MemoryState>, RunnerError> {
         match &self.core.embedded {
             Some(e) => Ok(Some(e.snapshot().await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// One order's items in the embedded tables (None with `--aws-endpoint` /
+    /// `--lambda-endpoint`): what a Query on an order's key reads, without copying the tables.
+    pub async fn order_tables(&self, order_id: &str) -> Result<Option<MemoryState>, RunnerError> {
+        match &self.core.embedded {
+            Some(e) => Ok(Some(e.order_slice(order_id).await?)),
             None => Ok(None),
         }
     }

@@ -259,6 +259,42 @@ impl TablesJournal {
         Ok(cache.as_ref().map(|c| c.state.clone()).unwrap_or_default())
     }
 
+    /// The items of `order_id` in every table as they are now (the outbox left empty): one
+    /// order's items by the order index, without copying the tables.
+    pub async fn order_slice(&self, order_id: &str) -> Result<MemoryState, RunnerError> {
+        let _lock = self.store.lock().await?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        self.catch_up(&mut cache)?;
+        Ok(cache
+            .as_mut()
+            .map(|c| c.slice(order_id))
+            .unwrap_or_default())
+    }
+
+    /// Appends `items` to the table at `position` (`project::tables`) and folds everything into
+    /// the snapshot: `sfn-local seed-executions`' bulk load, one write however many items.
+    pub async fn bulk_insert(
+        &self,
+        position: usize,
+        items: Vec<unpaid_order::Item>,
+    ) -> Result<(), RunnerError> {
+        let _lock = self.store.lock().await?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        self.catch_up(&mut cache)?;
+        if let Some(c) = cache.as_mut() {
+            if let Some(table) = crate::project::tables_mut(&mut c.state)
+                .into_iter()
+                .nth(position)
+            {
+                table.extend(items);
+            }
+            // Positions moved under the order index: it is rebuilt on next use.
+            c.index = None;
+            self.compact(c)?;
+        }
+        Ok(())
+    }
+
     /// The tables and outbox as they are now.
     pub async fn snapshot(&self) -> Result<MemoryState, RunnerError> {
         let _lock = self.store.lock().await?;

@@ -11,10 +11,12 @@ pub(crate) mod group_commit;
 pub mod journal;
 mod locks;
 pub(crate) mod order_index;
+mod summaries;
 
 pub use crate::shapes::cli_date;
 pub use execution::ExecutionRecord;
 pub use locks::{OwnerLease, StoreLock};
+pub use summaries::{ExecutionSummary, Position};
 
 use std::fs::File;
 use std::io::Write;
@@ -34,6 +36,8 @@ pub struct Store {
     /// Serialises this process's own users before the file lock (a second flock from the same
     /// process on another descriptor would block it forever).
     local: Arc<tokio::sync::Mutex<()>>,
+    /// The executions' summaries (ListExecutions without reading every execution's file).
+    summaries: Arc<summaries::Summaries>,
 }
 
 /// A file's new content, durable in a temp file beside it, not yet renamed over it.
@@ -41,6 +45,8 @@ pub struct Prepared {
     path: PathBuf,
     /// Empty once committed.
     tmp: PathBuf,
+    /// The execution it writes, for the summary log.
+    execution: Option<Box<ExecutionRecord>>,
 }
 
 impl Prepared {
@@ -65,7 +71,11 @@ impl Prepared {
             let _ = std::fs::remove_file(&tmp);
             RunnerError::store(&path, e)
         })?;
-        Ok(Prepared { path, tmp })
+        Ok(Prepared {
+            path,
+            tmp,
+            execution: None,
+        })
     }
 }
 
@@ -87,6 +97,7 @@ impl Store {
         Ok(Store {
             root: root.to_path_buf(),
             local: Arc::new(tokio::sync::Mutex::new(())),
+            summaries: Arc::new(summaries::Summaries::default()),
         })
     }
 
@@ -113,14 +124,6 @@ impl Store {
     /// Writes `rel` atomically (temp file, fsync, rename).
     pub fn write<T: Serialize>(&self, rel: &str, value: &T) -> Result<(), RunnerError> {
         let (path, bytes) = self.serialise(rel, value, true)?;
-        let prepared = Prepared::write(path, bytes)?;
-        self.commit(prepared)
-    }
-
-    /// `write` without indentation, for files only programs read (execution records: the
-    /// CLI/API describe them); several times cheaper to produce for a record with its history.
-    fn write_compact<T: Serialize>(&self, rel: &str, value: &T) -> Result<(), RunnerError> {
-        let (path, bytes) = self.serialise(rel, value, false)?;
         let prepared = Prepared::write(path, bytes)?;
         self.commit(prepared)
     }
@@ -158,13 +161,23 @@ impl Store {
             .map_err(|e| RunnerError::store(&at, e))?
     }
 
-    /// Renames a prepared file over `rel` (the second half of `write`).
+    /// Renames a prepared file over `rel` (the second half of `write`). An execution's summary is
+    /// logged before the rename when it makes it RUNNING, after when it ends it (`summaries`).
     pub fn commit(&self, mut prepared: Prepared) -> Result<(), RunnerError> {
+        let execution = prepared.execution.take();
+        let running = execution.as_ref().is_some_and(|r| r.is_running());
+        if let (true, Some(r)) = (running, &execution) {
+            self.summaries.record(&self.root, r)?;
+        }
         let tmp = std::mem::take(&mut prepared.tmp);
         std::fs::rename(&tmp, &prepared.path).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             RunnerError::store(&prepared.path, e)
-        })
+        })?;
+        match execution {
+            Some(r) if !running => self.summaries.record(&self.root, &r),
+            _ => Ok(()),
+        }
     }
 
     /// Writes `record` to a temporary file, to be [`Store::commit`]ted over the execution's file.
@@ -172,12 +185,15 @@ impl Store {
         &self,
         record: &ExecutionRecord,
     ) -> Result<Prepared, RunnerError> {
-        self.prepare(
-            &Self::execution_rel(&record.state_machine_name, &record.name),
-            record,
-            false,
-        )
-        .await
+        let mut prepared = self
+            .prepare(
+                &Self::execution_rel(&record.state_machine_name, &record.name),
+                record,
+                false,
+            )
+            .await?;
+        prepared.execution = Some(Box::new(record.clone()));
+        Ok(prepared)
     }
 
     /// The machines that have executions in the store.
@@ -210,43 +226,99 @@ impl Store {
 
     /// Writes `record` over its execution's file (atomically, by rename).
     pub fn put_execution(&self, record: &ExecutionRecord) -> Result<(), RunnerError> {
-        self.write_compact(
+        let (path, bytes) = self.serialise(
             &Self::execution_rel(&record.state_machine_name, &record.name),
             record,
-        )
+            false,
+        )?;
+        let mut prepared = Prepared::write(path, bytes)?;
+        prepared.execution = Some(Box::new(record.clone()));
+        self.commit(prepared)
     }
 
     /// Every execution of `state_machine`, newest first (as ListExecutions).
     pub fn list_executions(
         &self,
         state_machine: &str,
-    ) -> Result<Vec<ExecutionRecord>, RunnerError> {
-        let dir = self.root.join("executions").join(state_machine);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(RunnerError::store(&dir, e)),
-        };
-        let mut out = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| RunnerError::store(&dir, e))?;
-            let file = entry.file_name();
-            let Some(name) = file.to_str().and_then(|f| f.strip_suffix(".json")) else {
-                continue;
-            };
-            if name.starts_with('.') {
-                continue;
-            }
-            if let Some(r) = self.get_execution(state_machine, name)? {
-                out.push(r);
-            }
+    ) -> Result<Vec<ExecutionSummary>, RunnerError> {
+        Ok(self
+            .list_executions_page(state_machine, None, usize::MAX, |_| true)?
+            .0)
+    }
+
+    /// One page of ListExecutions: up to `size` executions of `state_machine` that `keep`,
+    /// newest first, from just after `after`; and where the next page starts, if anything
+    /// follows. Costs the page, not the machine's history: the summaries are kept sorted.
+    pub fn list_executions_page(
+        &self,
+        state_machine: &str,
+        after: Option<&Position>,
+        size: usize,
+        keep: impl Fn(&ExecutionSummary) -> bool,
+    ) -> Result<(Vec<ExecutionSummary>, Option<Position>), RunnerError> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        self.summaries
+            .with(&self.root, state_machine, |by_name, order| {
+                let from = after.map_or(Unbounded, |p| Excluded(p.clone()));
+                let mut page = Vec::new();
+                let mut positions = order.range((from, Unbounded));
+                let mut last = None;
+                for position in positions.by_ref() {
+                    let Some(summary) = by_name.get(&position.1 .0) else {
+                        continue;
+                    };
+                    let summary = self.settled(summary)?;
+                    if keep(&summary) {
+                        last = Some(position.clone());
+                        page.push(summary);
+                        if page.len() == size {
+                            break;
+                        }
+                    }
+                }
+                let next = match positions.next() {
+                    Some(_) => last,
+                    None => None,
+                };
+                Ok((page, next))
+            })?
+    }
+
+    /// A summary as its execution's file has it now, when the summary says RUNNING (the log may
+    /// be ahead of a file a crash kept from being renamed in; see `summaries`).
+    fn settled(&self, summary: &ExecutionSummary) -> Result<ExecutionSummary, RunnerError> {
+        if summary.status != "RUNNING" {
+            return Ok(summary.clone());
         }
-        out.sort_by(|a, b| {
-            b.start_date
-                .cmp(&a.start_date)
-                .then_with(|| b.name.cmp(&a.name))
-        });
-        Ok(out)
+        Ok(self
+            .get_execution(&summary.state_machine_name, &summary.name)?
+            .map_or_else(|| summary.clone(), |r| ExecutionSummary::from(&r)))
+    }
+
+    /// Writes many finished executions at once (`sfn-local seed-executions`): their files
+    /// unsynced, then one append of their summaries. For test data, not for runs.
+    pub fn put_executions_unsynced(&self, records: &[ExecutionRecord]) -> Result<(), RunnerError> {
+        let mut by_machine: std::collections::BTreeMap<&str, Vec<ExecutionSummary>> =
+            Default::default();
+        for r in records {
+            let (path, bytes) = self.serialise(
+                &Self::execution_rel(&r.state_machine_name, &r.name),
+                r,
+                false,
+            )?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| RunnerError::store(dir, e))?;
+            }
+            std::fs::write(&path, bytes).map_err(|e| RunnerError::store(&path, e))?;
+            by_machine
+                .entry(&r.state_machine_name)
+                .or_default()
+                .push(ExecutionSummary::from(r));
+        }
+        for (machine, summaries) in by_machine {
+            self.summaries.record_all(&self.root, machine, &summaries)?;
+        }
+        Ok(())
     }
 }
 
@@ -310,6 +382,104 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[tokio::test]
+    async fn pages_of_the_summaries_agree_with_the_files_at_every_size_and_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t0 = Utc::now();
+        for n in 0..240 {
+            let mut r = record(
+                &format!("e{n:03}"),
+                ["FAILED", "SUCCEEDED", "ABORTED"][n % 3],
+            );
+            // Some share a start: the name breaks the tie, as in the full listing.
+            r.start_date = t0 + chrono::Duration::seconds((n / 2) as i64);
+            store.put_execution(&r).unwrap();
+        }
+        // Another process's store sees these writes too (it reads the log, not this cache).
+        let other = Store::open(dir.path()).unwrap();
+        let mut late = record("late", "RUNNING");
+        late.start_date = t0 + chrono::Duration::days(1);
+        other.put_execution(&late).unwrap();
+        let mut expected: Vec<ExecutionRecord> =
+            std::fs::read_dir(dir.path().join("executions/sm"))
+                .unwrap()
+                .map(|e| {
+                    serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap()
+                })
+                .collect();
+        expected.sort_by(|a, b| {
+            b.start_date
+                .cmp(&a.start_date)
+                .then_with(|| b.name.cmp(&a.name))
+        });
+        for status in [None, Some("FAILED"), Some("RUNNING")] {
+            for size in [1, 7, 100, 1000] {
+                let mut got = Vec::new();
+                let mut after = None;
+                loop {
+                    let (page, next) = store
+                        .list_executions_page("sm", after.as_ref(), size, |s| {
+                            status.is_none_or(|want| s.status == want)
+                        })
+                        .unwrap();
+                    assert!(page.len() <= size);
+                    got.extend(page.into_iter().map(|s| (s.name, s.status)));
+                    match next {
+                        Some(p) => after = Some(p),
+                        None => break,
+                    }
+                }
+                let want: Vec<_> = expected
+                    .iter()
+                    .filter(|r| status.is_none_or(|s| r.status == s))
+                    .map(|r| (r.name.clone(), r.status.clone()))
+                    .collect();
+                assert_eq!(got, want, "status {status:?} size {size}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_summary_left_running_by_a_crash_shows_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.put_execution(&record("a", "RUNNING")).unwrap();
+        // The end renamed in, then the crash before its summary was appended.
+        store
+            .write("executions/sm/a.json", &record("a", "FAILED"))
+            .unwrap();
+        let listed = store.list_executions("sm").unwrap();
+        assert_eq!(listed[0].status, "FAILED");
+        let (failed, _) = store
+            .list_executions_page("sm", None, 10, |s| s.status == "FAILED")
+            .unwrap();
+        assert_eq!(failed.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_state_directory_from_before_the_summaries_is_listed_from_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("executions/sm")).unwrap();
+        for (name, status) in [("a", "FAILED"), ("b", "SUCCEEDED")] {
+            std::fs::write(
+                dir.path().join(format!("executions/sm/{name}.json")),
+                serde_json::to_vec(&record(name, status)).unwrap(),
+            )
+            .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let mut names: Vec<_> = store
+            .list_executions("sm")
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a", "b"]);
+        assert!(dir.path().join("summaries/sm.jsonl").exists());
     }
 
     #[tokio::test]
