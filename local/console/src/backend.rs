@@ -38,6 +38,24 @@ impl Endpoints {
     }
 }
 
+/// The console's own retry quota. The SDK's default (500 tokens, 5 per throttled retry, given back
+/// only as calls succeed) runs dry during a scan past DescribeExecution's burst: measured against
+/// `serve --aws-quotas`, 2,000 descriptions failed with "not enough retry quota" after 746
+/// throttles. Refilled at 100 tokens a second, it carries a throttled scan through at AWS's
+/// refill rate, and still bounds a retry storm against a failing service (7 retries a second at
+/// the cost of an error).
+fn retry_partition() -> aws_smithy_runtime::client::retries::RetryPartition {
+    use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
+    RetryPartition::custom("sfn-console")
+        .token_bucket(
+            TokenBucket::builder()
+                .capacity(500)
+                .refill_rate(100.0)
+                .build(),
+        )
+        .build()
+}
+
 /// The console's clients and its stack.
 pub struct Backend {
     /// The Step Functions API.
@@ -54,7 +72,7 @@ impl Backend {
     /// recording its calls when the call log is on.
     pub fn new(sdk: &aws_config::SdkConfig, endpoints: &Endpoints, options: StackOptions) -> Self {
         let log = CallLog::from_env();
-        let mut sfn = aws_sdk_sfn::config::Builder::from(sdk);
+        let mut sfn = aws_sdk_sfn::config::Builder::from(sdk).retry_partition(retry_partition());
         let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk);
         if let Some(log) = log {
             sfn = sfn.interceptor(log.clone());
