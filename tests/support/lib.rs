@@ -19,7 +19,7 @@ mod aws_cli;
 pub mod console;
 pub mod evidence;
 mod project_copy;
-pub use aws_cli::aws_cli;
+pub use aws_cli::{aws_cli, aws_json};
 pub use project_copy::{add_fixtures, open_runner, project_copy};
 
 /// The per-order machine, by the short name sfn-local accepts.

@@ -2,40 +2,16 @@
 //! `sfn-local serve`: one order run, inspected, failed by the fault switch and redriven; and a
 //! server killed while an execution runs, restarted on the same state directory.
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use workflow_tests::{aws_cli, poll_until, ApiServer, ARN_PREFIX, UNPAID_ORDER};
+use workflow_tests::{aws_json, poll_until, ApiServer, ARN_PREFIX, UNPAID_ORDER};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// `aws stepfunctions ARGS --endpoint-url ...`: Ok(JSON output) or Err((exit code, stderr)).
 fn aws(server: &ApiServer, args: &[&str]) -> Result<Value, (i32, String)> {
-    let out = Command::new(aws_cli())
-        .arg("stepfunctions")
-        .args(args)
-        .args(["--endpoint-url", &server.endpoint, "--output", "json"])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_PAGER", "")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("run the AWS CLI");
-    if !out.status.success() {
-        return Err((
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    if text.trim().is_empty() {
-        return Ok(Value::Null);
-    }
-    Ok(serde_json::from_str(&text).unwrap_or_else(|e| panic!("aws {args:?}: {e}: {text}")))
+    aws_json("stepfunctions", &server.endpoint, args, &[])
 }
 
 fn ok(server: &ApiServer, args: &[&str]) -> Value {

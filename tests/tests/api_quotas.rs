@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 use workflow_tests::console::run_console;
-use workflow_tests::{aws_cli, project_root, sfn_local_binary, ApiServer, ARN_PREFIX};
+use workflow_tests::{aws_json, project_root, sfn_local_binary, ApiServer, ARN_PREFIX};
 
 const ORDER_MACHINE: &str = "process-unpaid-order-dev";
 
@@ -34,28 +34,12 @@ fn seed(dir: &std::path::Path, args: &[&str]) -> Value {
 
 /// `aws stepfunctions ARGS` with one attempt per call: Ok(JSON) or Err((exit code, stderr)).
 fn aws_once(server: &ApiServer, args: &[&str]) -> Result<Value, (i32, String)> {
-    let out = Command::new(aws_cli())
-        .arg("stepfunctions")
-        .args(args)
-        .args(["--endpoint-url", &server.endpoint, "--output", "json"])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .env("AWS_PAGER", "")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("run the AWS CLI");
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).unwrap_or(Value::Null))
-    } else {
-        Err((
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ))
-    }
+    aws_json(
+        "stepfunctions",
+        &server.endpoint,
+        args,
+        &[("AWS_MAX_ATTEMPTS", "1")],
+    )
 }
 
 fn throttled(server: &ApiServer) -> Value {

@@ -6,11 +6,11 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
-use unpaid_order::evidence::publish::{execution_status_change, ExecutionState, Origin};
 use unpaid_order::evidence::AwsEvent;
 
 use super::Runner;
 use crate::error::RunnerError;
+use crate::evidence::status_change;
 use crate::store::{cli_date, ExecutionRecord};
 use crate::template::{ACCOUNT, REGION};
 
@@ -76,10 +76,6 @@ impl Runner {
             .num_milliseconds()
             .checked_div(plan.count as i64)
             .unwrap_or(0);
-        let origin = Origin {
-            account: ACCOUNT.into(),
-            region: REGION.into(),
-        };
         let mut report = SeedReport {
             state_machine_arn: arn.clone(),
             executions: 0,
@@ -100,7 +96,7 @@ impl Runner {
             let record = seeded(&name, &arn, &order_id, start, error);
             // The index items the recorder makes of its last status change (the RUNNING one
             // before it is outranked by it).
-            let event = status_change(&record, &format!("seed-{n}"), &origin);
+            let event = status_change(&record, record.stop_date.unwrap_or(start));
             if let Ok(AwsEvent::Execution(change)) = AwsEvent::parse(&event.to_string()) {
                 let entries = change.index_entries(&record.input.to_string());
                 index_items.extend(entries.iter().map(|e| e.to_item()));
@@ -184,25 +180,4 @@ fn seeded(
         parent_execution_arn: None,
         owner: None,
     }
-}
-
-fn status_change(record: &ExecutionRecord, id: &str, origin: &Origin) -> Value {
-    let input = record.input.to_string();
-    let output = record.output.as_ref().map(Value::to_string);
-    let state = ExecutionState {
-        execution_arn: &record.execution_arn,
-        state_machine_arn: &record.state_machine_arn,
-        name: &record.name,
-        status: &record.status,
-        start_date: record.start_date,
-        stop_date: record.stop_date,
-        input: &input,
-        output: output.as_deref(),
-        error: record.error.as_deref(),
-        cause: record.cause.as_deref(),
-        redrive_count: 0,
-        redrive_date: None,
-    };
-    let at = record.stop_date.unwrap_or(record.start_date);
-    execution_status_change(&state, id, at, origin)
 }
