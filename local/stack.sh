@@ -16,7 +16,12 @@ export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}" AWS_SECRET_ACCESS_KEY="
 export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 [[ -x .tools/moto/bin/moto_server ]] || bash tests/tools/install-moto.sh
 [[ -x .tools/awscli/bin/aws ]] || bash tests/tools/install-awscli.sh
-cargo build -q -p sfn-local --bin sfn-local -p aws-fault-proxy --bin aws-fault-proxy --locked
+if [[ -n ${WORKSPACE_BUILD_FEATURES:-} ]]; then
+    # Under tests/run.sh: the test build's features, so the SDK is not rebuilt under a `-p` set.
+    cargo build -q --workspace --bins --locked --features "$WORKSPACE_BUILD_FEATURES"
+else
+    cargo build -q -p sfn-local --bin sfn-local -p aws-fault-proxy --bin aws-fault-proxy --locked
+fi
 sfn_local=$root/target/debug/sfn-local
 ses_proxy=$root/target/debug/aws-fault-proxy
 

@@ -44,7 +44,12 @@ export CONSOLE_CALL_LOG_DIR="$PWD/target/console-calls"
 rm -rf "$CONSOLE_CALL_LOG_DIR"
 # `emulator` turns on the tests that need moto or the AWS CLI (plain `cargo test` ignores them,
 # saying why). Here none may be ignored: a test ignored in CI would be a test that never runs.
-cargo test --workspace --locked --features emulator 2>&1 | tee target/cargo-test.log
+# One feature set for every build below: a `cargo build -p X` resolves X's features alone and
+# rebuilds the SDK under them (about two minutes each on two cores). local/stack.sh and the
+# browser test build the workspace's binaries with these; the test harness uses the sfn-local
+# and console binaries this `cargo test` builds (their packages have integration tests).
+export WORKSPACE_BUILD_FEATURES=emulator
+WORKFLOW_TESTS_BUILT_BINS=1 cargo test --workspace --locked --features "$WORKSPACE_BUILD_FEATURES" 2>&1 | tee target/cargo-test.log
 if grep -E '^test result: .* [1-9][0-9]* ignored' target/cargo-test.log; then
     echo "tests/run.sh: the lines above ignored tests; CI runs every test" >&2
     exit 1

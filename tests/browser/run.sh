@@ -6,6 +6,12 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 bash tests/tools/install-browser.sh
-cargo build -p sfn-local -p console --locked
-cargo build -p workflow-tests --bin record-evidence --locked
+if [[ -n ${WORKSPACE_BUILD_FEATURES:-} ]]; then
+    # Under tests/run.sh: the workspace's binaries with the test build's features, so the SDK
+    # is not rebuilt under the feature set of a `-p` build.
+    cargo build -q --workspace --bins --locked --features "$WORKSPACE_BUILD_FEATURES"
+else
+    cargo build -p sfn-local -p console --locked
+    cargo build -p workflow-tests --bin record-evidence --locked
+fi
 node tests/browser/console.test.mjs

@@ -17,6 +17,9 @@ pub fn console_binary() -> PathBuf {
         .to_path_buf();
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
+        if crate::binaries_built_by_this_run(&profile_dir.join("sfn-console")) {
+            return;
+        }
         let mut build = crate::cargo_build();
         build.args(["-p", "console", "--bin", "sfn-console"]);
         if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {

@@ -283,7 +283,19 @@ pub fn cargo_build() -> std::process::Command {
     build
 }
 
+/// Whether the binaries in `target/<profile>/` are the ones this test run built: `tests/run.sh`
+/// runs `cargo test --workspace`, which builds sfn-local's and the console's binaries (their
+/// packages have integration tests) with the workspace's features before any test starts, and
+/// says so in `WORKFLOW_TESTS_BUILT_BINS`. A `cargo build -p` from inside a test would resolve
+/// other features and rebuild the SDK under them (two minutes a binary on CI's two cores).
+pub fn binaries_built_by_this_run(binary: &std::path::Path) -> bool {
+    std::env::var_os("WORKFLOW_TESTS_BUILT_BINS").is_some() && binary.is_file()
+}
+
 fn build_sfn_local(profile_dir: &std::path::Path) {
+    if binaries_built_by_this_run(&profile_dir.join("sfn-local")) {
+        return;
+    }
     let mut build = cargo_build();
     build.args(["-p", "sfn-local", "--bin", "sfn-local"]);
     if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
