@@ -4,9 +4,15 @@
 # into .tools/cargo-fuzz on first use. No nightly toolchain here: RUSTC_BOOTSTRAP=1 lets stable
 # rustc take the sanitizer flags cargo-fuzz passes.
 # Usage: bash tests/tools/fuzz.sh [SECONDS_PER_TARGET]
+#        bash tests/tools/fuzz.sh --install     # only install cargo-fuzz (tests/run.sh, ahead)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+install_only=false
+if [[ ${1:-} == --install ]]; then
+    install_only=true
+    shift
+fi
 seconds=${1:-20}
 version=0.13.2
 tools=$root/.tools/cargo-fuzz
@@ -16,6 +22,7 @@ if ! "$fuzz" --version 2>/dev/null | grep -qF "$version"; then
     echo "fuzz: installing cargo-fuzz $version into .tools/cargo-fuzz" >&2
     cargo install cargo-fuzz --version "$version" --locked --root "$tools"
 fi
+$install_only && exit 0
 
 export RUSTC_BOOTSTRAP=1
 cd "$root/fuzz"
